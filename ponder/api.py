@@ -1,0 +1,146 @@
+"""The Python API: ingest files, search them, ask questions.
+
+Example::
+
+    from ponder import Ponder
+
+    with Ponder(data_dir="./ponder-data") as ponder:
+        print(ponder.ingest(["examples/"]).summary())
+        answer = ponder.ask("How long is the oolong roasted?")
+        print(answer.text, answer.citations)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from ponder.config import Config, load_config
+from ponder.index import BM25Index, ChunkStore, StoredDocument, tokenize
+from ponder.ingest import IngestError, SkippedFile, chunk_document, collect_files, read_document
+from ponder.llm import OpenAICompatibleLLM, make_llm
+from ponder.reason import DirectMode
+from ponder.retrieve import BM25Retriever
+from ponder.types import Answer, FileOutcome, Hit, IngestReport
+
+
+class NothingToSearch(RuntimeError):
+    """A question was asked but no document is available to answer from."""
+
+
+class Ponder:
+    """One data directory's index plus the configured model."""
+
+    def __init__(self, config: Config | None = None, *, data_dir: str | Path | None = None,
+                 config_path: str | Path | None = None):
+        self.config = config or load_config(config_path, overrides={"data_dir": str(data_dir) if data_dir else None})
+        self.data_dir = self.config.data_path
+        self.store = ChunkStore(self.data_dir / "ponder.db")
+        self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
+        self.retriever = BM25Retriever(self.store, self.bm25)
+        self._llm: OpenAICompatibleLLM | None = None
+
+    # -- ingest ---------------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path],
+               on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
+        """Read, chunk, tokenize and store every supported file under ``paths``.
+
+        Unchanged files (same content hash) are not re-processed; a changed file's chunks replace
+        its old ones. A bad file is reported in the returned :class:`IngestReport` and the rest of
+        the batch goes on.
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        files, missing = collect_files(paths)
+        settings = self.config.ingest
+        for path in missing + files:
+            if path in missing:
+                outcome = FileOutcome(str(path), "failed", f"{path}: no such file or folder")
+            else:
+                outcome = self._ingest_file(path, settings.chunk_size, settings.chunk_overlap,
+                                            int(settings.max_file_mb * 2**20), report.warnings)
+            report.files.append(outcome)
+            if on_file:
+                on_file(outcome)
+        self.bm25.refresh()  # rebuild now, so the first search after ingest is fast
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest_file(self, path: Path, chunk_size: int, chunk_overlap: int, max_bytes: int,
+                     warnings: list[str]) -> FileOutcome:
+        # 1. read: file -> Document (text cut into sections by page / heading)
+        try:
+            document, read_warnings = read_document(path, max_bytes=max_bytes)
+        except SkippedFile as exc:
+            return FileOutcome(str(path), "skipped", str(exc))
+        except IngestError as exc:
+            return FileOutcome(str(path), "failed", str(exc))
+        warnings.extend(read_warnings)
+        # 2. skip what is already indexed with the same content
+        if self.store.content_hash(document.id) == document.content_hash:
+            return FileOutcome(str(path), "unchanged", document_id=document.id,
+                               chunks=len(self.store.chunk_ids_of([document.id])))
+        # 3. chunk, 4. tokenize for BM25, 5. store the document and its chunks in one transaction
+        chunks = chunk_document(document, chunk_size, chunk_overlap)
+        tokens = [tokenize(chunk.text) for chunk in chunks]
+        self.store.put_document(document, chunks, tokens)
+        return FileOutcome(str(path), "ingested", chunks=len(chunks), document_id=document.id)
+
+    def documents(self) -> list[StoredDocument]:
+        return self.store.documents()
+
+    # -- retrieve -------------------------------------------------------------------------------
+    def search(self, query: str, top_k: int | None = None,
+               document_ids: Sequence[str] | None = None) -> list[Hit]:
+        return self.retriever.search(query, top_k or self.config.retrieve.top_k, document_ids)
+
+    # -- answer ---------------------------------------------------------------------------------
+    def ask(self, question: str, docs: Sequence[str | Path] | None = None) -> Answer:
+        """Answer ``question`` from the index, or only from ``docs`` (ingested first if needed)."""
+        if not question.strip():
+            raise ValueError("the question is empty")
+        document_ids: list[str] | None = None
+        ingest_s: float | None = None
+        if docs:
+            report = self.ingest(docs)
+            ingest_s = report.seconds
+            document_ids = report.document_ids
+            if not document_ids:
+                problems = "; ".join(o.message for o in report.files if o.message) or "no supported files"
+                raise NothingToSearch(f"nothing could be ingested from {', '.join(map(str, docs))}: {problems}")
+        elif self.store.chunk_count() == 0:
+            raise NothingToSearch(
+                f"nothing is ingested in {self.data_dir}; run `ponder ingest PATH` first or pass --docs PATH"
+            )
+
+        timings: dict[str, float] = {}
+        if ingest_s is not None:
+            timings["ingest"] = ingest_s
+        start_s = self.llm.endpoint.ensure_started()  # the embedded server, on first use
+        if start_s:
+            timings["start_model"] = start_s
+        top_k = self.config.retrieve.top_k
+        mode = DirectMode(self.llm, max_tokens=self.config.llm.max_tokens)
+        answer = mode.run(question, lambda query: self.search(query, top_k, document_ids))
+        answer.timings = timings | answer.timings
+        return answer
+
+    @property
+    def llm(self) -> OpenAICompatibleLLM:
+        if self._llm is None:
+            self._llm = make_llm(self.config.llm, runtime_dir=self.data_dir / "run")
+        return self._llm
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+        self.store.close()
+
+    def __enter__(self) -> Ponder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

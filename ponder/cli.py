@@ -1,0 +1,210 @@
+"""The ``ponder`` command line: ingest, search, ask, docs, demo.
+
+Every command takes ``--config PATH`` and ``--data-dir PATH`` before the command name
+(``ponder --data-dir ./idx ask "..."``) and ``--json`` where its output is data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ponder.api import NothingToSearch, Ponder
+from ponder.config import ConfigError, load_config
+from ponder.llm import LLMError, LocalServerError
+from ponder.types import Answer, FileOutcome, Hit, location
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Ponder: retrieval-augmented generation with reasoning models.")
+# soft_wrap: never break lines at 80 columns when output goes to a file or a pipe.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEMO_QUESTIONS = ("How long is the oolong roasted?", "青溪村图书馆每周哪天闭馆？")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(None, "--config", help="A ponder.toml file.", dir_okay=False),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the index lives."),
+) -> None:
+    ctx.obj = {"config": config, "data_dir": data_dir}
+
+
+def _open(ctx: typer.Context, data_dir: Path | None = None) -> Ponder:
+    options = ctx.obj
+    chosen = data_dir or options["data_dir"]
+    config = load_config(options["config"], overrides={"data_dir": str(chosen) if chosen else None})
+    return Ponder(config)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Add files to the index; unchanged files are not processed again."""
+    with _open(ctx) as ponder:
+        report = ponder.ingest(paths, on_file=None if as_json else _print_outcome)
+    if as_json:
+        out.print_json(data=report.to_dict())
+    else:
+        for warning in report.warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
+        out.print(report.summary())
+    if report.count("failed"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="What to look for."),
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, help="How many hits."),
+    as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
+) -> None:
+    """Show the passages that best match QUERY, with file, page and score."""
+    with _open(ctx) as ponder:
+        hits = ponder.search(query, top_k)
+    if as_json:
+        out.print_json(data=[_hit_dict(hit) for hit in hits])
+        return
+    if not hits:
+        out.print("no matching passages")
+    for hit in hits:
+        snippet = " ".join(hit.chunk.text.split())[:160]
+        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:6.2f}  [cyan]{escape(location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path))}[/]")
+        out.print(f"     {escape(snippet)}")
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="The question, in any language."),
+    docs: Optional[list[Path]] = typer.Option(None, "--docs", help="Answer only from these files or folders "
+                                              "(ingested first if needed). Repeatable."),
+    show_thinking: bool = typer.Option(True, "--thinking/--no-thinking", help="Print the model's thinking."),
+    as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON."),
+) -> None:
+    """Answer QUESTION from the indexed documents, with citations and per-stage timings."""
+    with _open(ctx) as ponder:
+        answer = ponder.ask(question, docs=docs)
+    if as_json:
+        out.print_json(data=answer.to_dict())
+    else:
+        print_answer(answer, show_thinking)
+
+
+@app.command()
+def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the indexed documents with their chunk counts."""
+    with _open(ctx) as ponder:
+        documents = ponder.documents()
+    if as_json:
+        out.print_json(data=[vars(d) for d in documents])
+        return
+    for document in documents:
+        pages = f", {document.page_count} pages" if document.page_count else ""
+        out.print(f"{escape(_relative(document.path))}: {document.chunk_count} chunks{pages} ({document.file_type})")
+    out.print(f"{len(documents)} documents")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    question: Optional[list[str]] = typer.Option(None, "--question", "-q", help="Ask this instead of the samples."),
+) -> None:
+    """Ingest the bundled sample documents and answer sample questions with the embedded model."""
+    samples = examples_dir()
+    base = ctx.obj["data_dir"] or load_config(ctx.obj["config"]).data_path
+    with _open(ctx, data_dir=Path(base) / "demo") as ponder:
+        out.print(f"[bold]Ingesting[/] {escape(str(samples))}")
+        report = ponder.ingest([samples], on_file=_print_outcome)
+        out.print(report.summary())
+        for asked in question or DEMO_QUESTIONS:
+            out.rule()
+            out.print(f"[bold]Question:[/] {escape(asked)}")
+            print_answer(ponder.ask(asked), show_thinking=True)
+    if ponder.config.llm.is_embedded:
+        out.print("\n[dim]The embedded model is a 270M-parameter base model: it proves the pipeline runs "
+                  "offline, not that answers are good. Configure a real endpoint for real answers "
+                  "(see README).[/]")
+
+
+def examples_dir() -> Path:
+    """The sample corpus: inside the installed package, or at the repository root in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "examples", here.parent / "examples"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the sample documents are missing from this installation")
+
+
+def print_answer(answer: Answer, show_thinking: bool) -> None:
+    if show_thinking:
+        if answer.thinking:
+            out.print("[bold]Thinking[/]")
+            out.print(f"[dim]{escape(answer.thinking)}[/]")
+        else:
+            out.print(f"[dim]Thinking: (none; {escape(answer.model)} did not think aloud)[/]")
+    out.print("[bold]Answer[/]")
+    out.print(escape(answer.text) or "[dim](empty answer)[/]")
+    if answer.citations:
+        out.print("[bold]Citations[/]")
+        for citation in answer.citations:
+            how = "" if citation.source == "model" else f"  [dim](not cited by the model; attributed by {citation.source})[/]"
+            where = location(_relative(citation.path), citation.page, citation.heading_path)
+            out.print(f"  [{citation.marker}] [cyan]{escape(where)}[/]{how}")
+    else:
+        out.print("[dim]No citations.[/]")
+    stages = " · ".join(f"{name} {seconds:.2f} s" for name, seconds in answer.timings.items())
+    usage = answer.usage
+    tokens = (f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+              f" ({usage.reasoning_tokens} reasoning){' (estimated)' if usage.estimated else ''}")
+    out.print(f"[dim]{stages} · {tokens} · {escape(answer.model)}[/]")
+
+
+def _print_outcome(outcome: FileOutcome) -> None:
+    if outcome.status == "ingested":
+        out.print(f"  ingested {escape(_relative(outcome.path))} ({outcome.chunks} chunks)")
+    elif outcome.status == "skipped":
+        err.print(f"[yellow]skipped:[/] {escape(outcome.message)}")
+    elif outcome.status == "failed":
+        err.print(f"[red]failed:[/] {escape(outcome.message)}")
+
+
+def _hit_dict(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {"rank": hit.rank, "score": hit.score, "retriever": hit.retriever, "chunk_id": chunk.id,
+            "path": chunk.path, "page": chunk.page, "heading_path": list(chunk.heading_path),
+            "start": chunk.start, "end": chunk.end, "text": chunk.text}
+
+
+def _relative(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+
+
+def main() -> None:
+    """Console entry point: known errors become one clear line and a non-zero exit status."""
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise SystemExit(2) from None
+    except (NothingToSearch, LLMError, LocalServerError, FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""One typed configuration with embedded defaults.
+
+Sources, lowest priority first: the defaults below, a TOML file (``ponder.toml`` in the working
+directory, ``$PONDER_CONFIG``, or ``--config PATH``), ``PONDER_*`` environment variables
+(``PONDER_DATA_DIR``, ``PONDER_LLM__BASE_URL``: a double underscore steps into a section), and
+explicit overrides (command-line flags). A wrong key or value stops start-up with a
+:class:`ConfigError` naming the key, where it came from, and the valid choices.
+
+Example ``ponder.toml`` for DeepSeek::
+
+    [llm]
+    base_url = "https://api.deepseek.com/v1"
+    model = "deepseek-reasoner"
+    # api_key comes from the environment: PONDER_LLM__API_KEY=sk-...
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ENV_PREFIX = "PONDER_"
+# PONDER_* variables that are not settings: the config file's location and the test data folder.
+NON_SETTING_ENV = {"PONDER_CONFIG", "PONDER_SHARED"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(_Section):
+    chunk_size: int = Field(300, ge=32, description="Chunk size limit in estimated tokens.")
+    chunk_overlap: int = Field(40, ge=0, description="Tokens repeated from the previous chunk.")
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IngestConfig:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
+
+
+class RetrieveConfig(_Section):
+    top_k: int = Field(5, ge=1, le=100, description="Passages given to the model.")
+
+
+class EmbeddedModelConfig(_Section):
+    """The local llama.cpp server Ponder starts when no ``llm.base_url`` is set."""
+
+    model_path: str = Field("", description="A GGUF file; empty means the bundled Gemma 3 270M.")
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int = Field(2, ge=1)
+    startup_timeout_s: float = Field(120.0, gt=0)
+
+
+class LLMConfig(_Section):
+    base_url: str = Field("", description="OpenAI-compatible endpoint; empty means the embedded model.")
+    api_key: str = ""
+    model: str = Field("", description="Model name sent to the endpoint.")
+    prompt_style: Literal["auto", "chat", "completion"] = Field(
+        "auto",
+        description="chat: instruction-tuned models; completion: base models (few-shot prompt); "
+        "auto: completion for the embedded model, chat for a configured endpoint.",
+    )
+    temperature: float | None = Field(None, ge=0, le=2, description="None: 0 locally, provider default remotely.")
+    max_tokens: int = Field(512, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    embedded: EmbeddedModelConfig = EmbeddedModelConfig()
+
+    @model_validator(mode="after")
+    def _endpoint_needs_model(self) -> LLMConfig:
+        if self.base_url and not self.model:
+            raise ValueError(f"llm.base_url is set ({self.base_url}) but llm.model is empty; name the model to use")
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.base_url
+
+    @property
+    def effective_prompt_style(self) -> Literal["chat", "completion"]:
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        return "completion" if self.is_embedded else "chat"
+
+
+class Config(_Section):
+    data_dir: str = Field("", description="Where the index lives; empty means the platform data dir.")
+    ingest: IngestConfig = IngestConfig()
+    retrieve: RetrieveConfig = RetrieveConfig()
+    llm: LLMConfig = LLMConfig()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser() if self.data_dir else Path(platformdirs.user_data_dir("ponder"))
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or invalid; the message names it, its source and the valid choices."""
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the :class:`Config` from defaults, a TOML file, ``PONDER_*`` variables and overrides.
+
+    ``overrides`` uses dotted keys: ``{"data_dir": "/tmp/x", "llm.model": "m"}``.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    sources: dict[tuple[str, ...], str] = {}
+
+    config_file = _find_config_file(path, env)
+    if config_file is not None:
+        for key, value in _flatten(_read_toml(config_file)):
+            _set(data, key, value)
+            sources[key] = str(config_file)
+
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
+            continue
+        key = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
+        _set(data, key, value)
+        sources[key] = f"environment variable {name}"
+
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        key = tuple(dotted.split("."))
+        _set(data, key, value)
+        sources[key] = "command line"
+
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, sources)) from None
+
+
+def _find_config_file(path: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    if path is None and env.get("PONDER_CONFIG"):
+        path = env["PONDER_CONFIG"]
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    local = Path("ponder.toml")
+    return local if local.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+
+
+def _flatten(table: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    items: list[tuple[tuple[str, ...], Any]] = []
+    for name, value in table.items():
+        key = prefix + (name,)
+        if isinstance(value, Mapping):
+            items.extend(_flatten(value, key))
+        else:
+            items.append((key, value))
+    return items
+
+
+def _set(data: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
+    node = data
+    for part in key[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):  # a scalar where a section belongs; let validation name it
+            child = node[part] = {}
+        node = child
+    node[key[-1]] = value
+
+
+def _section_model(key: tuple[str, ...]) -> type[BaseModel] | None:
+    """The model class that holds ``key``'s last part, walking down from :class:`Config`."""
+    model: type[BaseModel] = Config
+    for part in key[:-1]:
+        field_info = model.model_fields.get(part)
+        annotation = field_info.annotation if field_info else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _describe(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> str:
+    lines = []
+    for error in exc.errors():
+        key = tuple(str(part) for part in error["loc"])
+        dotted = ".".join(key) or "(top level)"
+        source = sources.get(key, "defaults")
+        if error["type"] == "extra_forbidden":
+            section = _section_model(key)
+            valid = ", ".join(section.model_fields) if section else "(none)"
+            where = f"[{'.'.join(key[:-1])}]" if len(key) > 1 else "the top level"
+            lines.append(f"unknown setting '{dotted}' (from {source}); valid settings in {where}: {valid}")
+        else:
+            got = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+            lines.append(f"invalid setting '{dotted}' (from {source}): {error['msg']}{got}")
+    return "configuration error:\n  " + "\n  ".join(lines)

@@ -1,0 +1,166 @@
+"""The persistent chunk store: documents and chunks in one SQLite file.
+
+A document and its chunks are written in one transaction, so a document is either fully stored or
+not at all. ``revision`` increases with every change; derived indexes (BM25) record the revision they
+were built from and are rebuilt when it moved.
+
+Example::
+
+    store = ChunkStore(Path("data/ponder.db"))
+    store.put_document(document, chunks, tokens)
+    store.get_chunks([chunks[0].id])
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from ponder.types import Chunk, Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    file_type TEXT NOT NULL,
+    page_count INTEGER,
+    chunk_count INTEGER NOT NULL,
+    ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER,
+    heading_path TEXT NOT NULL,
+    tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('revision', '0');
+"""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    path: str
+    content_hash: str
+    file_type: str
+    page_count: int | None
+    chunk_count: int
+    ingested_at: float
+
+
+class ChunkStore:
+    """Documents and their chunks in SQLite, with the BM25 tokens of each chunk kept beside it."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def revision(self) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()[0])
+
+    def content_hash(self, document_id: str) -> str | None:
+        row = self._db.execute("SELECT content_hash FROM documents WHERE id=?", (document_id,)).fetchone()
+        return row[0] if row else None
+
+    def put_document(self, document: Document, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
+        """Store a document and its chunks, replacing any earlier version of the same document."""
+        with self._transaction():
+            self._db.execute("DELETE FROM documents WHERE id=?", (document.id,))
+            self._db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
+                (document.id, document.path, document.content_hash, document.file_type,
+                 document.page_count, len(chunks), time.time()),
+            )
+            self._db.executemany(
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(c.id, c.document_id, seq, c.path, c.text, c.start, c.end, c.page,
+                  json.dumps(list(c.heading_path), ensure_ascii=False), " ".join(t))
+                 for seq, (c, t) in enumerate(zip(chunks, tokens, strict=True))],
+            )
+            self._bump_revision()
+
+    def documents(self) -> list[StoredDocument]:
+        rows = self._db.execute(
+            "SELECT id, path, content_hash, file_type, page_count, chunk_count, ingested_at "
+            "FROM documents ORDER BY path"
+        ).fetchall()
+        return [StoredDocument(*row) for row in rows]
+
+    def chunk_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """Chunks by id, in the order asked; unknown ids are left out."""
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            batch = ids[start:start + 500]
+            marks = ",".join("?" * len(batch))
+            for row in self._db.execute(
+                f'SELECT id, document_id, path, text, start, "end", page, heading_path '
+                f"FROM chunks WHERE id IN ({marks})", batch,
+            ):
+                found[row[0]] = _chunk(row)
+        return [found[i] for i in ids if i in found]
+
+    def chunks_of(self, document_id: str) -> list[Chunk]:
+        rows = self._db.execute(
+            'SELECT id, document_id, path, text, start, "end", page, heading_path '
+            "FROM chunks WHERE document_id=? ORDER BY seq", (document_id,),
+        )
+        return [_chunk(row) for row in rows]
+
+    def chunk_ids_of(self, document_ids: Iterable[str]) -> list[str]:
+        ids: list[str] = []
+        for document_id in document_ids:
+            ids.extend(row[0] for row in self._db.execute(
+                "SELECT id FROM chunks WHERE document_id=? ORDER BY seq", (document_id,)))
+        return ids
+
+    def iter_tokens(self) -> Iterator[tuple[str, list[str]]]:
+        """(chunk id, BM25 tokens) of every chunk, in a stable order."""
+        for chunk_id, tokens in self._db.execute("SELECT id, tokens FROM chunks ORDER BY document_id, seq"):
+            yield chunk_id, tokens.split(" ") if tokens else []
+
+    def _bump_revision(self) -> None:
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _chunk(row: tuple) -> Chunk:
+    chunk_id, document_id, path, text, start, end, page, heading_path = row
+    return Chunk(id=chunk_id, document_id=document_id, path=path, text=text, start=start, end=end,
+                 page=page, heading_path=tuple(json.loads(heading_path)))

@@ -1,0 +1,32 @@
+"""Keyword retrieval: BM25 over Chinese- and English-aware tokens.
+
+Example::
+
+    retriever = BM25Retriever(store, BM25Index(data_dir / "bm25", store))
+    for hit in retriever.search("乌龙茶烘焙多久", top_k=5):
+        print(hit.rank, hit.score, hit.chunk.location())
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ponder.index import BM25Index, ChunkStore, tokenize
+from ponder.types import Hit
+
+
+class BM25Retriever:
+    name = "bm25"
+
+    def __init__(self, store: ChunkStore, index: BM25Index):
+        self._store = store
+        self._index = index
+
+    def search(self, query: str, top_k: int, document_ids: Iterable[str] | None = None) -> list[Hit]:
+        """The ``top_k`` best chunks for ``query``; ``document_ids`` limits the search to those documents."""
+        only = set(self._store.chunk_ids_of(document_ids)) if document_ids is not None else None
+        scored = self._index.search(tokenize(query), top_k, only=only)
+        chunks = {chunk.id: chunk for chunk in self._store.get_chunks([chunk_id for chunk_id, _ in scored])}
+        found = [(chunks[chunk_id], score) for chunk_id, score in scored if chunk_id in chunks]
+        return [Hit(chunk=chunk, score=score, retriever=self.name, rank=rank)
+                for rank, (chunk, score) in enumerate(found, start=1)]

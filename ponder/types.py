@@ -1,0 +1,213 @@
+"""The small typed objects that pipeline stages pass to each other.
+
+Data flows one way: ``ingest`` turns files into :class:`Document` and :class:`Chunk`; ``index``
+stores chunks; ``retrieve`` returns :class:`Hit`; ``reason`` returns an :class:`Answer` with its
+:class:`Trace`. Stages share nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def content_id(*parts: str, length: int = 16) -> str:
+    """A stable id derived from content, so that re-ingesting the same thing yields the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+def location(path: str, page: int | None, heading_path: tuple[str, ...]) -> str:
+    """Human-readable provenance: ``file.pdf p.3 › Intro``."""
+    parts = [path]
+    if page is not None:
+        parts.append(f"p.{page}")
+    if heading_path:
+        parts.append(" › ".join(heading_path))
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of a document's text that shares one page and one heading path.
+
+    ``start`` is the offset of ``text`` inside :attr:`Document.text`.
+    """
+
+    text: str
+    start: int
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, read into text.
+
+    ``id`` comes from the file's resolved path (the identity of a source), ``content_hash`` from its
+    bytes (whether it changed). ``text`` is the whole text; ``sections`` cut it by page and heading.
+    """
+
+    id: str
+    path: str
+    content_hash: str
+    text: str
+    sections: tuple[Section, ...]
+    page_count: int | None = None
+    file_type: str = "text"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of a document, with its provenance.
+
+    ``start``/``end`` are character offsets into the document's text, so ``document.text[start:end]
+    == text``. The id hashes the document id, the offsets and the text: the same input always gives
+    the same id, and re-ingesting an unchanged file changes nothing.
+    """
+
+    id: str
+    document_id: str
+    path: str
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+
+    @staticmethod
+    def make_id(document_id: str, start: int, end: int, text: str) -> str:
+        return content_id(document_id, str(start), str(end), text)
+
+    def location(self) -> str:
+        return location(self.path, self.page, self.heading_path)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by a retriever, with its score and rank."""
+
+    chunk: Chunk
+    score: float
+    retriever: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer relies on.
+
+    ``marker`` is the bracketed number as the prompt numbered the passages. ``source`` says how the
+    citation was found: ``"model"`` when the model wrote ``[n]``, ``"overlap"`` when the model cited
+    nothing and Ponder attributed the answer to the passage it overlaps most (marked, never hidden).
+    """
+
+    marker: int
+    chunk_id: str
+    path: str
+    page: int | None
+    heading_path: tuple[str, ...]
+    source: str = "model"
+
+
+@dataclass
+class Usage:
+    """Token counts of one or more model calls. ``estimated`` is true when any count was not
+    reported by the provider and was estimated by Ponder instead."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.estimated = self.estimated or other.estimated
+
+
+@dataclass
+class TraceStep:
+    """One step of answering: what went in, what came out, how long it took."""
+
+    stage: str
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trace:
+    """Everything that happened while answering one question, in order."""
+
+    steps: list[TraceStep] = field(default_factory=list)
+
+    def add(self, stage: str, seconds: float, **detail: Any) -> None:
+        self.steps.append(TraceStep(stage, seconds, detail))
+
+
+@dataclass
+class Answer:
+    """What Ponder returns for a question.
+
+    ``text`` never contains the model's thinking; that lives in ``thinking``. ``timings`` maps a stage
+    name (``ingest``, ``retrieve``, ``generate``) to seconds.
+    """
+
+    question: str
+    text: str
+    thinking: str
+    citations: list[Citation]
+    hits: list[Hit]
+    usage: Usage
+    timings: dict[str, float]
+    mode: str
+    model: str
+    language: str
+    trace: Trace = field(default_factory=Trace)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class FileOutcome:
+    """What ingesting one file did: ``ingested``, ``unchanged`` (same content as indexed),
+    ``skipped`` (unsupported type or empty; a warning, not an error) or ``failed`` (an error)."""
+
+    path: str
+    status: str
+    message: str = ""
+    chunks: int = 0
+    document_id: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ingest call, file by file."""
+
+    files: list[FileOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.files if outcome.status == status)
+
+    @property
+    def document_ids(self) -> list[str]:
+        """Documents now in the index from this call (ingested or already up to date)."""
+        return [o.document_id for o in self.files if o.document_id and o.status in ("ingested", "unchanged")]
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{self.count(s)} {s}" for s in ("ingested", "unchanged", "skipped", "failed"))
+        chunks = sum(o.chunks for o in self.files if o.status == "ingested")
+        return f"{counts}; {chunks} new chunks in {self.seconds:.2f} s"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,79 @@
+"""A local HTTP server that replays OpenAI-compatible response shapes, as providers document them.
+
+This is the one allowed fake: it stands in for remote endpoints (DeepSeek, Ollama, vLLM...) that
+cannot be reached from here. It serves queued responses in order and records every request.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # dict -> JSON; str -> sent as is
+    delay_s: float = 0.0
+
+
+@dataclass
+class FakeProvider:
+    replies: list[Reply] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def start(self) -> FakeProvider:
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length", 0))
+                provider.requests.append({
+                    "path": self.path, "headers": dict(self.headers),
+                    "json": json.loads(self.rfile.read(length) or b"{}"),
+                })
+                reply = provider.replies.pop(0) if provider.replies else Reply(500, "no reply queued")
+                if reply.delay_s:
+                    threading.Event().wait(reply.delay_s)
+                payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+                data = payload.encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a client that timed out and hung up is expected here, not an error
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def chat_response(content: str | None, reasoning_field: str | None = None, reasoning: str | None = None,
+                  usage: dict[str, Any] | None = None, model: str = "deepseek-reasoner") -> dict[str, Any]:
+    """A non-streaming /chat/completions body as DeepSeek documents it."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning_field:
+        message[reasoning_field] = reasoning
+    body: dict[str, Any] = {
+        "id": "930c60df-bf64-41c9-a88e-3ec75f81e00e", "object": "chat.completion", "created": 1705651092,
+        "model": model, "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return body

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from ponder.ingest import chunk_document, read_document
+from ponder.text import estimate_tokens
+from tests.conftest import write
+
+ENGLISH = (
+    "The cooperative was founded in 1952. It had twelve members. They grew tea on the hills above the river.\n\n"
+    "Prices rose in 2023 by 3.5 percent. Members were paid monthly. The board met in spring! Was it enough? "
+    "Nobody could say for sure.\n\n"
+    "A third paragraph closes the text. It is short."
+)
+CHINESE = (
+    "青溪村图书馆建于1998年。馆内藏书约一万二千册！其中农业技术类图书约占三成；其余为文学和历史。"
+    "图书馆每周一闭馆？是的，每周一闭馆整理图书。\n\n"
+    "持本村居民证可以免费办理借书证。每张借书证最多同时借阅五本书。借期为三十天，可以续借一次。"
+)
+
+
+def _chunks(tmp_path: Path, name: str, text: str, size: int, overlap: int):
+    document, _ = read_document(write(tmp_path / name, text))
+    return document, chunk_document(document, size, overlap)
+
+
+@pytest.mark.parametrize("text", [ENGLISH, CHINESE], ids=["english", "chinese"])
+def test_spans_are_exact_and_sizes_respected(tmp_path: Path, text: str) -> None:
+    document, chunks = _chunks(tmp_path, "doc.txt", text, size=24, overlap=6)
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert document.text[chunk.start:chunk.end] == chunk.text
+        assert estimate_tokens(chunk.text) <= 24 + 1  # unit estimates round per sentence
+    # Every sentence of the text is in some chunk.
+    covered = set()
+    for chunk in chunks:
+        covered.update(range(chunk.start, chunk.end))
+    assert all(i in covered for i, ch in enumerate(document.text) if not ch.isspace())
+
+
+def test_english_chunks_end_at_sentence_ends(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "doc.txt", ENGLISH, size=24, overlap=0)
+    for chunk in chunks:
+        assert chunk.text[-1] in ".!?", chunk.text
+    # "3.5" is a number, not a sentence end
+    assert not any(chunk.text.endswith("3.") for chunk in chunks)
+
+
+def test_chinese_chunks_end_at_chinese_sentence_ends(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "doc.txt", CHINESE, size=30, overlap=0)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert chunk.text[-1] in "。！？；", chunk.text
+
+
+def test_overlap_repeats_whole_sentences(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "doc.txt", CHINESE, size=30, overlap=12)
+    overlapping = [(a, b) for a, b in zip(chunks, chunks[1:]) if b.start < a.end]
+    assert overlapping, "expected consecutive chunks to share text"
+    for a, b in overlapping:
+        shared = a.text[b.start - a.start:]
+        assert shared and shared[-1] in "。！？；"  # the repeated part is whole sentences
+        assert estimate_tokens(shared) <= 12
+    _, no_overlap = _chunks(tmp_path, "doc2.txt", CHINESE, size=30, overlap=0)
+    assert all(b.start >= a.end for a, b in zip(no_overlap, no_overlap[1:]))
+
+
+def test_paragraphs_kept_together_when_they_fit(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "doc.txt", ENGLISH, size=200, overlap=0)
+    assert len(chunks) == 1
+    _, chunks = _chunks(tmp_path, "doc.txt", ENGLISH, size=45, overlap=0)
+    # 45 tokens hold the first paragraph but not the first two: the cut falls at the paragraph break
+    assert chunks[0].text.endswith("above the river.")
+
+
+def test_long_text_without_punctuation_is_cut_to_the_limit(tmp_path: Path) -> None:
+    document, chunks = _chunks(tmp_path, "doc.txt", "茶" * 500, size=64, overlap=8)
+    assert len(chunks) >= 8
+    assert all(estimate_tokens(c.text) <= 64 for c in chunks)
+    assert "".join(c.text for c in chunks) == document.text
+
+
+def test_markdown_heading_paths_and_no_mixed_sections(tmp_path: Path) -> None:
+    text = ("# Guide\n\nIntro text here.\n\n## Install\n\nRun the installer. Then reboot.\n\n"
+            "### Linux\n\nUse the package.\n\n```\n# not a heading\n```\n\n## Use\n\nAsk questions.\n")
+    document, chunks = _chunks(tmp_path, "guide.md", text, size=300, overlap=0)
+    paths = [c.heading_path for c in chunks]
+    assert paths == [("Guide",), ("Guide", "Install"), ("Guide", "Install", "Linux"), ("Guide", "Use")]
+    assert "# not a heading" in chunks[2].text
+    assert chunks[3].text.startswith("## Use")
+
+
+def test_chunk_ids_are_deterministic_and_content_derived(tmp_path: Path) -> None:
+    _, first = _chunks(tmp_path, "doc.txt", ENGLISH, size=24, overlap=6)
+    _, again = _chunks(tmp_path, "doc.txt", ENGLISH, size=24, overlap=6)
+    assert [c.id for c in first] == [c.id for c in again]
+    assert len({c.id for c in first}) == len(first)
+    _, edited = _chunks(tmp_path, "doc.txt", ENGLISH.replace("1952", "1953"), size=24, overlap=6)
+    assert first[0].id != edited[0].id
+    assert first[-1].id == edited[-1].id  # untouched text keeps its id
+
+
+def test_pdf_chunks_carry_page_numbers(tmp_path: Path) -> None:
+    pdf = pymupdf.open()
+    for number in (1, 2, 3):
+        page = pdf.new_page()
+        page.insert_text((72, 72), f"Page {number} talks about topic number {number}.")
+    pdf.save(tmp_path / "three.pdf")
+    document, _ = read_document(tmp_path / "three.pdf")
+    chunks = chunk_document(document, 100, 0)
+    assert [c.page for c in chunks] == [1, 2, 3]
+    assert "topic number 2" in chunks[1].text
+    assert document.page_count == 3

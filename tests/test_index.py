@@ -1,0 +1,100 @@
+"""BM25 ranking on a small corpus with known answers, persistence and idempotent re-ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, write
+
+CORPUS = {
+    "volcano.txt": "Mount Etna is an active volcano on the east coast of Sicily. It erupts several times a year.",
+    "river.txt": "The Danube flows through ten countries before it reaches the Black Sea.",
+    "bread.md": "# Baking\n\nSourdough bread rises slowly because wild yeast ferments the dough overnight.",
+    "熊猫.txt": "大熊猫主要生活在四川、陕西和甘肃的山区，以竹子为主要食物。",
+    "长城.txt": "长城是古代中国修建的军事防御工程，总长度超过两万公里。",
+    "高铁.txt": "京沪高速铁路全长一千三百多公里，最高运营时速为三百五十公里。",
+}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    for name, text in CORPUS.items():
+        write(folder / name, text)
+    return folder
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("Which volcano erupts in Sicily?", "volcano.txt"),
+    ("How many countries does the Danube flow through?", "river.txt"),
+    ("why does sourdough rise slowly", "bread.md"),
+    ("大熊猫吃什么？", "熊猫.txt"),
+    ("长城有多长", "长城.txt"),
+    ("京沪高铁的最高时速是多少", "高铁.txt"),
+])
+def test_bm25_ranks_the_right_document_first(make_ponder, corpus: Path, query: str, expected: str) -> None:
+    ponder = make_ponder()
+    ponder.ingest([corpus])
+    hits = ponder.search(query, top_k=3)
+    assert hits, query
+    assert Path(hits[0].chunk.path).name == expected
+    assert hits[0].rank == 1 and hits[0].retriever == "bm25"
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_query_with_no_known_words_finds_nothing(make_ponder, corpus: Path) -> None:
+    ponder = make_ponder()
+    ponder.ingest([corpus])
+    assert ponder.search("quantum chromodynamics", top_k=5) == []
+
+
+def test_index_persists_across_instances(make_ponder, corpus: Path, tmp_path: Path) -> None:
+    first = make_ponder(tmp_path / "data")
+    first.ingest([corpus])
+    first.close()
+    second = make_ponder(tmp_path / "data")
+    hits = second.search("Danube Black Sea", top_k=1)
+    assert Path(hits[0].chunk.path).name == "river.txt"
+    assert len(second.documents()) == len(CORPUS)
+
+
+def test_reingest_is_idempotent_and_changes_replace_old_chunks(make_ponder, corpus: Path) -> None:
+    ponder = make_ponder()
+    first = ponder.ingest([corpus])
+    assert first.count("ingested") == len(CORPUS)
+    chunks_before = ponder.store.chunk_count()
+    revision = ponder.store.revision
+
+    again = ponder.ingest([corpus])
+    assert again.count("unchanged") == len(CORPUS) and again.count("ingested") == 0
+    assert ponder.store.chunk_count() == chunks_before
+    assert ponder.store.revision == revision
+
+    write(corpus / "river.txt", "The Rhine flows from the Alps to the North Sea.")
+    changed = ponder.ingest([corpus])
+    assert changed.count("ingested") == 1
+    assert ponder.store.chunk_count() == chunks_before
+    assert ponder.search("Danube", top_k=5) == []
+    assert Path(ponder.search("Rhine Alps", top_k=1)[0].chunk.path).name == "river.txt"
+
+
+def test_search_can_be_limited_to_documents(make_ponder, corpus: Path) -> None:
+    ponder = make_ponder()
+    ponder.ingest([corpus])
+    ponder.ingest([EXAMPLES])
+    examples = [d.id for d in ponder.documents() if Path(d.path).parent == EXAMPLES]
+    hits = ponder.search("volcano Sicily tea oolong", top_k=10, document_ids=examples)
+    assert hits and all(Path(h.chunk.path).parent == EXAMPLES for h in hits)
+
+
+def test_stale_index_is_rebuilt_from_the_store(make_ponder, corpus: Path, tmp_path: Path) -> None:
+    import shutil
+
+    ponder = make_ponder(tmp_path / "data")
+    ponder.ingest([corpus])
+    ponder.close()
+    shutil.rmtree(tmp_path / "data" / "bm25")  # lost or never written: the store is the source of truth
+    reopened = make_ponder(tmp_path / "data")
+    assert Path(reopened.search("Etna volcano", top_k=1)[0].chunk.path).name == "volcano.txt"

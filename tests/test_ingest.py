@@ -1,0 +1,111 @@
+"""Ingesting a batch with bad files in it: each bad file gets a message naming it; the rest goes in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pymupdf
+
+from tests.conftest import EXAMPLES, write
+
+
+def _bad_batch(folder: Path) -> dict[str, Path]:
+    files = {
+        "good": write(folder / "good.txt", "Solar panels convert sunlight into electricity."),
+        "good_zh": write(folder / "子目录" / "好文件 中文.md", "# 太阳能\n\n太阳能电池板把阳光转换成电能。"),
+        "empty": write(folder / "empty.txt", ""),
+        "blank": write(folder / "blank.md", "  \n\n  "),
+        "unknown": write(folder / "image.xyz", "not a supported type"),
+    }
+    files["binary"] = folder / "binary.txt"
+    files["binary"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    scanned = pymupdf.open()
+    page = scanned.new_page()
+    page.draw_rect(pymupdf.Rect(50, 50, 300, 300), fill=(0.2, 0.2, 0.2))  # an image-like page, no text
+    scanned.save(folder / "scanned.pdf")
+    files["scanned"] = folder / "scanned.pdf"
+    files["fake_pdf"] = write(folder / "page.pdf", "<html><body>not a pdf</body></html>")
+    files["gbk"] = folder / "gbk.txt"
+    files["gbk"].write_bytes("编码为国标的中文文件。".encode("gb18030"))
+    return files
+
+
+def test_bad_files_are_reported_and_the_rest_ingests(make_ponder, tmp_path: Path) -> None:
+    files = _bad_batch(tmp_path / "batch")
+    missing = tmp_path / "no-such-folder"
+    ponder = make_ponder()
+    report = ponder.ingest([tmp_path / "batch", missing])
+    by_name = {Path(o.path).name: o for o in report.files}
+
+    assert by_name["good.txt"].status == "ingested"
+    assert by_name["好文件 中文.md"].status == "ingested"
+    assert by_name["gbk.txt"].status == "ingested"
+    for name in ("empty.txt", "blank.md"):
+        assert by_name[name].status == "skipped" and "empty" in by_name[name].message
+    assert by_name["image.xyz"].status == "skipped" and "unsupported file type '.xyz'" in by_name["image.xyz"].message
+    assert by_name["binary.txt"].status == "failed" and "binary" in by_name["binary.txt"].message
+    assert by_name["scanned.pdf"].status == "failed" and "no text layer" in by_name["scanned.pdf"].message
+    assert by_name["page.pdf"].status == "failed" and "not a readable PDF" in by_name["page.pdf"].message
+    assert by_name["no-such-folder"].status == "failed" and "no such file" in by_name["no-such-folder"].message
+    for outcome in report.files:
+        if outcome.status in ("skipped", "failed"):
+            assert outcome.message.startswith(str(Path(outcome.path))), outcome.message  # names the file
+
+    assert {Path(d.path).name for d in ponder.documents()} == {"good.txt", "好文件 中文.md", "gbk.txt"}
+    assert Path(ponder.search("太阳能电池板", top_k=1)[0].chunk.path).name == "好文件 中文.md"
+    assert Path(ponder.search("国标编码", top_k=1)[0].chunk.path).name == "gbk.txt"
+
+
+def test_a_failing_file_does_not_remove_what_was_indexed(make_ponder, tmp_path: Path) -> None:
+    good = write(tmp_path / "notes.txt", "Wind turbines turn wind into electricity.")
+    ponder = make_ponder()
+    ponder.ingest([good])
+    good.write_bytes(b"\x00\x01\x02 broken now")
+    report = ponder.ingest([good])
+    assert report.count("failed") == 1
+    assert Path(ponder.search("wind turbines", top_k=1)[0].chunk.path).name == "notes.txt"
+
+
+def test_pages_without_text_are_warned_about(make_ponder, tmp_path: Path) -> None:
+    pdf = pymupdf.open()
+    pdf.new_page().insert_text((72, 72), "A page with text on it.")
+    pdf.new_page().draw_rect(pymupdf.Rect(10, 10, 100, 100), fill=(0, 0, 0))
+    pdf.save(tmp_path / "mixed.pdf")
+    report = make_ponder().ingest([tmp_path / "mixed.pdf"])
+    assert report.count("ingested") == 1
+    assert any("page 2 has no text layer" in w for w in report.warnings)
+
+
+def test_files_over_the_size_limit_are_refused(make_ponder, tmp_path: Path) -> None:
+    big = write(tmp_path / "big.txt", "word " * 300_000)  # 1.5 MB
+    report = make_ponder(**{"ingest.max_file_mb": 1}).ingest([big])
+    assert report.files[0].status == "failed"
+    assert "over the limit" in report.files[0].message and "ingest.max_file_mb" in report.files[0].message
+
+
+def test_cli_ingest_exits_non_zero_and_names_bad_files(tmp_path: Path) -> None:
+    files = _bad_batch(tmp_path / "batch")
+    result = subprocess.run(
+        [sys.executable, "-m", "ponder.cli", "--data-dir", str(tmp_path / "data"), "ingest", str(tmp_path / "batch")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert "binary.txt" in result.stderr and "scanned.pdf" in result.stderr and "image.xyz" in result.stderr
+    assert "3 ingested" in result.stdout and "3 failed" in result.stdout and "3 skipped" in result.stdout
+    assert files["good"].name in result.stdout
+
+
+def test_cli_ingest_json_report(tmp_path: Path) -> None:
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ponder.cli", "--data-dir", str(tmp_path / "data"), "ingest", "--json", str(EXAMPLES)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {Path(f["path"]).name for f in report["files"] if f["status"] == "ingested"} == {
+        p.name for p in EXAMPLES.iterdir()}
+    assert all(f["chunks"] > 0 for f in report["files"])

@@ -53,25 +53,25 @@ class Ponder:
         started = time.perf_counter()
         report = IngestReport()
         files, missing = collect_files(paths)
-        settings = self.config.ingest
-        for path in missing + files:
-            if path in missing:
-                outcome = FileOutcome(str(path), "failed", f"{path}: no such file or folder")
-            else:
-                outcome = self._ingest_file(path, settings.chunk_size, settings.chunk_overlap,
-                                            int(settings.max_file_mb * 2**20), report.warnings)
+
+        def record(outcome: FileOutcome) -> None:
             report.files.append(outcome)
             if on_file:
                 on_file(outcome)
+
+        for path in missing:
+            record(FileOutcome(str(path), "failed", f"{path}: no such file or folder"))
+        for path in files:
+            record(self._ingest_file(path, report.warnings))
         self.bm25.refresh()  # rebuild now, so the first search after ingest is fast
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_file(self, path: Path, chunk_size: int, chunk_overlap: int, max_bytes: int,
-                     warnings: list[str]) -> FileOutcome:
+    def _ingest_file(self, path: Path, warnings: list[str]) -> FileOutcome:
+        settings = self.config.ingest
         # 1. read: file -> Document (text cut into sections by page / heading)
         try:
-            document, read_warnings = read_document(path, max_bytes=max_bytes)
+            document, read_warnings = read_document(path, max_bytes=int(settings.max_file_mb * 2**20))
         except SkippedFile as exc:
             return FileOutcome(str(path), "skipped", str(exc))
         except IngestError as exc:
@@ -82,7 +82,7 @@ class Ponder:
             return FileOutcome(str(path), "unchanged", document_id=document.id,
                                chunks=len(self.store.chunk_ids_of([document.id])))
         # 3. chunk, 4. tokenize for BM25, 5. store the document and its chunks in one transaction
-        chunks = chunk_document(document, chunk_size, chunk_overlap)
+        chunks = chunk_document(document, settings.chunk_size, settings.chunk_overlap)
         tokens = [tokenize(chunk.text) for chunk in chunks]
         self.store.put_document(document, chunks, tokens)
         return FileOutcome(str(path), "ingested", chunks=len(chunks), document_id=document.id)

@@ -80,7 +80,8 @@ def search(
         out.print("no matching passages")
     for hit in hits:
         snippet = " ".join(hit.chunk.text.split())[:160]
-        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:6.2f}  [cyan]{escape(location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path))}[/]")
+        where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path)
+        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:6.2f}  [cyan]{escape(where)}[/]")
         out.print(f"     {escape(snippet)}")
 
 
@@ -159,7 +160,8 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
     if answer.citations:
         out.print("[bold]Citations[/]")
         for citation in answer.citations:
-            how = "" if citation.source == "model" else f"  [dim](not cited by the model; attributed by {citation.source})[/]"
+            how = ("" if citation.source == "model"
+                   else f"  [dim](not cited by the model; attributed by {citation.source})[/]")
             where = location(_relative(citation.path), citation.page, citation.heading_path)
             out.print(f"  [{citation.marker}] [cyan]{escape(where)}[/]{how}")
     else:

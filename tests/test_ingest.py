@@ -33,7 +33,7 @@ def _bad_batch(folder: Path) -> dict[str, Path]:
 
 
 def test_bad_files_are_reported_and_the_rest_ingests(make_ponder, tmp_path: Path) -> None:
-    files = _bad_batch(tmp_path / "batch")
+    _bad_batch(tmp_path / "batch")
     missing = tmp_path / "no-such-folder"
     ponder = make_ponder()
     report = ponder.ingest([tmp_path / "batch", missing])

@@ -36,7 +36,8 @@ def test_deepseek_reasoning_content_and_usage(provider: FakeProvider) -> None:
 
 
 def test_ollama_reasoning_field(provider: FakeProvider) -> None:
-    provider.replies.append(Reply(body=chat_response("4", "reasoning", "2+2", {"prompt_tokens": 5, "completion_tokens": 9})))
+    usage = {"prompt_tokens": 5, "completion_tokens": 9}
+    provider.replies.append(Reply(body=chat_response("4", "reasoning", "2+2", usage)))
     generation = _llm(provider).chat([{"role": "user", "content": "2+2"}], max_tokens=16)
     assert (generation.text, generation.thinking) == ("4", "2+2")
     assert generation.usage.reasoning_tokens > 0 and generation.usage.estimated  # not reported: estimated
@@ -68,7 +69,7 @@ def test_completion_endpoint_for_base_models(provider: FakeProvider) -> None:
     (Reply(200, '{"choices": [{"mess'), "not an OpenAI completion"),
     (Reply(200, {"choices": []}), "not an OpenAI completion"),
 ])
-def test_misbehaving_endpoint_errors_name_endpoint_and_model(provider: FakeProvider, reply: Reply, fragment: str) -> None:
+def test_misbehaving_endpoint_is_named(provider: FakeProvider, reply: Reply, fragment: str) -> None:
     provider.replies.append(reply)
     with pytest.raises(LLMError) as error:
         _llm(provider).chat([{"role": "user", "content": "x"}], max_tokens=8)

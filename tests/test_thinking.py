@@ -9,7 +9,7 @@ from ponder.llm import split_thinking
     # inline tags
     ("<think>\nLet me check: 2+2=4.\n</think>\n\nThe answer is 4.", None, "The answer is 4.", "Let me check: 2+2=4."),
     # the template opened <think>; only the closing tag arrives
-    ("Counting the rows... 3 rows.\n</think>\nThere are 3 rows.", None, "There are 3 rows.", "Counting the rows... 3 rows."),
+    ("Counting rows... 3 rows.\n</think>\nThere are 3 rows.", None, "There are 3 rows.", "Counting rows... 3 rows."),
     # cut off while thinking
     ("<think>First, consider the table. Then", None, "", "First, consider the table. Then"),
     # no thinking at all

@@ -1,0 +1,125 @@
+"""End to end on the real embedded model: llama.cpp server + Gemma 3 270M, offline.
+
+The model is a small base model, so these tests check behaviour, not answer quality: the server
+starts and stops, citations point at ingested chunks, timings and token counts are filled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ponder import Ponder, load_config
+from ponder.llm import LocalServerError
+from tests.conftest import EXAMPLES, write
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ponder(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("embedded")
+    instance = Ponder(load_config(env={}, overrides={"data_dir": str(data_dir)}))
+    instance.ingest([EXAMPLES])
+    yield instance
+    instance.close()
+
+
+@pytest.mark.parametrize("question, language", [
+    ("How long is the oolong roasted?", "en"),
+    ("青溪村图书馆每周哪天闭馆？", "zh"),
+])
+def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, question: str, language: str) -> None:
+    answer = ponder.ask(question)
+    assert answer.language == language
+    assert answer.model == "gemma-3-270m-q4_k_m"
+    assert answer.hits, "retrieval found nothing"
+    assert answer.citations, f"no citation for {answer.text!r}"
+    hit_ids = {hit.chunk.id for hit in answer.hits}
+    stored = {chunk.id: chunk for chunk in ponder.store.get_chunks([c.chunk_id for c in answer.citations])}
+    for citation in answer.citations:
+        assert citation.chunk_id in hit_ids and citation.chunk_id in stored
+        assert citation.path == stored[citation.chunk_id].path and Path(citation.path).parent == EXAMPLES
+    assert answer.timings["retrieve"] > 0 and answer.timings["generate"] > 0
+    assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
+    assert not answer.usage.estimated  # llama.cpp reports usage
+    assert answer.thinking == ""  # a base model does not think aloud
+    assert "<think>" not in answer.text
+    generate = answer.trace.steps[-1]
+    assert generate.stage == "generate" and generate.detail["prompt_style"] == "completion"
+    assert generate.detail["prompt"].rstrip().endswith("Answer:" if language == "en" else "回答：")
+
+
+def test_server_starts_once_and_stops_on_close(tmp_path: Path) -> None:
+    instance = Ponder(load_config(env={}, overrides={"data_dir": str(tmp_path / "data")}))
+    instance.ingest([EXAMPLES])
+    first = instance.ask("Who must wear a life jacket?")
+    assert "start_model" in first.timings and first.timings["start_model"] > 0
+    server = instance.llm.endpoint
+    pid = server.pid
+    assert server.running and _alive(pid)
+    second = instance.ask("Where is the first-aid kit kept?")
+    assert "start_model" not in second.timings and server.pid == pid
+    instance.close()
+    assert not _alive(pid)
+
+
+def test_crashed_server_gives_a_clear_error(tmp_path: Path) -> None:
+    instance = Ponder(load_config(env={}, overrides={"data_dir": str(tmp_path / "data")}))
+    try:
+        instance.ingest([EXAMPLES])
+        instance.ask("Who must wear a life jacket?")
+        server = instance.llm.endpoint
+        os.kill(server.pid, signal.SIGKILL)
+        server._process.wait(timeout=10)
+        with pytest.raises(LocalServerError, match=r"embedded model server exited with code -9.*llama-server.log"):
+            instance.ask("Where is the first-aid kit kept?")
+    finally:
+        instance.close()
+
+
+def test_server_that_cannot_start_quotes_its_log(tmp_path: Path) -> None:
+    not_a_model = write(tmp_path / "fake.gguf", "this is not a GGUF file")
+    config = load_config(env={}, overrides={"data_dir": str(tmp_path / "data"),
+                                            "llm.embedded.model_path": str(not_a_model)})
+    with Ponder(config) as instance:
+        instance.ingest([EXAMPLES])
+        with pytest.raises(LocalServerError, match=r"exited with code \d+ while starting; last lines of"):
+            instance.ask("Who must wear a life jacket?")
+    config = load_config(env={}, overrides={"data_dir": str(tmp_path / "data2"),
+                                            "llm.embedded.model_path": str(tmp_path / "missing.gguf")})
+    with Ponder(config) as instance:
+        instance.ingest([EXAMPLES])
+        expected = r"model file not found: .*missing.gguf \(setting llm.embedded.model_path\)"
+        with pytest.raises(LocalServerError, match=expected):
+            instance.ask("Who must wear a life jacket?")
+
+
+def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "ponder.cli", "--data-dir", str(tmp_path), "demo"],
+                            capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "4 ingested" in out
+    assert out.count("Question:") == 2 and out.count("Answer") >= 2
+    assert "Citations" in out or "No citations" in out
+    assert "青溪村图书馆每周哪天闭馆？" in out
+    assert "start_model" in out and "generate" in out and "prompt +" in out
+    assert (tmp_path / "demo" / "ponder.db").is_file()
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped) counts as gone
+    status = Path(f"/proc/{pid}/status")
+    return not (status.is_file() and "zombie" in status.read_text())

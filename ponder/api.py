@@ -34,7 +34,10 @@ class Ponder:
 
     def __init__(self, config: Config | None = None, *, data_dir: str | Path | None = None,
                  config_path: str | Path | None = None):
-        self.config = config or load_config(config_path, overrides={"data_dir": str(data_dir) if data_dir else None})
+        data_dir_override = {"data_dir": str(data_dir)} if data_dir else {}
+        if config is None:
+            config = load_config(config_path, overrides=data_dir_override)
+        self.config = config.model_copy(update=data_dir_override)
         self.data_dir = self.config.data_path
         self.store = ChunkStore(self.data_dir / "ponder.db")
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
@@ -96,14 +99,16 @@ class Ponder:
         return self.retriever.search(query, top_k or self.config.retrieve.top_k, document_ids)
 
     # -- answer ---------------------------------------------------------------------------------
-    def ask(self, question: str, docs: Sequence[str | Path] | None = None) -> Answer:
-        """Answer ``question`` from the index, or only from ``docs`` (ingested first if needed)."""
+    def ask(self, question: str, docs: Sequence[str | Path] | None = None,
+            on_file: Callable[[FileOutcome], None] | None = None) -> Answer:
+        """Answer ``question`` from the index, or only from ``docs`` (ingested first if needed;
+        ``on_file`` hears how each of their files went, as in :meth:`ingest`)."""
         if not question.strip():
             raise ValueError("the question is empty")
         document_ids: list[str] | None = None
         ingest_s: float | None = None
         if docs:
-            report = self.ingest(docs)
+            report = self.ingest(docs, on_file=on_file)
             ingest_s = report.seconds
             document_ids = report.document_ids
             if not document_ids:

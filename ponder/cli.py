@@ -96,7 +96,7 @@ def ask(
 ) -> None:
     """Answer QUESTION from the indexed documents, with citations and per-stage timings."""
     with _open(ctx) as ponder:
-        answer = ponder.ask(question, docs=docs)
+        answer = ponder.ask(question, docs=docs, on_file=_print_problem)
     if as_json:
         out.print_json(data=answer.to_dict())
     else:
@@ -176,7 +176,12 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
 def _print_outcome(outcome: FileOutcome) -> None:
     if outcome.status == "ingested":
         out.print(f"  ingested {escape(_relative(outcome.path))} ({outcome.chunks} chunks)")
-    elif outcome.status == "skipped":
+    else:
+        _print_problem(outcome)
+
+
+def _print_problem(outcome: FileOutcome) -> None:
+    if outcome.status == "skipped":
         err.print(f"[yellow]skipped:[/] {escape(outcome.message)}")
     elif outcome.status == "failed":
         err.print(f"[red]failed:[/] {escape(outcome.message)}")

@@ -131,3 +131,16 @@ def test_cli_search_shows_file_page_and_score(tmp_path: Path) -> None:
     assert result.returncode == 0
     first = result.stdout.splitlines()[0]
     assert "ashby-field-station.pdf p.1" in first and first.split()[1].replace(".", "").isdigit()
+
+
+def test_cli_ask_docs_reports_bad_files_and_still_answers(tmp_path: Path, provider: FakeProvider) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "facts.txt").write_text("The ferry leaves at 7:15 every morning.", encoding="utf-8")
+    (folder / "broken.txt").write_bytes(b"\x00\xff\x00 binary")
+    provider.replies.append(Reply(body=chat_response("At 7:15 [1].")))
+    env = {"PONDER_LLM__BASE_URL": provider.url, "PONDER_LLM__MODEL": "deepseek-chat"}
+    result = _cli(tmp_path, "ask", "When does the ferry leave?", "--docs", str(folder), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "failed:" in result.stderr and "broken.txt" in result.stderr
+    assert "At 7:15 [1]." in result.stdout and "facts.txt" in result.stdout

@@ -18,10 +18,21 @@ from typing import Callable, Iterable, Sequence
 
 from ponder.config import Config, load_config
 from ponder.index import BM25Index, ChunkStore, StoredDocument, tokenize
-from ponder.ingest import IngestError, SkippedFile, chunk_document, collect_files, read_document
+from ponder.ingest import (
+    IngestError,
+    ReadOptions,
+    SkippedFile,
+    chunk_document,
+    collect_files,
+    content_hash,
+    document_id,
+    load_bytes,
+    read_document,
+)
 from ponder.llm import OpenAICompatibleLLM, make_llm
 from ponder.reason import DirectMode
 from ponder.retrieve import BM25Retriever
+from ponder.text import token_counter
 from ponder.types import Answer, FileOutcome, Hit, IngestReport
 
 
@@ -45,16 +56,18 @@ class Ponder:
         self._llm: OpenAICompatibleLLM | None = None
 
     # -- ingest ---------------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | Path],
-               on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
+    def ingest(self, paths: Iterable[str | Path], on_file: Callable[[FileOutcome], None] | None = None,
+               prune: bool = False) -> IngestReport:
         """Read, chunk, tokenize and store every supported file under ``paths``.
 
         Unchanged files (same content hash) are not re-processed; a changed file's chunks replace
         its old ones. A bad file is reported in the returned :class:`IngestReport` and the rest of
-        the batch goes on.
+        the batch goes on; what was indexed before stays. With ``prune``, documents under ``paths``
+        whose files are gone are removed.
         """
         started = time.perf_counter()
         report = IngestReport()
+        paths = list(paths)
         files, missing = collect_files(paths)
 
         def record(outcome: FileOutcome) -> None:
@@ -66,29 +79,55 @@ class Ponder:
             record(FileOutcome(str(path), "failed", f"{path}: no such file or folder"))
         for path in files:
             record(self._ingest_file(path, report.warnings))
+        if prune:
+            present = {str(path) for path in files}
+            report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]
+            self._remove_paths(report.removed)
         self.bm25.refresh()  # rebuild now, so the first search after ingest is fast
         report.seconds = time.perf_counter() - started
         return report
 
     def _ingest_file(self, path: Path, warnings: list[str]) -> FileOutcome:
         settings = self.config.ingest
-        # 1. read: file -> Document (text cut into sections by page / heading)
         try:
-            document, read_warnings = read_document(path, max_bytes=int(settings.max_file_mb * 2**20))
+            # 1. load the bytes (size limit checked first) and skip what is indexed with the same content
+            raw = load_bytes(path, max_bytes=int(settings.max_file_mb * 2**20))
+            doc_id = document_id(path)
+            if self.store.content_hash(doc_id) == content_hash(raw):
+                return FileOutcome(str(path), "unchanged", document_id=doc_id,
+                                   chunks=len(self.store.chunk_ids_of([doc_id])))
+            # 2. convert: bytes -> Document (Markdown for structured formats, with page offsets)
+            options = ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr)
+            document, read_warnings = read_document(path, raw, options)
         except SkippedFile as exc:
             return FileOutcome(str(path), "skipped", str(exc))
         except IngestError as exc:
             return FileOutcome(str(path), "failed", str(exc))
         warnings.extend(read_warnings)
-        # 2. skip what is already indexed with the same content
-        if self.store.content_hash(document.id) == document.content_hash:
-            return FileOutcome(str(path), "unchanged", document_id=document.id,
-                               chunks=len(self.store.chunk_ids_of([document.id])))
-        # 3. chunk, 4. tokenize for BM25, 5. store the document and its chunks in one transaction
-        chunks = chunk_document(document, settings.chunk_size, settings.chunk_overlap)
+        # 3. chunk along sections, 4. tokenize for BM25, 5. store document + chunks in one transaction
+        chunks = chunk_document(document, settings.chunk_size, settings.chunk_overlap,
+                                token_counter(settings.tokenizer))
         tokens = [tokenize(chunk.text) for chunk in chunks]
         self.store.put_document(document, chunks, tokens)
-        return FileOutcome(str(path), "ingested", chunks=len(chunks), document_id=document.id)
+        return FileOutcome(str(path), "ingested", chunks=len(chunks), document_id=document.id,
+                           pages=document.page_count)
+
+    def remove(self, paths: Iterable[str | Path]) -> list[str]:
+        """Remove the documents at ``paths`` (files, or everything under folders) from the index,
+        whether or not the files still exist. Returns the removed documents' paths."""
+        removed = [doc.path for doc in self._documents_under(list(paths))]
+        self._remove_paths(removed)
+        self.bm25.refresh()
+        return removed
+
+    def _documents_under(self, paths: list[str | Path]) -> list[StoredDocument]:
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        return [doc for doc in self.store.documents()
+                if any(Path(doc.path) == root or Path(doc.path).is_relative_to(root) for root in roots)]
+
+    def _remove_paths(self, paths: list[str]) -> None:
+        for path in paths:
+            self.store.remove_document(document_id(Path(path)))
 
     def documents(self) -> list[StoredDocument]:
         return self.store.documents()

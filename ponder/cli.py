@@ -7,6 +7,7 @@ Every command takes ``--config PATH`` and ``--data-dir PATH`` before the command
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,6 +17,7 @@ from rich.markup import escape
 
 from ponder.api import NothingToSearch, Ponder
 from ponder.config import ConfigError, load_config
+from ponder.index import StoreError
 from ponder.llm import LLMError, LocalServerError
 from ponder.types import Answer, FileOutcome, Hit, location
 
@@ -48,18 +50,37 @@ def _open(ctx: typer.Context, data_dir: Path | None = None) -> Ponder:
 def ingest(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively)."),
+    prune: bool = typer.Option(False, "--prune", help="Also remove indexed documents under PATHS whose files "
+                               "are gone."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Add files to the index; unchanged files are not processed again."""
     with _open(ctx) as ponder:
-        report = ponder.ingest(paths, on_file=None if as_json else _print_outcome)
+        report = ponder.ingest(paths, on_file=None if as_json else _print_outcome, prune=prune)
     if as_json:
         out.print_json(data=report.to_dict())
     else:
         for warning in report.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}")
+        for path in report.removed:
+            out.print(f"  removed {escape(_relative(path))}")
         out.print(report.summary())
     if report.count("failed"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files, or folders: every document under them."),
+) -> None:
+    """Remove documents from the index (the files themselves are not touched)."""
+    with _open(ctx) as ponder:
+        removed = ponder.remove(paths)
+    for path in removed:
+        out.print(f"  removed {escape(_relative(path))}")
+    out.print(f"{len(removed)} documents removed")
+    if not removed:
         raise typer.Exit(1)
 
 
@@ -80,7 +101,7 @@ def search(
         out.print("no matching passages")
     for hit in hits:
         snippet = " ".join(hit.chunk.text.split())[:160]
-        where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path)
+        where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path, hit.chunk.page_end)
         out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:6.2f}  [cyan]{escape(where)}[/]")
         out.print(f"     {escape(snippet)}")
 
@@ -113,7 +134,9 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
         return
     for document in documents:
         pages = f", {document.page_count} pages" if document.page_count else ""
-        out.print(f"{escape(_relative(document.path))}: {document.chunk_count} chunks{pages} ({document.file_type})")
+        when = datetime.fromtimestamp(document.ingested_at).strftime("%Y-%m-%d %H:%M")
+        out.print(f"{escape(_relative(document.path))}: {document.chunk_count} chunks{pages} "
+                  f"({document.file_type}, ingested {when})")
     out.print(f"{len(documents)} documents")
 
 
@@ -162,7 +185,7 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
         for citation in answer.citations:
             how = ("" if citation.source == "model"
                    else f"  [dim](not cited by the model; attributed by {citation.source})[/]")
-            where = location(_relative(citation.path), citation.page, citation.heading_path)
+            where = location(_relative(citation.path), citation.page, citation.heading_path, citation.page_end)
             out.print(f"  [{citation.marker}] [cyan]{escape(where)}[/]{how}")
     else:
         out.print("[dim]No citations.[/]")
@@ -190,7 +213,8 @@ def _print_problem(outcome: FileOutcome) -> None:
 def _hit_dict(hit: Hit) -> dict[str, Any]:
     chunk = hit.chunk
     return {"rank": hit.rank, "score": hit.score, "retriever": hit.retriever, "chunk_id": chunk.id,
-            "path": chunk.path, "page": chunk.page, "heading_path": list(chunk.heading_path),
+            "path": chunk.path, "page": chunk.page, "page_end": chunk.page_end,
+            "heading_path": list(chunk.heading_path),
             "start": chunk.start, "end": chunk.end, "text": chunk.text}
 
 
@@ -208,7 +232,7 @@ def main() -> None:
     except ConfigError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(2) from None
-    except (NothingToSearch, LLMError, LocalServerError, FileNotFoundError, ValueError) as exc:
+    except (NothingToSearch, LLMError, LocalServerError, StoreError, FileNotFoundError, ValueError) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(1) from None
 

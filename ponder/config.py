@@ -39,9 +39,16 @@ class _Section(BaseModel):
 
 
 class IngestConfig(_Section):
-    chunk_size: int = Field(300, ge=32, description="Chunk size limit in estimated tokens.")
+    chunk_size: int = Field(300, ge=32, description="Chunk size limit in tokens (see tokenizer).")
     chunk_overlap: int = Field(40, ge=0, description="Tokens repeated from the previous chunk.")
+    tokenizer: Literal["e5", "estimate"] = Field(
+        "e5", description="Counts chunk tokens: e5 is the bundled embedder's tokenizer; estimate needs no model.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    pdf_engine: Literal["layout", "text"] = Field(
+        "layout", description="layout: headings, tables, reading order (slower); text: the text layer only.")
+    pdf_passwords: dict[str, str] = Field(
+        default_factory=dict, description='Passwords of encrypted PDFs by file name or glob: {"report.pdf" = "1234"}.')
+    ocr: bool = Field(False, description="OCR pages without a text layer (needs rapidocr-onnxruntime).")
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestConfig:

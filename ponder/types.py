@@ -7,6 +7,7 @@ stores chunks; ``retrieve`` returns :class:`Hit`; ``reason`` returns an :class:`
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
@@ -19,53 +20,55 @@ def content_id(*parts: str, length: int = 16) -> str:
     return digest[:length]
 
 
-def location(path: str, page: int | None, heading_path: tuple[str, ...]) -> str:
-    """Human-readable provenance: ``file.pdf p.3 › Intro``."""
+def location(path: str, page: int | None, heading_path: tuple[str, ...], page_end: int | None = None) -> str:
+    """Human-readable provenance: ``file.pdf p.3-4 › 2 Method › 2.3 Training``."""
     parts = [path]
     if page is not None:
-        parts.append(f"p.{page}")
+        parts.append(f"p.{page}" if page_end in (None, page) else f"p.{page}-{page_end}")
     if heading_path:
         parts.append(" › ".join(heading_path))
     return " ".join(parts)
 
 
 @dataclass(frozen=True)
-class Section:
-    """A run of a document's text that shares one page and one heading path.
-
-    ``start`` is the offset of ``text`` inside :attr:`Document.text`.
-    """
-
-    text: str
-    start: int
-    page: int | None = None
-    heading_path: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Document:
-    """One source file, read into text.
+    """One source file, converted to text.
 
     ``id`` comes from the file's resolved path (the identity of a source), ``content_hash`` from its
-    bytes (whether it changed). ``text`` is the whole text; ``sections`` cut it by page and heading.
+    bytes (whether it changed). ``text`` is Markdown for structured formats (PDF, DOCX, HTML,
+    Markdown: headings as ``#``, tables as pipe tables) and the plain text for ``.txt``.
+    ``page_starts[i]`` is the offset in ``text`` where page ``i + 1`` begins (empty when the format
+    has no pages).
     """
 
     id: str
     path: str
     content_hash: str
     text: str
-    sections: tuple[Section, ...]
-    page_count: int | None = None
     file_type: str = "text"
+    page_starts: tuple[int, ...] = ()
+    page_count: int | None = None
+
+    @property
+    def is_markdown(self) -> bool:
+        return self.file_type != "text"
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset``; None for formats without pages."""
+        if not self.page_starts:
+            return None
+        return max(bisect.bisect_right(self.page_starts, offset), 1)
 
 
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable piece of a document, with its provenance.
 
-    ``start``/``end`` are character offsets into the document's text, so ``document.text[start:end]
-    == text``. The id hashes the document id, the offsets and the text: the same input always gives
-    the same id, and re-ingesting an unchanged file changes nothing.
+    ``start``/``end`` are character offsets into the document's text, and ``text`` is
+    ``document.text[start:end]`` — except that a piece of a table or code block that had to be split
+    repeats the table's header row (or the code fence) in front, so it reads on its own.
+    ``page``/``page_end`` are the first and last page the chunk lies on. The id hashes the document
+    id, the offsets and the text: the same input always gives the same id.
     """
 
     id: str
@@ -76,13 +79,14 @@ class Chunk:
     end: int
     page: int | None = None
     heading_path: tuple[str, ...] = ()
+    page_end: int | None = None
 
     @staticmethod
     def make_id(document_id: str, start: int, end: int, text: str) -> str:
         return content_id(document_id, str(start), str(end), text)
 
     def location(self) -> str:
-        return location(self.path, self.page, self.heading_path)
+        return location(self.path, self.page, self.heading_path, self.page_end)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Citation:
     page: int | None
     heading_path: tuple[str, ...]
     source: str = "model"
+    page_end: int | None = None
 
 
 @dataclass
@@ -186,6 +191,7 @@ class FileOutcome:
     message: str = ""
     chunks: int = 0
     document_id: str | None = None
+    pages: int | None = None
 
 
 @dataclass
@@ -194,6 +200,7 @@ class IngestReport:
 
     files: list[FileOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -206,6 +213,8 @@ class IngestReport:
 
     def summary(self) -> str:
         counts = ", ".join(f"{self.count(s)} {s}" for s in ("ingested", "unchanged", "skipped", "failed"))
+        if self.removed:
+            counts += f", {len(self.removed)} removed"
         chunks = sum(o.chunks for o in self.files if o.status == "ingested")
         return f"{counts}; {chunks} new chunks in {self.seconds:.2f} s"
 

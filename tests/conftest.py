@@ -42,6 +42,13 @@ def make_ponder(tmp_path: Path):
         ponder.close()
 
 
+def read(path: Path, **options: object):
+    """Convert a file as ingest does: (Document, warnings)."""
+    from ponder.ingest import ReadOptions, read_document
+
+    return read_document(path, path.read_bytes(), ReadOptions(**options))
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -5,9 +5,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from ponder.ingest import chunk_document, read_document
+from ponder.ingest import chunk_document
 from ponder.text import estimate_tokens
-from tests.conftest import write
+from tests.conftest import read, write
 
 ENGLISH = (
     "The cooperative was founded in 1952. It had twelve members. They grew tea on the hills above the river.\n\n"
@@ -23,7 +23,7 @@ CHINESE = (
 
 
 def _chunks(tmp_path: Path, name: str, text: str, size: int, overlap: int):
-    document, _ = read_document(write(tmp_path / name, text))
+    document, _ = read(write(tmp_path / name, text))
     return document, chunk_document(document, size, overlap)
 
 
@@ -80,7 +80,7 @@ def test_long_text_without_punctuation_is_cut_to_the_limit(tmp_path: Path) -> No
     document, chunks = _chunks(tmp_path, "doc.txt", "茶" * 500, size=64, overlap=8)
     assert len(chunks) >= 8
     assert all(estimate_tokens(c.text) <= 64 for c in chunks)
-    assert "".join(c.text for c in chunks) == document.text
+    assert "".join(c.text for c in chunks) == document.text.strip()
 
 
 def test_markdown_heading_paths_and_no_mixed_sections(tmp_path: Path) -> None:
@@ -103,14 +103,83 @@ def test_chunk_ids_are_deterministic_and_content_derived(tmp_path: Path) -> None
     assert first[-1].id == edited[-1].id  # untouched text keeps its id
 
 
-def test_pdf_chunks_carry_page_numbers(tmp_path: Path) -> None:
+def test_pdf_chunks_carry_page_ranges(tmp_path: Path) -> None:
     pdf = pymupdf.open()
     for number in (1, 2, 3):
         page = pdf.new_page()
-        page.insert_text((72, 72), f"Page {number} talks about topic number {number}.")
+        page.insert_text((72, 300), f"Page {number} talks about topic number {number}.")
     pdf.save(tmp_path / "three.pdf")
-    document, _ = read_document(tmp_path / "three.pdf")
-    chunks = chunk_document(document, 100, 0)
-    assert [c.page for c in chunks] == [1, 2, 3]
-    assert "topic number 2" in chunks[1].text
-    assert document.page_count == 3
+    document, _ = read(tmp_path / "three.pdf", pdf_engine="text")
+    assert document.page_count == 3 and len(document.page_starts) == 3
+    whole = chunk_document(document, 100, 0)
+    assert [(c.page, c.page_end) for c in whole] == [(1, 3)]  # pages are not sections: one chunk spans them
+    small = chunk_document(document, 12, 0)
+    assert [(c.page, c.page_end) for c in small] == [(1, 1), (2, 2), (3, 3)]
+    assert "topic number 2" in small[1].text
+
+
+TABLE = "| Year | Tonnes | Price |\n| --- | --- | --- |\n" + "".join(
+    f"| {2000 + n} | {10 + n} | {5 + n / 10:.2f} euros per kilogram |\n" for n in range(24))
+
+
+def test_small_table_stays_whole_in_one_chunk(tmp_path: Path) -> None:
+    text = "# Report\n\nIntro sentence.\n\n" + TABLE[:200].rsplit("\n", 1)[0] + "\n\nAfter the table.\n"
+    _, chunks = _chunks(tmp_path, "report.md", text, size=300, overlap=0)
+    assert len(chunks) == 1 and "| Year | Tonnes | Price |" in chunks[0].text
+
+
+def test_big_table_is_split_by_rows_with_the_header_repeated(tmp_path: Path) -> None:
+    text = "# Prices\n\nThe table below lists prices.\n\n" + TABLE + "\nThat was the table.\n"
+    document, chunks = _chunks(tmp_path, "prices.md", text, size=80, overlap=20)
+    table_chunks = [c for c in chunks if "euros per kilogram" in c.text]
+    assert len(table_chunks) >= 3
+    rows = []
+    for chunk in table_chunks:
+        lines = chunk.text.splitlines()
+        table_lines = [line for line in lines if line.startswith("|")]
+        assert table_lines[0] == "| Year | Tonnes | Price |" and table_lines[1] == "| --- | --- | --- |"
+        for line in table_lines[2:]:
+            assert line.endswith("euros per kilogram |"), "a row was cut"
+            rows.append(line)
+        assert estimate_tokens(chunk.text) <= 80 + 2
+        assert document.text[chunk.start:chunk.end] in chunk.text  # the span, plus the repeated header
+    assert rows == [line for line in TABLE.splitlines()[2:]]  # every row exactly once, in order
+    assert all(c.heading_path == ("Prices",) for c in chunks)
+
+
+def test_code_blocks_are_not_cut_mid_line_and_keep_their_fence(tmp_path: Path) -> None:
+    code = "```python\n" + "".join(f"value_{n} = compute({n}, scale=2)  # step {n}\n" for n in range(40)) + "```\n"
+    _, chunks = _chunks(tmp_path, "code.md", "# Code\n\n" + code, size=90, overlap=10)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert chunk.text.startswith("# Code") or chunk.text.startswith("```python")
+        assert chunk.text.rstrip().endswith("```")
+        for line in chunk.text.splitlines():
+            assert not line or line.startswith(("```", "value_", "# Code")), line
+
+
+def test_heading_only_sections_make_no_chunk(tmp_path: Path) -> None:
+    text = "# Handbook\n\n## 1 Safety\n\nWear a life jacket.\n\n## 2 Boats\n\n### 2.1 Jetty\n\nBoats stay in.\n"
+    _, chunks = _chunks(tmp_path, "h.md", text, size=200, overlap=0)
+    assert [c.heading_path for c in chunks] == [("Handbook", "1 Safety"), ("Handbook", "2 Boats", "2.1 Jetty")]
+
+
+def test_emphasis_is_stripped_from_heading_paths(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "h.md", "# **5.1 Hyper Parameter _Optimization_**\n\nText here.\n", 100, 0)
+    assert chunks[0].heading_path == ("5.1 Hyper Parameter Optimization",)
+
+
+def test_plain_text_is_not_read_as_markdown(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "notes.txt", "# not a heading in a .txt\n\nSome notes.\n", 100, 0)
+    assert chunks[0].heading_path == () and chunks[0].text.startswith("# not a heading")
+
+
+def test_e5_tokenizer_counts_chinese_and_english() -> None:
+    from ponder.text import token_counter
+
+    count = token_counter("e5")
+    assert count("") == 0
+    assert 1 <= count("hello world") <= 4
+    chinese = "青溪村图书馆建于1998年，由村民集资修建。"
+    assert 5 <= count(chinese) < len(chinese)  # SentencePiece merges common Chinese words
+    assert count("word " * 600) >= 600  # not truncated at the model's 512-token window

@@ -75,7 +75,8 @@ def test_pages_without_text_are_warned_about(make_ponder, tmp_path: Path) -> Non
     pdf.save(tmp_path / "mixed.pdf")
     report = make_ponder().ingest([tmp_path / "mixed.pdf"])
     assert report.count("ingested") == 1
-    assert any("page 2 has no text layer" in w for w in report.warnings)
+    assert any(w.endswith("mixed.pdf: page 2 has no text; OCR is off") for w in report.warnings)
+    assert "A page with text on it." in make_ponder().store.chunks_of(report.files[0].document_id)[0].text
 
 
 def test_files_over_the_size_limit_are_refused(make_ponder, tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     page INTEGER,
+    page_end INTEGER,
     heading_path TEXT NOT NULL,
     tokens TEXT NOT NULL
 );
@@ -49,6 +50,12 @@ CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('revision', '0');
 """
+SCHEMA_VERSION = 2
+_CHUNK_COLUMNS = 'id, document_id, path, text, start, "end", page, page_end, heading_path'
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as it is; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,21 @@ class ChunkStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._check_schema()
         self._db.executescript(_SCHEMA)
+
+    def _check_schema(self) -> None:
+        has_tables = self._db.execute("SELECT 1 FROM sqlite_master WHERE name='chunks'").fetchone()
+        if not has_tables:
+            self._db.executescript("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        found = int(row[0]) if row else 1
+        if found != SCHEMA_VERSION:
+            raise StoreError(f"the index in {self.path.parent} was written by another version of Ponder "
+                             f"(store schema {found}, this version reads {SCHEMA_VERSION}); re-ingest into a new "
+                             f"--data-dir, or delete that folder")
 
     def close(self) -> None:
         self._db.close()
@@ -94,12 +115,20 @@ class ChunkStore:
                  document.page_count, len(chunks), time.time()),
             )
             self._db.executemany(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(c.id, c.document_id, seq, c.path, c.text, c.start, c.end, c.page,
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(c.id, c.document_id, seq, c.path, c.text, c.start, c.end, c.page, c.page_end,
                   json.dumps(list(c.heading_path), ensure_ascii=False), " ".join(t))
                  for seq, (c, t) in enumerate(zip(chunks, tokens, strict=True))],
             )
             self._bump_revision()
+
+    def remove_document(self, document_id: str) -> bool:
+        """Delete a document and its chunks; False when it was not there."""
+        with self._transaction():
+            removed = self._db.execute("DELETE FROM documents WHERE id=?", (document_id,)).rowcount > 0
+            if removed:
+                self._bump_revision()
+        return removed
 
     def documents(self) -> list[StoredDocument]:
         rows = self._db.execute(
@@ -117,18 +146,13 @@ class ChunkStore:
         for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
             batch = ids[start:start + 500]
             marks = ",".join("?" * len(batch))
-            for row in self._db.execute(
-                f'SELECT id, document_id, path, text, start, "end", page, heading_path '
-                f"FROM chunks WHERE id IN ({marks})", batch,
-            ):
+            for row in self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", batch):
                 found[row[0]] = _chunk(row)
         return [found[i] for i in ids if i in found]
 
     def chunks_of(self, document_id: str) -> list[Chunk]:
-        rows = self._db.execute(
-            'SELECT id, document_id, path, text, start, "end", page, heading_path '
-            "FROM chunks WHERE document_id=? ORDER BY seq", (document_id,),
-        )
+        rows = self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE document_id=? ORDER BY seq",
+                                (document_id,))
         return [_chunk(row) for row in rows]
 
     def chunk_ids_of(self, document_ids: Iterable[str]) -> list[str]:
@@ -158,6 +182,6 @@ class ChunkStore:
 
 
 def _chunk(row: tuple) -> Chunk:
-    chunk_id, document_id, path, text, start, end, page, heading_path = row
+    chunk_id, document_id, path, text, start, end, page, page_end, heading_path = row
     return Chunk(id=chunk_id, document_id=document_id, path=path, text=text, start=start, end=end,
-                 page=page, heading_path=tuple(json.loads(heading_path)))
+                 page=page, page_end=page_end, heading_path=tuple(json.loads(heading_path)))

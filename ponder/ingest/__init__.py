@@ -5,12 +5,16 @@ from ponder.ingest.files import collect_files
 from ponder.ingest.readers import (
     SUPPORTED_SUFFIXES,
     IngestError,
+    ReadOptions,
     SkippedFile,
     UnsupportedFileType,
+    content_hash,
+    document_id,
+    load_bytes,
     read_document,
 )
 
 __all__ = [
-    "SUPPORTED_SUFFIXES", "IngestError", "SkippedFile", "UnsupportedFileType",
-    "chunk_document", "collect_files", "read_document",
+    "SUPPORTED_SUFFIXES", "IngestError", "ReadOptions", "SkippedFile", "UnsupportedFileType",
+    "chunk_document", "collect_files", "content_hash", "document_id", "load_bytes", "read_document",
 ]

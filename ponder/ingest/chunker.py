@@ -1,26 +1,43 @@
-"""Cut a document's sections into chunks that respect paragraphs and sentences, in both languages.
+"""Cut a document into chunks that follow its structure, in both languages.
 
-Each section (a PDF page, a Markdown heading's body) is cut on its own, so a chunk never mixes two
-pages or two headings. Inside a section the text is split into sentences (Chinese ends 。！？；,
-English . ! ? followed by a space); sentences are packed greedily up to ``chunk_size`` estimated
-tokens, preferring to cut at a paragraph break when one lies in the second half of the chunk. The
-next chunk repeats the last whole sentences of the previous one, up to ``chunk_overlap`` tokens.
-A sentence longer than the limit is cut at line breaks, then spaces, then characters.
+1. **Sections.** Markdown documents are cut at every heading (outside code fences); each section
+   knows its heading path ("2 Method › 2.3 Training"). A chunk never mixes two sections. Plain text
+   is one section.
+2. **Blocks.** Inside a section: paragraphs, tables (pipe-table lines) and fenced code blocks.
+3. **Units.** Paragraphs are split into sentences (Chinese ends 。！？；, English . ! ? before a
+   space); a sentence over the limit is cut at line breaks, then spaces, then characters. A table or
+   code block that fits is one unit; a bigger one is split into rows / lines, never mid-row.
+4. **Packing.** Units are packed greedily up to ``chunk_size`` tokens, preferring to cut at a
+   paragraph or block end in the chunk's second half. The next chunk repeats the last whole
+   sentences of the previous one, up to ``chunk_overlap`` tokens (never table rows or code). A chunk
+   that starts inside a split table repeats the header row; inside split code, the fence.
+
+Tokens are counted by ``count_tokens`` (see :func:`ponder.text.token_counter`; the ingest stage
+uses the embedder's tokenizer by default). Deterministic: the same document gives the same chunks and ids.
 
 Example::
 
     chunks = chunk_document(document, chunk_size=300, chunk_overlap=40)
-    assert all(document.text[c.start:c.end] == c.text for c in chunks)
+    chunks[0].heading_path, chunks[0].page, chunks[0].page_end
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from ponder.text import estimate_tokens
-from ponder.types import Chunk, Document, Section
+from ponder.types import Chunk, Document
 
+TokenCounter = Callable[[str], int]
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+_TABLE_LINE = re.compile(r"^[ \t]*\|")
+_TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n\s*")
 _SENTENCE_END = re.compile(
     r"[。！？；!?]+[”’」』）)\"']*\s*"  # Chinese ends (and ! ?) need no following space
@@ -30,111 +47,224 @@ _FALLBACK_CUTS = (re.compile(r"\n"), re.compile(r"[ \t]+"))
 
 
 @dataclass(frozen=True)
+class _Section:
+    start: int
+    end: int
+    heading_path: tuple[str, ...]
+    body_start: int  # after the heading line: a section with no body makes no chunk
+
+
+@dataclass(frozen=True)
+class _Block:
+    kind: str  # "text", "table" or "code"
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class _Unit:
     start: int
     end: int
     tokens: int
-    ends_paragraph: bool
+    kind: str
+    ends_block: bool  # a paragraph, table or code block ends here: a good place to cut
+    header: str = ""  # repeated in front when a chunk starts here inside a split table / code block
+    footer: str = ""  # appended when a chunk ends here inside a split code block
 
 
-def chunk_document(document: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """All chunks of ``document``, in reading order. Deterministic: same input, same chunks."""
+def chunk_document(document: Document, chunk_size: int, chunk_overlap: int,
+                   count_tokens: TokenCounter = estimate_tokens) -> list[Chunk]:
+    """All chunks of ``document``, in reading order."""
+    text = document.text
     chunks: list[Chunk] = []
-    for section in document.sections:
-        for start, end in _pack(_units(document.text, section, chunk_size), chunk_size, chunk_overlap):
-            start, end = _strip(document.text, start, end)
-            if start >= end:
-                continue
-            text = document.text[start:end]
+    for section in _sections(document):
+        if not text[section.body_start:section.end].strip():
+            continue
+        units = [unit for block in _blocks(text, section) for unit in _units(text, block, chunk_size, count_tokens)]
+        for group in _pack(units, chunk_size, chunk_overlap, count_tokens):
+            start, end = _strip(text, group[0].start, group[-1].end)
+            body = text[start:end]
+            if group[0].header:
+                body = f"{group[0].header}\n{body}"
+            if group[-1].footer:
+                body = f"{body}\n{group[-1].footer}"
             chunks.append(Chunk(
-                id=Chunk.make_id(document.id, start, end, text),
-                document_id=document.id,
-                path=document.path,
-                text=text,
-                start=start,
-                end=end,
-                page=section.page,
+                id=Chunk.make_id(document.id, start, end, body),
+                document_id=document.id, path=document.path, text=body, start=start, end=end,
+                page=document.page_at(start), page_end=document.page_at(end - 1),
                 heading_path=section.heading_path,
             ))
     return chunks
 
 
-def _units(text: str, section: Section, limit: int) -> list[_Unit]:
-    """Sentences of a section (absolute spans), each no larger than ``limit`` tokens."""
-    section_end = section.start + len(section.text)
-    paragraph_ends = {m.end() for m in _PARAGRAPH_BREAK.finditer(text, section.start, section_end)}
-    paragraph_ends.add(section_end)
-    cuts = sorted({m.end() for m in _SENTENCE_END.finditer(text, section.start, section_end)} | paragraph_ends)
+def _sections(document: Document) -> list[_Section]:
+    """Heading-delimited sections of a Markdown document (one section for plain text)."""
+    text = document.text
+    if not document.is_markdown:
+        return [_Section(0, len(text), (), 0)]
+    sections: list[_Section] = []
+    headings: list[tuple[int, str]] = []  # (level, title) of the open headings
+    start = body_start = offset = 0
+    in_fence = False
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line.rstrip("\n"))
+        if match:
+            if offset > start:
+                sections.append(_Section(start, offset, tuple(t for _, t in headings), body_start))
+            level = len(match.group(1))
+            headings = [(lvl, title) for lvl, title in headings if lvl < level]
+            headings.append((level, _EMPHASIS.sub("", match.group(2)).strip()))
+            start, body_start = offset, offset + len(line)
+        offset += len(line)
+    sections.append(_Section(start, len(text), tuple(t for _, t in headings), body_start))
+    return sections
+
+
+def _blocks(text: str, section: _Section) -> list[_Block]:
+    """Paragraph runs, tables and fenced code blocks of a section, in order."""
+    blocks: list[_Block] = []
+    kind, block_start, offset = "", section.start, section.start
+    for line in text[section.start:section.end].splitlines(keepends=True):
+        if kind == "code":
+            offset += len(line)
+            if _FENCE.match(line):
+                blocks.append(_Block("code", block_start, offset))
+                kind, block_start = "", offset
+            continue
+        line_kind = "code" if _FENCE.match(line) else "table" if _TABLE_LINE.match(line) else "text"
+        if line_kind != kind:
+            if kind and offset > block_start:
+                blocks.append(_Block(kind, block_start, offset))
+            kind, block_start = line_kind, offset
+        offset += len(line)
+    if kind and offset > block_start:
+        blocks.append(_Block(kind, block_start, offset))
+    return blocks
+
+
+def _units(text: str, block: _Block, limit: int, count: TokenCounter) -> list[_Unit]:
+    if block.kind == "text":
+        return _sentence_units(text, block, limit, count)
+    tokens = count(text[block.start:block.end])
+    if tokens <= limit:
+        return [_Unit(block.start, block.end, tokens, block.kind, ends_block=True)]
+    return _line_units(text, block, count)
+
+
+def _sentence_units(text: str, block: _Block, limit: int, count: TokenCounter) -> list[_Unit]:
+    """Sentences of a run of paragraphs, each no larger than ``limit`` tokens."""
+    paragraph_ends = {m.end() for m in _PARAGRAPH_BREAK.finditer(text, block.start, block.end)} | {block.end}
+    cuts = sorted({m.end() for m in _SENTENCE_END.finditer(text, block.start, block.end)} | paragraph_ends)
     units: list[_Unit] = []
-    begin = section.start
+    begin = block.start
     for cut in cuts:
         if cut <= begin:
             continue
-        for start, end in _split_oversized(text, begin, cut, limit):
+        for start, end in _split_oversized(text, begin, cut, limit, count):
             if text[start:end].strip():
-                units.append(_Unit(start, end, estimate_tokens(text[start:end]), False))
+                units.append(_Unit(start, end, count(text[start:end]), "text", ends_block=False))
         if units and cut in paragraph_ends:
-            last = units[-1]
-            units[-1] = _Unit(last.start, last.end, last.tokens, True)
+            units[-1] = dataclasses.replace(units[-1], ends_block=True)
         begin = cut
     return units
 
 
-def _split_oversized(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+def _line_units(text: str, block: _Block, count: TokenCounter) -> list[_Unit]:
+    """A table or code block too big for one chunk: one unit per row / line, never cut inside one.
+
+    The header (a table's header row and separator, a code block's opening fence) stays with the
+    first row and is repeated in front of any chunk that starts further down.
+    """
+    lines = text[block.start:block.end].splitlines(keepends=True)
+    header_lines = 1
+    if block.kind == "table" and len(lines) > 1 and _TABLE_SEPARATOR.match(lines[1]):
+        header_lines = 2
+    header = "".join(lines[:header_lines]).rstrip("\n")
+    closed = block.kind == "code" and len(lines) > 1 and _FENCE.match(lines[-1])
+    footer = lines[-1].rstrip("\n") if closed else ""
+    units: list[_Unit] = []
+    offset = block.start + sum(len(line) for line in lines[:header_lines])
+    rows = lines[header_lines:]
+    for number, line in enumerate(rows):
+        start = block.start if number == 0 else offset
+        end = offset + len(line)
+        last = number == len(rows) - 1
+        units.append(_Unit(start, end, count(text[start:end]), block.kind, ends_block=last,
+                           header="" if number == 0 else header, footer="" if last else footer))
+        offset = end
+    return units
+
+
+def _split_oversized(text: str, start: int, end: int, limit: int, count: TokenCounter) -> list[tuple[int, int]]:
     """Cut a span that is over ``limit`` tokens at line breaks, then spaces, then characters."""
-    if estimate_tokens(text[start:end]) <= limit:
+    if count(text[start:end]) <= limit:
         return [(start, end)]
     for pattern in _FALLBACK_CUTS:
         cuts = [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
         if cuts:
             pieces = zip([start, *cuts], [*cuts, end])
-            return _merge_small([p for s, e in pieces for p in _split_oversized(text, s, e, limit)], text, limit)
-    # No separator at all (a long run of CJK characters, say): fixed windows.
+            split = [p for s, e in pieces for p in _split_oversized(text, s, e, limit, count)]
+            return _merge_small(split, text, limit, count)
+    # No separator at all (a long run of CJK characters, say): the longest windows that fit.
     pieces, begin = [], start
     while begin < end:
-        stop = begin + 1
-        while stop < end and estimate_tokens(text[begin:stop + 1]) <= limit:
-            stop += 1
-        pieces.append((begin, stop))
-        begin = stop
+        low, high = begin + 1, end  # binary search for the furthest stop with count <= limit
+        while low < high:
+            middle = (low + high + 1) // 2
+            if count(text[begin:middle]) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        pieces.append((begin, low))
+        begin = low
     return pieces
 
 
-def _merge_small(pieces: list[tuple[int, int]], text: str, limit: int) -> list[tuple[int, int]]:
+def _merge_small(pieces: list[tuple[int, int]], text: str, limit: int, count: TokenCounter) -> list[tuple[int, int]]:
     """Re-join adjacent pieces while they fit, so cutting at every space does not leave single words."""
     merged: list[tuple[int, int]] = []
     for start, end in pieces:
-        if merged and estimate_tokens(text[merged[-1][0]:end]) <= limit:
+        if merged and count(text[merged[-1][0]:end]) <= limit:
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))
     return merged
 
 
-def _pack(units: list[_Unit], size: int, overlap: int) -> list[tuple[int, int]]:
-    """Greedy packing of sentence units into spans of at most ``size`` tokens, with overlap."""
-    spans: list[tuple[int, int]] = []
+def _pack(units: list[_Unit], size: int, overlap: int, count: TokenCounter) -> list[list[_Unit]]:
+    """Greedy packing of units into chunks of at most ``size`` tokens, with sentence overlap."""
+    groups: list[list[_Unit]] = []
     current: list[_Unit] = []
     carried = 0  # leading units of ``current`` repeated from the previous chunk
     index = 0
     while index < len(units):
         unit = units[index]
-        if len(current) == carried or sum(u.tokens for u in current) + unit.tokens <= size:
+        if len(current) == carried or _size(current + [unit], count) <= size:
             current.append(unit)
             index += 1
             continue
         cut = _cut_point(current, size, carried)
         emitted, rest = current[:cut], current[cut:]
-        spans.append((emitted[0].start, emitted[-1].end))
-        tail = _overlap_tail(emitted, overlap, room=size - unit.tokens - sum(u.tokens for u in rest))
+        groups.append(emitted)
+        following = rest[0] if rest else unit
+        # Overlap is for prose: never in front of a table row or a line of code.
+        tail = _overlap_tail(emitted, overlap, size - _size(rest + [unit], count)) if following.kind == "text" else []
         current, carried = tail + rest, len(tail)
     if len(current) > carried:
-        spans.append((current[0].start, current[-1].end))
-    return spans
+        groups.append(current)
+    return groups
+
+
+def _size(group: list[_Unit], count: TokenCounter) -> int:
+    extra = (count(group[0].header) if group and group[0].header else 0) + (
+        count(group[-1].footer) if group and group[-1].footer else 0)
+    return sum(unit.tokens for unit in group) + extra
 
 
 def _cut_point(current: list[_Unit], size: int, carried: int) -> int:
-    """How many units to emit: up to the last paragraph end in the chunk's second half, else all.
+    """How many units to emit: up to the last block end in the chunk's second half, else all.
 
     Never cuts inside the carried-over overlap, so every chunk adds new text.
     """
@@ -142,7 +272,7 @@ def _cut_point(current: list[_Unit], size: int, carried: int) -> int:
     best = len(current)
     for position, unit in enumerate(current, start=1):
         running += unit.tokens
-        if unit.ends_paragraph and running >= size // 2 and carried < position < len(current):
+        if unit.ends_block and running >= size // 2 and carried < position < len(current):
             best = position
     return best
 
@@ -152,7 +282,7 @@ def _overlap_tail(emitted: list[_Unit], overlap: int, room: int) -> list[_Unit]:
     budget = min(overlap, room)
     tail: list[_Unit] = []
     for unit in reversed(emitted[1:]):  # never repeat the whole chunk
-        if unit.tokens > budget:
+        if unit.kind != "text" or unit.tokens > budget:
             break
         tail.insert(0, unit)
         budget -= unit.tokens

@@ -1,0 +1,163 @@
+"""Read one file into a :class:`~ponder.types.Document`.
+
+Every structured format is converted to Markdown — headings as ``#``, tables as pipe tables — so one
+chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer on the fast path),
+DOCX (mammoth), HTML (main content, then markdownify), Markdown as is. Plain text stays plain.
+Errors are :class:`IngestError` s whose message starts with the file's path.
+
+Example::
+
+    raw = load_bytes(Path("handbook.pdf"), max_bytes=50 * 2**20)
+    document, warnings = read_document(Path("handbook.pdf"), raw, ReadOptions())
+    document.page_at(document.text.find("Safety"))  # 1
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ponder.types import Document, content_id
+
+
+class IngestError(Exception):
+    """A file cannot be ingested. The message starts with the file's path."""
+
+    def __init__(self, path: Path | str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+class SkippedFile(IngestError):
+    """Nothing to ingest, but nothing wrong either: callers skip the file with a warning."""
+
+
+class UnsupportedFileType(SkippedFile):
+    """The file's type has no reader."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read files; mirrors the ``[ingest]`` settings."""
+
+    pdf_engine: str = "layout"
+    pdf_passwords: Mapping[str, str] = field(default_factory=dict)
+    ocr: bool = False
+
+    def password_for(self, path: Path) -> str | None:
+        """The configured password whose key (a file name, path or glob) matches ``path``."""
+        for pattern, password in self.pdf_passwords.items():
+            if fnmatch.fnmatch(path.name, pattern) or fnmatch.fnmatch(str(path), pattern):
+                return password
+        return None
+
+
+@dataclass
+class Converted:
+    """A converter's output: the text of each page (one item for formats without pages)."""
+
+    pages: list[str]
+    paged: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _text(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.text import decode_text
+
+    return Converted([decode_text(path, raw)])
+
+
+def _pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.pdf import convert_pdf
+
+    return convert_pdf(path, raw, options)
+
+
+def _docx(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.docx import convert_docx
+
+    return Converted([convert_docx(path, raw)])
+
+
+def _html(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.html import convert_html
+
+    return Converted([convert_html(path, raw)])
+
+
+# suffix -> (file type, converter). Converters import their libraries lazily: a folder of Markdown
+# never pays for loading PDF layout models.
+_CONVERTERS: dict[str, tuple[str, Callable[[Path, bytes, ReadOptions], Converted]]] = {
+    ".txt": ("text", _text), ".text": ("text", _text),
+    ".md": ("markdown", _text), ".markdown": ("markdown", _text),
+    ".pdf": ("pdf", _pdf),
+    ".docx": ("docx", _docx),
+    ".html": ("html", _html), ".htm": ("html", _html), ".xhtml": ("html", _html),
+}
+SUPPORTED_SUFFIXES = frozenset(_CONVERTERS)
+
+
+def check_supported(path: Path) -> None:
+    if path.suffix.lower() not in _CONVERTERS:
+        raise UnsupportedFileType(path, f"unsupported file type '{path.suffix.lower() or '(none)'}'; "
+                                        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+
+
+def load_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing unsupported types and files over the size limit before reading."""
+    check_supported(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(path, f"file is {size / 2**20:.1f} MB, over the limit of "
+                                    f"{max_bytes / 2**20:.1f} MB (setting ingest.max_file_mb)")
+        raw = path.read_bytes()
+    except PermissionError:
+        raise IngestError(path, "permission denied: cannot read the file") from None
+    except OSError as exc:
+        raise IngestError(path, f"cannot read file: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise SkippedFile(path, "file is empty")
+    return raw
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def document_id(path: Path) -> str:
+    return content_id(str(path.resolve()))
+
+
+def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Document, list[str]]:
+    """Convert ``raw`` (the bytes of ``path``) into a Document; also return warnings."""
+    check_supported(path)
+    file_type, convert = _CONVERTERS[path.suffix.lower()]
+    converted = convert(path, raw, options)
+    text, page_starts = _join_pages(converted.pages)
+    if not text.strip():
+        raise IngestError(path, "no text found in file")
+    document = Document(
+        id=document_id(path),
+        path=str(path.resolve()),
+        content_hash=content_hash(raw),
+        text=text,
+        file_type=file_type,
+        page_starts=tuple(page_starts) if converted.paged else (),
+        page_count=len(converted.pages) if converted.paged else None,
+    )
+    return document, converted.warnings
+
+
+def _join_pages(pages: list[str]) -> tuple[str, list[int]]:
+    parts, starts, offset = [], [], 0
+    for page in pages:
+        starts.append(offset)
+        piece = page.strip("\n") + "\n\n"
+        parts.append(piece)
+        offset += len(piece)
+    return "".join(parts), starts

@@ -1,0 +1,25 @@
+"""DOCX to Markdown through mammoth's semantic HTML (headings, lists, tables), then the HTML path."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import mammoth
+
+from ponder.ingest.readers import IngestError
+from ponder.ingest.readers.html import html_to_markdown
+
+# Word's Title and Subtitle styles are headings to a reader; mammoth maps only Heading 1-6 by default.
+_STYLE_MAP = """
+p[style-name='Title'] => h1:fresh
+p[style-name='Subtitle'] => h2:fresh
+"""
+
+
+def convert_docx(path: Path, raw: bytes) -> str:
+    try:
+        result = mammoth.convert_to_html(io.BytesIO(raw), style_map=_STYLE_MAP)
+    except Exception as exc:  # mammoth raises zipfile, KeyError and XML errors for broken files
+        raise IngestError(path, f"not a readable DOCX file ({type(exc).__name__}: {exc})") from None
+    return html_to_markdown(result.value)

@@ -1,0 +1,75 @@
+"""PDF to Markdown, page by page.
+
+Two engines (setting ``ingest.pdf_engine``), chosen by measurement (benchmarks/ingest_quality.py):
+
+* ``layout`` (default): pymupdf4llm with PyMuPDF's layout model (shipped in the ``pymupdf-layout``
+  wheel, no download). Reading order across columns, headings, tables as Markdown tables, page
+  headers and footers dropped.
+* ``text``: PyMuPDF's text layer in reading order. Over ten times faster; no headings, no tables.
+
+Encrypted PDFs open with a password from ``ingest.pdf_passwords``. Pages without a text layer are
+reported; with ``ingest.ocr`` on (and ``rapidocr-onnxruntime`` installed) they are OCR'd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pymupdf
+
+from ponder.ingest.readers import Converted, IngestError, ReadOptions
+
+
+def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    if b"%PDF-" not in raw[:1024]:  # MuPDF would happily open HTML or images handed over as .pdf
+        raise IngestError(path, "not a readable PDF (no %PDF header; is the extension wrong?)")
+    try:
+        pdf = pymupdf.open(stream=raw, filetype="pdf")
+    except Exception as exc:  # pymupdf raises its own FileDataError and others for broken files
+        raise IngestError(path, f"not a readable PDF ({exc})") from None
+    with pdf:
+        _unlock(path, pdf, options)
+        if pdf.page_count == 0:
+            raise IngestError(path, "the PDF has no pages")
+        empty = [number for number, page in enumerate(pdf, start=1) if not page.get_text("text").strip()]
+        if len(empty) == pdf.page_count and not options.ocr:  # OCR or nothing: skip the layout work
+            raise IngestError(path, f"no text layer on any of its {pdf.page_count} page(s) (a scanned document?); "
+                                    "OCR is off (setting ingest.ocr)")
+        text_layer = _text_pages(pdf)
+        try:
+            pages = _layout_pages(pdf, options.ocr, text_layer) if options.pdf_engine == "layout" else text_layer
+        except Exception as exc:  # a damaged page can make the layout engine fail mid-document
+            raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
+    warnings = [] if options.ocr else [f"{path}: page {number} has no text; OCR is off" for number in empty]
+    return Converted(pages, paged=True, warnings=warnings)
+
+
+def _unlock(path: Path, pdf: pymupdf.Document, options: ReadOptions) -> None:
+    if not pdf.needs_pass:
+        return
+    password = options.password_for(path)
+    if password is None:
+        raise IngestError(path, f"the PDF is encrypted; give its password in the config, e.g. "
+                                f"[ingest.pdf_passwords] \"{path.name}\" = \"...\"")
+    if not pdf.authenticate(password):
+        raise IngestError(path, "the PDF is encrypted and the configured password is wrong "
+                                "(setting ingest.pdf_passwords)")
+
+
+def _text_pages(pdf: pymupdf.Document) -> list[str]:
+    return [page.get_text("text", sort=True) for page in pdf]
+
+
+def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str]) -> list[str]:
+    import pymupdf4llm
+
+    # pymupdf4llm prints parser notes (e.g. "RapidOCR is missing") to stdout; they are not ours to show.
+    with contextlib.redirect_stdout(io.StringIO()):
+        chunks = pymupdf4llm.to_markdown(pdf, page_chunks=True, header=False, footer=False,
+                                         use_ocr=ocr, show_progress=False)
+    # The layout model drops what it takes for a running header or footer; on a page where that was
+    # everything (a lone line at the top, say), keep the text layer rather than lose the page.
+    return [chunk["text"] if chunk["text"].strip() or not raw.strip() else raw
+            for chunk, raw in zip(chunks, text_layer)]

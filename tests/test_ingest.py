@@ -110,3 +110,88 @@ def test_cli_ingest_json_report(tmp_path: Path) -> None:
     assert {Path(f["path"]).name for f in report["files"] if f["status"] == "ingested"} == {
         p.name for p in EXAMPLES.iterdir()}
     assert all(f["chunks"] > 0 for f in report["files"])
+
+
+def test_more_bad_files(make_ponder, tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    real = pymupdf.open()
+    for number in range(3):
+        real.new_page().insert_text((72, 300), f"Page {number} of a real document about river safety.")
+    whole = real.tobytes()
+    (folder / "truncated.pdf").write_bytes(whole[: len(whole) // 3])
+    (folder / "zero.pdf").write_bytes(b"")
+    (folder / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    with open(folder / "huge.txt", "wb") as handle:  # sparse: 200 MB on paper, nothing on disk
+        handle.truncate(200 * 2**20)
+    locked = write(folder / "locked.txt", "secret")
+    os.chmod(locked, 0)
+    write(folder / "河流 安全 notes.md", "# 河流安全\n\n下水必须穿救生衣。")
+
+    ponder = make_ponder(**{"ingest.max_file_mb": 50})
+    if os.geteuid() == 0:  # root reads any file: make this one unreadable the way the OS would
+        real_read_bytes = Path.read_bytes
+
+        def refuse(path: Path) -> bytes:
+            if path.name == "locked.txt":
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_read_bytes(path)
+
+        import unittest.mock
+
+        with unittest.mock.patch.object(Path, "read_bytes", refuse):
+            report = ponder.ingest([folder])
+    else:
+        report = ponder.ingest([folder])
+    by_name = {Path(o.path).name: o for o in report.files}
+
+    assert by_name["河流 安全 notes.md"].status == "ingested"
+    assert by_name["zero.pdf"].status == "skipped" and "empty" in by_name["zero.pdf"].message
+    assert by_name["huge.txt"].status == "failed" and "200.0 MB, over the limit of 50.0 MB" in by_name["huge.txt"].message
+    assert by_name["locked.txt"].status == "failed" and "permission denied" in by_name["locked.txt"].message
+    assert by_name["broken.docx"].status == "failed" and "not a readable DOCX" in by_name["broken.docx"].message
+    truncated = by_name["truncated.pdf"]
+    assert truncated.status in ("failed", "ingested")  # MuPDF repairs what it can; either way, no crash
+    if truncated.status == "failed":
+        assert truncated.message.startswith(str(folder / "truncated.pdf"))
+    for outcome in report.files:
+        assert "\n" not in outcome.message  # one line per problem
+    assert "1 ingested" in report.summary() or "2 ingested" in report.summary()
+
+
+def test_prune_and_remove(make_ponder, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    keep = write(folder / "keep.txt", "The ferry leaves at seven.")
+    gone = write(folder / "sub" / "gone.txt", "The bus leaves at eight.")
+    other = write(tmp_path / "elsewhere" / "other.txt", "The train leaves at nine.")
+    ponder = make_ponder()
+    ponder.ingest([folder, other])
+    gone.unlink()
+
+    report = ponder.ingest([folder])  # without --prune nothing is removed
+    assert report.removed == [] and len(ponder.documents()) == 3
+    report = ponder.ingest([folder], prune=True)
+    assert report.removed == [str(gone.resolve())] and "1 removed" in report.summary()
+    assert {Path(d.path).name for d in ponder.documents()} == {"keep.txt", "other.txt"}  # outside: untouched
+    assert ponder.search("bus eight", top_k=3) == []
+
+    assert ponder.remove([other]) == [str(other.resolve())]
+    assert ponder.remove([tmp_path / "nothing-here"]) == []
+    assert [Path(d.path).name for d in ponder.documents()] == ["keep.txt"]
+    assert ponder.search("ferry", top_k=1)[0].chunk.path == str(keep.resolve())
+
+
+def test_cli_remove_and_docs(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ponder.cli", "--data-dir", str(tmp_path / "data"), *args],
+                              capture_output=True, text=True, timeout=120)
+
+    assert cli("ingest", str(EXAMPLES)).returncode == 0
+    listing = cli("docs").stdout
+    assert "ashby-field-station.pdf: 2 chunks, 2 pages (pdf, ingested 20" in listing and "4 documents" in listing
+    removed = cli("remove", str(EXAMPLES / "notes-on-rag.txt"))
+    assert removed.returncode == 0 and "1 documents removed" in removed.stdout
+    assert "3 documents" in cli("docs").stdout
+    assert cli("remove", str(EXAMPLES / "notes-on-rag.txt")).returncode == 1

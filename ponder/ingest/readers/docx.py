@@ -10,11 +10,12 @@ import mammoth
 from ponder.ingest.readers import IngestError
 from ponder.ingest.readers.html import html_to_markdown
 
-# Word's Title and Subtitle styles are headings to a reader; mammoth maps only Heading 1-6 by default.
-_STYLE_MAP = """
-p[style-name='Title'] => h1:fresh
-p[style-name='Subtitle'] => h2:fresh
-"""
+# Word's Title style is the top heading to a reader; mammoth maps only Heading 1-6 by default. Headings
+# move one level down under it, so "Title › Heading 1 › Heading 2" is the heading path.
+_STYLE_MAP = "\n".join(
+    ["p[style-name='Title'] => h1:fresh", "p[style-name='Subtitle'] => h2:fresh"]
+    + [f"p[style-name='Heading {level}'] => h{min(level + 1, 6)}:fresh" for level in range(1, 7)]
+)
 
 
 def convert_docx(path: Path, raw: bytes) -> str:

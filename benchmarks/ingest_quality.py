@@ -1,0 +1,224 @@
+"""Conversion quality against ground truth: every PDF, DOCX and HTML in ../shared/data/docs.
+
+For each file, Ponder's reader converts it (as `ponder ingest` would) and the Markdown is scored
+against the file's groundtruth/*.md (careful conversions made with docling):
+
+* text F1: token F1 of the whole text, tokens from jieba (so Chinese is words, not characters),
+  Markdown syntax removed;
+* heading recall: share of ground-truth headings that we also mark as headings (text compared
+  lower-cased, without punctuation or leading section numbers: Word's auto-numbering is not text);
+* table cell F1: F1 of the multisets of table cells (cell text lower-cased, emphasis and spaces
+  removed), for files whose ground truth has tables.
+
+PDF speed is pages per second (conversion only, after one warm-up file).
+
+    python benchmarks/ingest_quality.py            # Ponder's readers, default settings
+    python benchmarks/ingest_quality.py --compare  # also the alternatives we measured before choosing
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import io
+import logging
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import jieba
+import pymupdf
+from common import header, shared_dir
+
+from ponder.ingest import ReadOptions, read_document
+
+jieba.setLogLevel(logging.WARNING)
+
+_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_SECTION_NUMBER = re.compile(r"^\s*(\d+(\.\d+)*\.?|[ivxlc]+\.)\s+", re.IGNORECASE)
+
+
+# -- scoring --------------------------------------------------------------------------------------
+def strip_markdown(markdown: str) -> str:
+    markdown = re.sub(r"<!--.*?-->", " ", markdown, flags=re.S)
+    markdown = re.sub(r"<br\s*/?>", " ", markdown)
+    markdown = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", markdown)
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+
+
+def words(markdown: str) -> list[str]:
+    return [t for t in jieba.lcut(strip_markdown(markdown).lower()) if t.strip() and re.search(r"\w", t)]
+
+
+def f1(predicted: list[str], expected: list[str]) -> float:
+    p, e = collections.Counter(predicted), collections.Counter(expected)
+    common = sum((p & e).values())
+    if not common:
+        return 1.0 if not p and not e else 0.0
+    precision, recall = common / sum(p.values()), common / sum(e.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\W_]+", "", strip_markdown(text).lower())
+
+
+def headings(markdown: str) -> list[str]:
+    found = []
+    for match in re.finditer(r"^#{1,6}\s+(.+?)\s*#*$", markdown, re.M):
+        title = _compact(_SECTION_NUMBER.sub("", strip_markdown(match.group(1)).replace("*", "")))
+        if title:
+            found.append(title)
+    return found
+
+
+def heading_recall(predicted: str, expected: str) -> float | None:
+    wanted = headings(expected)
+    if not wanted:
+        return None
+    got = set(headings(predicted))
+    return sum(title in got for title in wanted) / len(wanted)
+
+
+def table_cells(markdown: str) -> list[str]:
+    cells = []
+    for line in markdown.splitlines():
+        line = line.strip()
+        if not line.startswith("|") or _TABLE_SEPARATOR.match(line):
+            continue
+        for cell in line.strip("|").split("|"):
+            text = re.sub(r"\*\*|__|<br\s*/?>|\s+", "", cell).lower()
+            if text:
+                cells.append(text)
+    return cells
+
+
+def table_f1(predicted: str, expected: str) -> float | None:
+    wanted = table_cells(expected)
+    return f1(table_cells(predicted), wanted) if wanted else None
+
+
+# -- converters -----------------------------------------------------------------------------------
+def ponder_reader(**options: object) -> Callable[[Path], str]:
+    def convert(path: Path) -> str:
+        document, _ = read_document(path, path.read_bytes(), ReadOptions(**options))
+        return document.text
+
+    return convert
+
+
+def alternatives() -> dict[str, dict[str, Callable[[Path], str]]]:
+    """Libraries we measured and did not choose (each only if installed)."""
+    found: dict[str, dict[str, Callable[[Path], str]]] = {"pdf": {}, "docx": {}, "html": {}}
+
+    def pymupdf4llm_no_layout(path: Path) -> str:
+        import pymupdf4llm.helpers.pymupdf_rag as rag
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            return rag.to_markdown(str(path), show_progress=False)
+
+    found["pdf"]["pymupdf4llm without layout model"] = pymupdf4llm_no_layout
+    with contextlib.suppress(ImportError):
+        import trafilatura
+
+        found["html"]["trafilatura (markdown)"] = lambda path: trafilatura.extract(
+            path.read_text(encoding="utf-8", errors="replace"), output_format="markdown", include_tables=True,
+            include_formatting=True, favor_recall=True) or ""
+    with contextlib.suppress(ImportError):
+        import docx
+
+        def python_docx_paragraphs(path: Path) -> str:
+            document = docx.Document(str(path))
+            lines = []
+            for paragraph in document.paragraphs:
+                level = paragraph.style.name.removeprefix("Heading ")
+                prefix = "#" * int(level) + " " if level.isdigit() else ""
+                lines.append(prefix + paragraph.text)
+            return "\n\n".join(lines)
+
+        found["docx"]["python-docx paragraphs (no tables)"] = python_docx_paragraphs
+    return found
+
+
+# -- run ------------------------------------------------------------------------------------------
+def score_format(name: str, files: list[tuple[Path, Path]], convert: Callable[[Path], str],
+                 show_rows: bool) -> dict[str, object]:
+    rows, seconds, pages = [], 0.0, 0
+    convert(files[0][0])  # warm-up: loads libraries and models
+    for source, truth in files:
+        started = time.perf_counter()
+        markdown = convert(source)
+        seconds += time.perf_counter() - started
+        if source.suffix == ".pdf":
+            with pymupdf.open(source) as pdf:
+                pages += pdf.page_count
+        expected = truth.read_text(encoding="utf-8")
+        row = (f1(words(markdown), words(expected)), heading_recall(markdown, expected), table_f1(markdown, expected))
+        rows.append(row)
+        if show_rows:
+            print(f"| {source.name} | " + " | ".join("–" if v is None else f"{v:.2f}" for v in row) + " |")
+    summary: dict[str, object] = {
+        "rows": rows,
+        "text F1": statistics.mean(r[0] for r in rows),
+        "heading recall": _mean([r[1] for r in rows]),
+        "table cell F1": _mean([r[2] for r in rows]),
+        "pages/s": pages / seconds if pages else None,
+    }
+    if show_rows:
+        print(f"| **mean ({name})** | " + " | ".join(
+            "–" if summary[k] is None else f"**{summary[k]:.2f}**" for k in ("text F1", "heading recall", "table cell F1"))
+            + " |")
+        if summary["pages/s"]:
+            print(f"\n{pages} pages in {seconds:.2f} s: {summary['pages/s']:.1f} pages/s")
+    return summary
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.mean(present) if present else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--compare", action="store_true", help="also score the alternatives")
+    args = parser.parse_args()
+    header("Conversion quality against ground truth (../shared/data/docs)")
+    root = shared_dir() / "data" / "docs"
+    corpora = {
+        "pdf": [(p, root / "pdf" / "groundtruth" / f"{p.stem}.md") for p in sorted((root / "pdf").glob("*.pdf"))],
+        "docx": [(p, root / "docx" / "groundtruth" / f"{p.name}.md") for p in sorted((root / "docx").glob("*.docx"))],
+        "html": [(p, root / "html" / "groundtruth" / f"{p.name}.md") for p in sorted((root / "html").glob("*.html"))],
+    }
+    overall = []
+    for kind, files in corpora.items():
+        print(f"\n## {kind.upper()} (Ponder's reader{', layout engine' if kind == 'pdf' else ''})\n")
+        print("| file | text F1 | heading recall | table cell F1 |\n|---|---|---|---|")
+        overall.append(score_format(kind, files, ponder_reader(), show_rows=True))
+    print("\n## All files (the issue's targets: text F1 >= 0.90, table cell F1 >= 0.80)\n")
+    rows = [row for summary in overall for row in summary["rows"]]
+    for position, key in enumerate(("text F1", "heading recall", "table cell F1")):
+        values = [row[position] for row in rows if row[position] is not None]
+        print(f"- mean {key} over the {len(values)} files that have it: {statistics.mean(values):.2f}")
+
+    if args.compare:
+        print("\n## Comparison (means per format)\n")
+        print("| format | converter | text F1 | heading recall | table cell F1 | pages/s |\n|---|---|---|---|---|---|")
+        candidates = alternatives()
+        candidates["pdf"] = {"Ponder: layout engine (default)": ponder_reader(pdf_engine="layout"),
+                             "Ponder: text engine (fast path)": ponder_reader(pdf_engine="text"),
+                             **candidates["pdf"]}
+        candidates["docx"] = {"Ponder: mammoth + markdownify": ponder_reader(), **candidates["docx"]}
+        candidates["html"] = {"Ponder: main content + markdownify": ponder_reader(), **candidates["html"]}
+        for kind, converters in candidates.items():
+            for name, convert in converters.items():
+                s = score_format(name, corpora[kind], convert, show_rows=False)
+                cells = ["–" if s[k] is None else f"{s[k]:.2f}" for k in ("text F1", "heading recall", "table cell F1")]
+                speed = f"{s['pages/s']:.1f}" if s["pages/s"] else "–"
+                print(f"| {kind} | {name} | {' | '.join(cells)} | {speed} |")
+
+
+if __name__ == "__main__":
+    main()

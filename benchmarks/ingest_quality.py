@@ -168,9 +168,9 @@ def score_format(name: str, files: list[tuple[Path, Path]], convert: Callable[[P
         "pages/s": pages / seconds if pages else None,
     }
     if show_rows:
-        print(f"| **mean ({name})** | " + " | ".join(
-            "–" if summary[k] is None else f"**{summary[k]:.2f}**" for k in ("text F1", "heading recall", "table cell F1"))
-            + " |")
+        means = ["–" if summary[k] is None else f"**{summary[k]:.2f}**"
+                 for k in ("text F1", "heading recall", "table cell F1")]
+        print(f"| **mean ({name})** | " + " | ".join(means) + " |")
         if summary["pages/s"]:
             print(f"\n{pages} pages in {seconds:.2f} s: {summary['pages/s']:.1f} pages/s")
     return summary

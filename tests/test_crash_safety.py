@@ -27,14 +27,15 @@ def _corpus(folder: Path, start: int, count: int) -> None:
         topic = rng.randrange(len(TOPICS))
         english = " ".join(f"The {TOPICS[topic]} report number {number} line {line} mentions {rng.randint(1, 999)} "
                            f"visitors." for line in range(30))
-        chinese = "".join(f"第{number}号{CHINESE[topic]}报告第{line}行记录了{rng.randint(1, 999)}名访客。" for line in range(30))
+        chinese = "".join(f"第{number}号{CHINESE[topic]}报告第{line}行记录了{rng.randint(1, 999)}名访客。"
+                          for line in range(30))
         (folder / f"doc-{number:04d}.md").write_text(f"# Report {number}\n\n{english}\n\n## 中文\n\n{chinese}\n",
                                                      encoding="utf-8")
 
 
 def _ingest(data_dir: Path, *paths: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "ponder.cli", "--data-dir", str(data_dir), "ingest", *map(str, paths)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "ponder.cli", "--data-dir", str(data_dir), "ingest", *map(str, paths)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _documents_stored(data_dir: Path) -> int:

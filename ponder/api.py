@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from ponder.config import Config, load_config
 from ponder.index import BM25Index, ChunkStore, StoredDocument, tokenize
@@ -40,6 +40,14 @@ class NothingToSearch(RuntimeError):
     """A question was asked but no document is available to answer from."""
 
 
+class IngestListener(Protocol):
+    """Hears an ingest's progress: how many files it will look at, then each file's outcome."""
+
+    def planned(self, files: int) -> None: ...
+
+    def finished(self, outcome: FileOutcome) -> None: ...
+
+
 class Ponder:
     """One data directory's index plus the configured model."""
 
@@ -56,7 +64,7 @@ class Ponder:
         self._llm: OpenAICompatibleLLM | None = None
 
     # -- ingest ---------------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | Path], on_file: Callable[[FileOutcome], None] | None = None,
+    def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
                prune: bool = False) -> IngestReport:
         """Read, chunk, tokenize and store every supported file under ``paths``.
 
@@ -69,11 +77,13 @@ class Ponder:
         report = IngestReport()
         paths = list(paths)
         files, missing = collect_files(paths)
+        if listener:
+            listener.planned(len(files) + len(missing))
 
         def record(outcome: FileOutcome) -> None:
             report.files.append(outcome)
-            if on_file:
-                on_file(outcome)
+            if listener:
+                listener.finished(outcome)
 
         for path in missing:
             record(FileOutcome(str(path), "failed", f"{path}: no such file or folder"))
@@ -139,15 +149,15 @@ class Ponder:
 
     # -- answer ---------------------------------------------------------------------------------
     def ask(self, question: str, docs: Sequence[str | Path] | None = None,
-            on_file: Callable[[FileOutcome], None] | None = None) -> Answer:
+            listener: IngestListener | None = None) -> Answer:
         """Answer ``question`` from the index, or only from ``docs`` (ingested first if needed;
-        ``on_file`` hears how each of their files went, as in :meth:`ingest`)."""
+        ``listener`` hears how that went, as in :meth:`ingest`)."""
         if not question.strip():
             raise ValueError("the question is empty")
         document_ids: list[str] | None = None
         ingest_s: float | None = None
         if docs:
-            report = self.ingest(docs, on_file=on_file)
+            report = self.ingest(docs, listener=listener)
             ingest_s = report.seconds
             document_ids = report.document_ids
             if not document_ids:

@@ -6,7 +6,9 @@ Every command takes ``--config PATH`` and ``--data-dir PATH`` before the command
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
@@ -14,6 +16,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ponder.api import NothingToSearch, Ponder
 from ponder.config import ConfigError, load_config
@@ -55,8 +58,8 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Add files to the index; unchanged files are not processed again."""
-    with _open(ctx) as ponder:
-        report = ponder.ingest(paths, on_file=None if as_json else _print_outcome, prune=prune)
+    with _open(ctx) as ponder, _ingest_listener(quiet=as_json) as listener:
+        report = ponder.ingest(paths, listener=listener, prune=prune)
     if as_json:
         out.print_json(data=report.to_dict())
     else:
@@ -117,7 +120,7 @@ def ask(
 ) -> None:
     """Answer QUESTION from the indexed documents, with citations and per-stage timings."""
     with _open(ctx) as ponder:
-        answer = ponder.ask(question, docs=docs, on_file=_print_problem)
+        answer = ponder.ask(question, docs=docs, listener=PlainLines(show_ingested=False))
     if as_json:
         out.print_json(data=answer.to_dict())
     else:
@@ -150,7 +153,8 @@ def demo(
     base = ctx.obj["data_dir"] or load_config(ctx.obj["config"]).data_path
     with _open(ctx, data_dir=Path(base) / "demo") as ponder:
         out.print(f"[bold]Ingesting[/] {escape(str(samples))}")
-        report = ponder.ingest([samples], on_file=_print_outcome)
+        with _ingest_listener(quiet=False) as listener:
+            report = ponder.ingest([samples], listener=listener)
         out.print(report.summary())
         for asked in question or DEMO_QUESTIONS:
             out.rule()
@@ -196,18 +200,73 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
     out.print(f"[dim]{stages} · {tokens} · {escape(answer.model)}[/]")
 
 
-def _print_outcome(outcome: FileOutcome) -> None:
-    if outcome.status == "ingested":
-        out.print(f"  ingested {escape(_relative(outcome.path))} ({outcome.chunks} chunks)")
-    else:
-        _print_problem(outcome)
+class PlainLines:
+    """Ingest progress as one line per file: for logs, pipes and CI. Problems go to stderr."""
+
+    def __init__(self, show_ingested: bool = True):
+        self.show_ingested = show_ingested
+        self.total = self.done = 0
+
+    def __enter__(self) -> PlainLines:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def planned(self, files: int) -> None:
+        self.total = files
+
+    def finished(self, outcome: FileOutcome) -> None:
+        self.done += 1
+        if outcome.status == "ingested" and self.show_ingested:
+            pages = f"{outcome.pages} pages, " if outcome.pages else ""
+            out.print(f"  [{self.done}/{self.total}] ingested {escape(_relative(outcome.path))} "
+                      f"({pages}{outcome.chunks} chunks)")
+        elif outcome.status in ("skipped", "failed"):
+            colour = "yellow" if outcome.status == "skipped" else "red"
+            err.print(f"[{colour}]{outcome.status}:[/] {escape(outcome.message)}")
 
 
-def _print_problem(outcome: FileOutcome) -> None:
-    if outcome.status == "skipped":
-        err.print(f"[yellow]skipped:[/] {escape(outcome.message)}")
-    elif outcome.status == "failed":
-        err.print(f"[red]failed:[/] {escape(outcome.message)}")
+class ProgressBar:
+    """Ingest progress on a terminal: a live bar with files, pages, chunks, rate and time left."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+            TextColumn("· {task.fields[pages]} pages · {task.fields[chunks]} chunks ·"),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err, transient=False,
+        )
+        self._task = self._progress.add_task("ingest", total=None, pages=0, chunks=0, rate="")
+        self._started = time.monotonic()
+        self._pages = self._chunks = 0
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def planned(self, files: int) -> None:
+        self._progress.update(self._task, total=files)
+
+    def finished(self, outcome: FileOutcome) -> None:
+        if outcome.status in ("skipped", "failed"):
+            colour = "yellow" if outcome.status == "skipped" else "red"
+            self._progress.console.print(f"[{colour}]{outcome.status}:[/] {escape(outcome.message)}")
+        if outcome.status == "ingested":
+            self._pages += outcome.pages or 0
+            self._chunks += outcome.chunks
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        done = self._progress.tasks[0].completed + 1
+        self._progress.update(self._task, advance=1, pages=self._pages, chunks=self._chunks,
+                              rate=f"{done / elapsed:.1f} files/s")
+
+
+def _ingest_listener(quiet: bool) -> PlainLines | ProgressBar | contextlib.nullcontext[None]:
+    if quiet:
+        return contextlib.nullcontext()
+    return ProgressBar() if err.is_terminal else PlainLines()
 
 
 def _hit_dict(hit: Hit) -> dict[str, Any]:

@@ -196,3 +196,35 @@ def test_cli_remove_and_docs(tmp_path: Path) -> None:
     assert removed.returncode == 0 and "1 documents removed" in removed.stdout
     assert "3 documents" in cli("docs").stdout
     assert cli("remove", str(EXAMPLES / "notes-on-rag.txt")).returncode == 1
+
+
+def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    folder = tmp_path / "docs"
+    for number in range(12):
+        write(folder / f"note-{number}.txt", f"Note {number} about the river ferry timetable.")
+    write(folder / "empty.md", "")
+    command = [sys.executable, "-m", "ponder.cli", "--data-dir", str(tmp_path / "tty"), "ingest", str(folder)]
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(command, stdin=secondary, stdout=secondary, stderr=secondary,
+                               env={**os.environ, "COLUMNS": "160", "TERM": "xterm"})
+    os.close(secondary)
+    screen = b""
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not data:
+            break
+        screen += data
+    assert process.wait(60) == 0
+    text = screen.decode(errors="replace")
+    assert "13/13" in text and "files" in text and "12 chunks" in text and "files/s" in text
+    assert "skipped:" in text and "empty.md" in text
+
+    plain = subprocess.run(command[:4] + [str(tmp_path / "plain")] + command[5:], capture_output=True, text=True,
+                           timeout=60)
+    assert "[13/13] ingested" in plain.stdout and "\x1b[" not in plain.stdout and "files/s" not in plain.stderr

@@ -51,6 +51,12 @@ class IngestConfig(_Section):
     ocr: bool = Field(False, description="OCR pages without a text layer (needs rapidocr-onnxruntime).")
 
     @model_validator(mode="after")
+    def _ocr_needs_layout(self) -> IngestConfig:
+        if self.ocr and self.pdf_engine != "layout":
+            raise ValueError("ingest.ocr needs ingest.pdf_engine = 'layout' (the text engine reads text layers only)")
+        return self
+
+    @model_validator(mode="after")
     def _overlap_below_size(self) -> IngestConfig:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError(

@@ -14,6 +14,7 @@ reported; with ``ingest.ocr`` on (and ``rapidocr-onnxruntime`` installed) they a
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from ponder.ingest.readers import Converted, IngestError, ReadOptions
 
 
 def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    if options.ocr and importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
+                                "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
     if b"%PDF-" not in raw[:1024]:  # MuPDF would happily open HTML or images handed over as .pdf
         raise IngestError(path, "not a readable PDF (no %PDF header; is the extension wrong?)")
     try:
@@ -42,8 +46,8 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
             pages = _layout_pages(pdf, options.ocr, text_layer) if options.pdf_engine == "layout" else text_layer
         except Exception as exc:  # a damaged page can make the layout engine fail mid-document
             raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
-    warnings = [] if options.ocr else [f"{path}: page {number} has no text; OCR is off" for number in empty]
-    return Converted(pages, paged=True, warnings=warnings)
+    note = "OCR'd" if options.ocr else "OCR is off"
+    return Converted(pages, paged=True, warnings=[f"{path}: page {number} has no text; {note}" for number in empty])
 
 
 def _unlock(path: Path, pdf: pymupdf.Document, options: ReadOptions) -> None:
@@ -65,11 +69,22 @@ def _text_pages(pdf: pymupdf.Document) -> list[str]:
 def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str]) -> list[str]:
     import pymupdf4llm
 
-    # pymupdf4llm prints parser notes (e.g. "RapidOCR is missing") to stdout; they are not ours to show.
-    with contextlib.redirect_stdout(io.StringIO()):
-        chunks = pymupdf4llm.to_markdown(pdf, page_chunks=True, header=False, footer=False,
-                                         use_ocr=ocr, show_progress=False)
-    # The layout model drops what it takes for a running header or footer; on a page where that was
-    # everything (a lone line at the top, say), keep the text layer rather than lose the page.
-    return [chunk["text"] if chunk["text"].strip() or not raw.strip() else raw
-            for chunk, raw in zip(chunks, text_layer)]
+    # pymupdf4llm prints parser notes ("Using RapidOCR…") through PyMuPDF's message channel and
+    # print(): route the first to logging and swallow the second, so `--json` output stays JSON.
+    pymupdf.set_messages(pylogging=True)
+
+    def convert(pages: list[int] | None, keep_headers: bool) -> list[str]:
+        with contextlib.redirect_stdout(io.StringIO()):
+            chunks = pymupdf4llm.to_markdown(pdf, pages=pages, page_chunks=True, header=keep_headers,
+                                             footer=keep_headers, use_ocr=ocr, show_progress=False)
+        return [chunk["text"] for chunk in chunks]
+
+    pages = convert(None, keep_headers=False)
+    # The layout model drops what it takes for running headers and footers. Where that emptied a
+    # page (a lone line on it, say), convert that page again keeping them, and failing that use the
+    # text layer: a page is never lost.
+    emptied = [number for number, text in enumerate(pages) if not text.strip()]
+    if emptied:
+        for number, text in zip(emptied, convert(emptied, keep_headers=True)):
+            pages[number] = text if text.strip() else text_layer[number]
+    return pages

@@ -12,9 +12,14 @@ Example::
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from ponder.config import Config, load_config
 from ponder.index import BM25Index, ChunkStore, StoredDocument, tokenize
@@ -33,7 +38,7 @@ from ponder.llm import OpenAICompatibleLLM, make_llm
 from ponder.reason import DirectMode
 from ponder.retrieve import BM25Retriever
 from ponder.text import token_counter
-from ponder.types import Answer, FileOutcome, Hit, IngestReport
+from ponder.types import Answer, Chunk, Document, FileOutcome, Hit, IngestReport
 
 
 class NothingToSearch(RuntimeError):
@@ -46,6 +51,65 @@ class IngestListener(Protocol):
     def planned(self, files: int) -> None: ...
 
     def finished(self, outcome: FileOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class _PrepareJob:
+    """What a worker needs to turn a file's bytes into chunks; small and picklable."""
+
+    options: ReadOptions
+    chunk_size: int
+    chunk_overlap: int
+    tokenizer: str
+
+
+@dataclass
+class _Prepared:
+    """A file ready to store (``document``, ``chunks``, their BM25 ``tokens``), or its ``outcome``
+    when it could not be converted. Errors travel as values: exceptions do not cross processes well."""
+
+    warnings: list[str]
+    outcome: FileOutcome | None = None
+    document: Document | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)
+
+
+def _prepare(job: _PrepareJob, path: Path, raw: bytes) -> _Prepared:
+    """Convert, chunk and tokenize one file. Runs in a worker process when ingesting many files."""
+    try:
+        document, warnings = read_document(path, raw, job.options)
+    except SkippedFile as exc:
+        return _Prepared([], FileOutcome(str(path), "skipped", str(exc)))
+    except IngestError as exc:
+        return _Prepared([], FileOutcome(str(path), "failed", str(exc)))
+    chunks = chunk_document(document, job.chunk_size, job.chunk_overlap, token_counter(job.tokenizer))
+    return _Prepared(warnings, document=document, chunks=chunks, tokens=[tokenize(c.text) for c in chunks])
+
+
+def _worker_count(setting: int, files: int) -> int:
+    """Processes to convert with: one for small batches (a new process costs ~2 s of imports)."""
+    if setting:
+        return setting
+    return 1 if files < 8 else min(os.cpu_count() or 1, 4)
+
+
+def _prepare_all(job: _PrepareJob, items: Iterator[tuple[Path, bytes]], workers: int) -> Iterator[_Prepared]:
+    """``_prepare`` over ``items``, in order. With several workers at most ``2 * workers`` files are
+    in flight, so a large folder never sits in memory at once."""
+    if workers <= 1:
+        for path, raw in items:
+            yield _prepare(job, path, raw)
+        return
+    # spawn, not fork: the parent may run threads (a progress bar, an HTTP client) that fork would copy.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        in_flight: deque[Future[_Prepared]] = deque()
+        for path, raw in items:
+            in_flight.append(pool.submit(_prepare, job, path, raw))
+            if len(in_flight) >= 2 * workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
 
 
 class Ponder:
@@ -87,8 +151,22 @@ class Ponder:
 
         for path in missing:
             record(FileOutcome(str(path), "failed", f"{path}: no such file or folder"))
-        for path in files:
-            record(self._ingest_file(path, report.warnings))
+        # 1. load each file (size limit first) and set aside those indexed with the same content;
+        # 2-4. convert, chunk and tokenize the rest, in worker processes when there are many;
+        # 5. store each document with its chunks in one transaction.
+        changed = (item for item in (self._load(path, record) for path in files) if item is not None)
+        settings = self.config.ingest
+        job = _PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr),
+                          settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
+        for prepared in _prepare_all(job, changed, _worker_count(settings.workers, len(files))):
+            report.warnings.extend(prepared.warnings)
+            if prepared.outcome is not None:
+                record(prepared.outcome)
+                continue
+            document = prepared.document
+            self.store.put_document(document, prepared.chunks, prepared.tokens)
+            record(FileOutcome(document.path, "ingested", chunks=len(prepared.chunks), document_id=document.id,
+                               pages=document.page_count))
         if prune:
             present = {str(path) for path in files}
             report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]
@@ -97,30 +175,22 @@ class Ponder:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_file(self, path: Path, warnings: list[str]) -> FileOutcome:
-        settings = self.config.ingest
+    def _load(self, path: Path, record: Callable[[FileOutcome], None]) -> tuple[Path, bytes] | None:
+        """The file's bytes if it needs converting; otherwise record why not and return None."""
         try:
-            # 1. load the bytes (size limit checked first) and skip what is indexed with the same content
-            raw = load_bytes(path, max_bytes=int(settings.max_file_mb * 2**20))
-            doc_id = document_id(path)
-            if self.store.content_hash(doc_id) == content_hash(raw):
-                return FileOutcome(str(path), "unchanged", document_id=doc_id,
-                                   chunks=len(self.store.chunk_ids_of([doc_id])))
-            # 2. convert: bytes -> Document (Markdown for structured formats, with page offsets)
-            options = ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr)
-            document, read_warnings = read_document(path, raw, options)
+            raw = load_bytes(path, max_bytes=int(self.config.ingest.max_file_mb * 2**20))
         except SkippedFile as exc:
-            return FileOutcome(str(path), "skipped", str(exc))
+            record(FileOutcome(str(path), "skipped", str(exc)))
+            return None
         except IngestError as exc:
-            return FileOutcome(str(path), "failed", str(exc))
-        warnings.extend(read_warnings)
-        # 3. chunk along sections, 4. tokenize for BM25, 5. store document + chunks in one transaction
-        chunks = chunk_document(document, settings.chunk_size, settings.chunk_overlap,
-                                token_counter(settings.tokenizer))
-        tokens = [tokenize(chunk.text) for chunk in chunks]
-        self.store.put_document(document, chunks, tokens)
-        return FileOutcome(str(path), "ingested", chunks=len(chunks), document_id=document.id,
-                           pages=document.page_count)
+            record(FileOutcome(str(path), "failed", str(exc)))
+            return None
+        doc_id = document_id(path)
+        if self.store.content_hash(doc_id) == content_hash(raw):
+            record(FileOutcome(str(path), "unchanged", document_id=doc_id,
+                               chunks=len(self.store.chunk_ids_of([doc_id]))))
+            return None
+        return path, raw
 
     def remove(self, paths: Iterable[str | Path]) -> list[str]:
         """Remove the documents at ``paths`` (files, or everything under folders) from the index,

@@ -228,3 +228,23 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path: Path) -> Non
     plain = subprocess.run(command[:4] + [str(tmp_path / "plain")] + command[5:], capture_output=True, text=True,
                            timeout=60)
     assert "[13/13] ingested" in plain.stdout and "\x1b[" not in plain.stdout and "files/s" not in plain.stderr
+
+
+def test_worker_processes_give_the_same_index_as_one_process(make_ponder, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    for number in range(10):
+        text = f"# Doc {number}\n\nThe ferry number {number} leaves at {number} o'clock.\n\n## 中文\n\n第{number}号渡轮{number}点出发。"
+        write(folder / f"doc-{number}.md", text)
+    write(folder / "broken.txt", "").write_bytes(b"\x00binary")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4 truncated nonsense")
+    serial = make_ponder(tmp_path / "serial", **{"ingest.workers": 1})
+    parallel = make_ponder(tmp_path / "parallel", **{"ingest.workers": 2})
+    serial_report, parallel_report = serial.ingest([folder]), parallel.ingest([folder])
+
+    def summary(report):
+        return sorted((Path(o.path).name, o.status, o.chunks, o.message) for o in report.files)
+
+    assert summary(serial_report) == summary(parallel_report)
+    assert parallel_report.count("ingested") == 10 and parallel_report.count("failed") == 2
+    assert [c for c, _ in serial.store.iter_tokens()] == [c for c, _ in parallel.store.iter_tokens()]
+    assert parallel.search("ferry 7", top_k=1)[0].chunk.text == serial.search("ferry 7", top_k=1)[0].chunk.text

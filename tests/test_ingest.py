@@ -233,7 +233,8 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path: Path) -> Non
 def test_worker_processes_give_the_same_index_as_one_process(make_ponder, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     for number in range(10):
-        text = f"# Doc {number}\n\nThe ferry number {number} leaves at {number} o'clock.\n\n## 中文\n\n第{number}号渡轮{number}点出发。"
+        text = (f"# Doc {number}\n\nThe ferry number {number} leaves at {number} o'clock.\n\n"
+                f"## 中文\n\n第{number}号渡轮{number}点出发。")
         write(folder / f"doc-{number}.md", text)
     write(folder / "broken.txt", "").write_bytes(b"\x00binary")
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4 truncated nonsense")

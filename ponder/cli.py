@@ -222,9 +222,8 @@ class PlainLines:
             pages = f"{outcome.pages} pages, " if outcome.pages else ""
             out.print(f"  [{self.done}/{self.total}] ingested {escape(_relative(outcome.path))} "
                       f"({pages}{outcome.chunks} chunks)")
-        elif outcome.status in ("skipped", "failed"):
-            colour = "yellow" if outcome.status == "skipped" else "red"
-            err.print(f"[{colour}]{outcome.status}:[/] {escape(outcome.message)}")
+        elif problem := _problem_line(outcome):
+            err.print(problem)
 
 
 class ProgressBar:
@@ -251,9 +250,8 @@ class ProgressBar:
         self._progress.update(self._task, total=files)
 
     def finished(self, outcome: FileOutcome) -> None:
-        if outcome.status in ("skipped", "failed"):
-            colour = "yellow" if outcome.status == "skipped" else "red"
-            self._progress.console.print(f"[{colour}]{outcome.status}:[/] {escape(outcome.message)}")
+        if problem := _problem_line(outcome):
+            self._progress.console.print(problem)
         if outcome.status == "ingested":
             self._pages += outcome.pages or 0
             self._chunks += outcome.chunks
@@ -261,6 +259,12 @@ class ProgressBar:
         done = self._progress.tasks[0].completed + 1
         self._progress.update(self._task, advance=1, pages=self._pages, chunks=self._chunks,
                               rate=f"{done / elapsed:.1f} files/s")
+
+
+def _problem_line(outcome: FileOutcome) -> str | None:
+    """One line, in colour, for a skipped or failed file; None for the others."""
+    colour = {"skipped": "yellow", "failed": "red"}.get(outcome.status)
+    return f"[{colour}]{outcome.status}:[/] {escape(outcome.message)}" if colour else None
 
 
 def _ingest_listener(quiet: bool) -> PlainLines | ProgressBar | contextlib.nullcontext[None]:

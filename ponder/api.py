@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from ponder.config import Config, load_config
-from ponder.index import BM25Index, ChunkStore, StoredDocument, tokenize
+from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
+from ponder.index.embedders import Embedder, make_embedder, passage_text
+from ponder.index.vectors import LocalVectorIndex
 from ponder.ingest import (
     IngestError,
     ReadOptions,
@@ -36,7 +38,7 @@ from ponder.ingest import (
 )
 from ponder.llm import OpenAICompatibleLLM, make_llm
 from ponder.reason import DirectMode
-from ponder.retrieve import BM25Retriever
+from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.text import token_counter
 from ponder.types import Answer, Chunk, Document, FileOutcome, Hit, IngestReport
 
@@ -124,7 +126,9 @@ class Ponder:
         self.data_dir = self.config.data_path
         self.store = ChunkStore(self.data_dir / "ponder.db")
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
-        self.retriever = BM25Retriever(self.store, self.bm25)
+        self.vectors = LocalVectorIndex(self.data_dir / "vectors", self.store)
+        self._embedder: Embedder | None = None
+        self._retriever: FusionRetriever | None = None
         self._llm: OpenAICompatibleLLM | None = None
 
     # -- ingest ---------------------------------------------------------------------------------
@@ -154,6 +158,9 @@ class Ponder:
         # 1. load each file (size limit first) and set aside those indexed with the same content;
         # 2-4. convert, chunk and tokenize the rest, in worker processes when there are many;
         # 5. store each document with its chunks in one transaction.
+        dense = self.config.retrieve.mode != "bm25"
+        if dense:
+            self.store.claim_embedder(self.embedder.name)
         changed = (item for item in (self._load(path, record) for path in files) if item is not None)
         settings = self.config.ingest
         job = _PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr),
@@ -164,16 +171,45 @@ class Ponder:
                 record(prepared.outcome)
                 continue
             document = prepared.document
-            self.store.put_document(document, prepared.chunks, prepared.tokens)
+            vectors = self.embedder.embed_passages([passage_text(c) for c in prepared.chunks]) if dense else None
+            self.store.put_document(document, prepared.chunks, prepared.tokens, vectors)
             record(FileOutcome(document.path, "ingested", chunks=len(prepared.chunks), document_id=document.id,
                                pages=document.page_count))
         if prune:
             present = {str(path) for path in files}
             report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]
             self._remove_paths(report.removed)
-        self.bm25.refresh()  # rebuild now, so the first search after ingest is fast
+        if dense:
+            self._embed_missing()  # chunks stored without vectors (by a bm25-only ingest, or a crash)
+        self._refresh_indexes()  # now, so the first search after ingest is fast
         report.seconds = time.perf_counter() - started
         return report
+
+    def reindex(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
+        """Embed every chunk with the configured embedder (only those without a vector when it is the
+        one that made the index). Resumable: each batch is stored as it is done. Returns how many
+        chunks were embedded; ``on_batch(done, total)`` hears the progress."""
+        name = self.embedder.name
+        if self.store.embedder != name:
+            self.store.clear_vectors(name)
+        embedded = self._embed_missing(batch_size, on_batch)
+        self._refresh_indexes()
+        return embedded
+
+    def _embed_missing(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
+        todo = self.store.chunks_without_vectors()
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            vectors = self.embedder.embed_passages([passage_text(chunk) for chunk in batch])
+            self.store.put_vectors([chunk.id for chunk in batch], vectors)
+            if on_batch:
+                on_batch(start + len(batch), len(todo))
+        return len(todo)
+
+    def _refresh_indexes(self) -> None:
+        self.bm25.refresh()
+        if self.config.retrieve.mode != "bm25":
+            self.vectors.refresh()
 
     def _load(self, path: Path, record: Callable[[FileOutcome], None]) -> tuple[Path, bytes] | None:
         """The file's bytes if it needs converting; otherwise record why not and return None."""
@@ -197,7 +233,7 @@ class Ponder:
         whether or not the files still exist. Returns the removed documents' paths."""
         removed = [doc.path for doc in self._documents_under(list(paths))]
         self._remove_paths(removed)
-        self.bm25.refresh()
+        self._refresh_indexes()
         return removed
 
     def _documents_under(self, paths: list[str | Path]) -> list[StoredDocument]:
@@ -213,9 +249,35 @@ class Ponder:
         return self.store.documents()
 
     # -- retrieve -------------------------------------------------------------------------------
-    def search(self, query: str, top_k: int | None = None,
-               document_ids: Sequence[str] | None = None) -> list[Hit]:
-        return self.retriever.search(query, top_k or self.config.retrieve.top_k, document_ids)
+    def search(self, query: str, top_k: int | None = None, document_ids: Sequence[str] | None = None,
+               path_glob: str | None = None) -> list[Hit]:
+        """The best chunks for ``query`` (mode from ``retrieve.mode``), optionally only from some
+        documents or paths matching a glob."""
+        only = Filter(tuple(document_ids) if document_ids is not None else None, path_glob).chunk_ids(self.store)
+        return self.retriever.search(query, top_k or self.config.retrieve.top_k, only)
+
+    @property
+    def retriever(self) -> FusionRetriever:
+        if self._retriever is None:
+            settings = self.config.retrieve
+            choices: list[tuple[Retriever, float]] = []
+            if settings.mode in ("hybrid", "bm25"):
+                choices.append((BM25Retriever(self.store, self.bm25), settings.bm25_weight))
+            if settings.mode in ("hybrid", "dense"):
+                if self.store.chunk_count() and not self.store.vector_count():
+                    raise StoreError(f"the index in {self.data_dir} has no vectors (ingested with retrieve.mode = "
+                                     f"'bm25'?); run `ponder reindex` to embed it")
+                self.store.claim_embedder(self.embedder.name)
+                choices.append((DenseRetriever(self.store, self.vectors, self.embedder), settings.dense_weight))
+            self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
+                                              settings.min_score)
+        return self._retriever
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.config.embedder)
+        return self._embedder
 
     # -- answer ---------------------------------------------------------------------------------
     def ask(self, question: str, docs: Sequence[str | Path] | None = None,

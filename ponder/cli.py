@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -92,21 +93,33 @@ def search(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="What to look for."),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, help="How many hits."),
+    glob: Optional[str] = typer.Option(None, "--glob", help="Only documents whose path matches, e.g. '*.pdf'."),
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
-    """Show the passages that best match QUERY, with file, page and score."""
+    """Show the passages that best match QUERY: rank, score, each retriever's rank, source, snippet."""
     with _open(ctx) as ponder:
-        hits = ponder.search(query, top_k)
+        hits = ponder.search(query, top_k, path_glob=glob)
     if as_json:
         out.print_json(data=[_hit_dict(hit) for hit in hits])
         return
     if not hits:
         out.print("no matching passages")
     for hit in hits:
-        snippet = " ".join(hit.chunk.text.split())[:160]
         where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path, hit.chunk.page_end)
-        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:6.2f}  [cyan]{escape(where)}[/]")
-        out.print(f"     {escape(snippet)}")
+        ranks = " ".join(f"{name} #{rank}" for name, rank in sorted(hit.ranks.items()))
+        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:.4f}  [dim]{ranks}[/]  [cyan]{escape(where)}[/]")
+        out.print(f"     {highlight(snippet(hit.chunk.text, query), query)}")
+
+
+@app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Embed every chunk with the configured embedder (after changing it, or to fill gaps)."""
+    with _open(ctx) as ponder:
+        before = ponder.store.embedder
+        done = ponder.reindex(on_batch=lambda done, total: err.print(f"  embedded {done}/{total}"))
+        after = ponder.store.embedder
+    change = f"{before} -> {after}" if before != after else after
+    out.print(f"embedded {done} chunks ({change})")
 
 
 @app.command()
@@ -273,9 +286,39 @@ def _ingest_listener(quiet: bool) -> PlainLines | ProgressBar | contextlib.nullc
     return ProgressBar() if err.is_terminal else PlainLines()
 
 
+def snippet(text: str, query: str, width: int = 180) -> str:
+    """The ``width`` characters of ``text`` around its first query term (the start when none occurs)."""
+    flat = " ".join(text.split())
+    positions = [flat.lower().find(term) for term in _query_terms(query)]
+    first = min((p for p in positions if p >= 0), default=0)
+    start = max(0, min(first - width // 3, len(flat) - width))
+    return ("…" if start else "") + flat[start:start + width] + ("…" if start + width < len(flat) else "")
+
+
+def highlight(text: str, query: str) -> str:
+    """Rich markup with the query's terms in bold yellow (case-insensitive)."""
+    terms = sorted(_query_terms(query), key=len, reverse=True)
+    if not terms:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+    pieces, last = [], 0
+    for match in pattern.finditer(text):
+        pieces += [escape(text[last:match.start()]), f"[bold yellow]{escape(match.group())}[/]"]
+        last = match.end()
+    return "".join(pieces) + escape(text[last:])
+
+
+def _query_terms(query: str) -> list[str]:
+    """Words of the query worth marking: BM25's tokens before stemming would lose their surface form,
+    so use jieba's segmentation of the query itself, minus one-character pieces."""
+    import jieba
+
+    return [word.lower() for word in jieba.lcut(query) if len(word.strip()) > 1 and re.search(r"\w", word)]
+
+
 def _hit_dict(hit: Hit) -> dict[str, Any]:
     chunk = hit.chunk
-    return {"rank": hit.rank, "score": hit.score, "retriever": hit.retriever, "chunk_id": chunk.id,
+    return {"rank": hit.rank, "score": hit.score, "retriever": hit.retriever, "ranks": hit.ranks, "chunk_id": chunk.id,
             "path": chunk.path, "page": chunk.page, "page_end": chunk.page_end,
             "heading_path": list(chunk.heading_path),
             "start": chunk.start, "end": chunk.end, "text": chunk.text}

@@ -68,7 +68,33 @@ class IngestConfig(_Section):
 
 
 class RetrieveConfig(_Section):
+    mode: Literal["hybrid", "bm25", "dense"] = Field(
+        "hybrid", description="hybrid: BM25 and dense fused by reciprocal rank; bm25 also skips embedding at ingest.")
     top_k: int = Field(5, ge=1, le=100, description="Passages given to the model.")
+    candidates: int = Field(40, ge=1, le=1000, description="Hits each retriever contributes to the fusion.")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant: score = sum(w / (rrf_k + rank)).")
+    bm25_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(1.0, ge=0)
+    min_score: float = Field(0.0, ge=0, description="Hits scoring below this are dropped (0: keep all).")
+
+
+class EmbedderConfig(_Section):
+    provider: Literal["e5", "openai"] = Field(
+        "e5", description="e5: bundled multilingual-e5-small (offline); openai: an /v1/embeddings endpoint.")
+    base_url: str = ""
+    model: str = ""
+    api_key: str = ""
+    batch_size: int = Field(32, ge=1, le=2048)
+    retries: int = Field(3, ge=0, le=10)
+    timeout_s: float = Field(60.0, gt=0)
+    query_prefix: str = Field("", description='Prepended to queries, e.g. "query: " for e5 served remotely.')
+    passage_prefix: str = Field("", description='Prepended to passages, e.g. "passage: ".')
+
+    @model_validator(mode="after")
+    def _endpoint_complete(self) -> EmbedderConfig:
+        if self.provider == "openai" and not (self.base_url and self.model):
+            raise ValueError("embedder.provider = 'openai' needs embedder.base_url and embedder.model")
+        return self
 
 
 class EmbeddedModelConfig(_Section):
@@ -115,6 +141,7 @@ class Config(_Section):
     data_dir: str = Field("", description="Where the index lives; empty means the platform data dir.")
     ingest: IngestConfig = IngestConfig()
     retrieve: RetrieveConfig = RetrieveConfig()
+    embedder: EmbedderConfig = EmbedderConfig()
     llm: LLMConfig = LLMConfig()
 
     @property

@@ -91,12 +91,17 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk returned by a retriever, with its score and rank."""
+    """A chunk returned by a retriever, with its score and rank.
+
+    ``ranks`` holds the chunk's rank in each underlying retriever (``{"bm25": 3, "dense": 1}`` for a
+    hybrid hit; absent where that retriever did not return it).
+    """
 
     chunk: Chunk
     score: float
     retriever: str
     rank: int
+    ranks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ def test_ask_with_docs_answers_only_from_those_docs(make_ponder, provider: FakeP
 
 
 def test_no_matching_passage_answers_without_calling_the_model(make_ponder, provider: FakeProvider) -> None:
-    ponder = make_ponder(**_endpoint_settings(provider))
+    # BM25 alone: dense retrieval always finds nearest neighbours, however far (see retrieve.min_score)
+    ponder = make_ponder(**_endpoint_settings(provider), **{"retrieve.mode": "bm25"})
     ponder.ingest([EXAMPLES])
     answer = ponder.ask("quantum chromodynamics lattice")
     assert answer.hits == [] and answer.citations == [] and "No passage" in answer.text
@@ -129,8 +130,23 @@ def test_cli_search_shows_file_page_and_score(tmp_path: Path) -> None:
     assert _cli(tmp_path, "ingest", str(EXAMPLES)).returncode == 0
     result = _cli(tmp_path, "search", "life jacket wind")
     assert result.returncode == 0
-    first = result.stdout.splitlines()[0]
+    first, snippet = result.stdout.splitlines()[:2]
     assert "ashby-field-station.pdf p.1" in first and first.split()[1].replace(".", "").isdigit()
+    assert "bm25 #1" in first and "dense #" in first and "life jacket" in snippet
+    hits = json.loads(_cli(tmp_path, "search", "图书馆几点开门", "--json", "--glob", "*.md").stdout)
+    assert hits and all(hit["path"].endswith(".md") for hit in hits)
+    assert set(hits[0]["ranks"]) <= {"bm25", "dense"} and hits[0]["heading_path"][0] == "青溪村图书馆简介"
+
+
+def test_snippet_centres_on_the_query_and_highlight_marks_terms() -> None:
+    from ponder.cli import highlight, snippet
+
+    text = "Intro. " * 40 + "The oolong is roasted over charcoal for eight hours." + " Outro." * 40
+    cut = snippet(text, "how long is oolong roasted", width=80)
+    assert "oolong is roasted" in cut and cut.startswith("…") and cut.endswith("…") and len(cut) == 82
+    assert highlight("Oolong [tea] roasted", "oolong roasted") == (
+        "[bold yellow]Oolong[/] \\[tea] [bold yellow]roasted[/]")
+    assert "[bold yellow]闭馆[/]" in highlight("每周一闭馆整理图书", "哪天闭馆")
 
 
 def test_cli_ask_docs_reports_bad_files_and_still_answers(tmp_path: Path, provider: FakeProvider) -> None:

@@ -81,7 +81,7 @@ def test_encrypted_pdf_needs_its_password(shared: Path, make_ponder) -> None:
 
 def test_every_shared_document_ingests(shared: Path, make_ponder) -> None:
     docs = _docs(shared)
-    report = make_ponder().ingest([docs / "pdf", docs / "docx", docs / "html"])
+    report = make_ponder(**{"retrieve.mode": "bm25"}).ingest([docs / "pdf", docs / "docx", docs / "html"])
     failed = [o.message for o in report.files if o.status == "failed"]
     assert not failed
     by_type = {Path(o.path).suffix for o in report.files if o.status == "ingested"}

@@ -1,8 +1,9 @@
 """The persistent chunk store: documents and chunks in one SQLite file.
 
-A document and its chunks are written in one transaction, so a document is either fully stored or
-not at all. ``revision`` increases with every change; derived indexes (BM25) record the revision they
-were built from and are rebuilt when it moved.
+A document, its chunks and their embedding vectors are written in one transaction, so a document
+is either fully stored or not at all. ``revision`` increases with every change; derived indexes
+(BM25, the ANN vector index) record the revision they reflect and catch up when it moved. The
+store also records which embedder made its vectors.
 
 Example::
 
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
+
+import numpy as np
 
 from ponder.types import Chunk, Document
 
@@ -47,10 +50,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, seq);
+CREATE TABLE IF NOT EXISTS vectors (
+    chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('revision', '0');
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+VECTOR_DTYPE = np.float16  # half the disk of float32; cosine ranking does not notice
 _CHUNK_COLUMNS = 'id, document_id, path, text, start, "end", page, page_end, heading_path'
 
 
@@ -105,8 +113,10 @@ class ChunkStore:
         row = self._db.execute("SELECT content_hash FROM documents WHERE id=?", (document_id,)).fetchone()
         return row[0] if row else None
 
-    def put_document(self, document: Document, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
-        """Store a document and its chunks, replacing any earlier version of the same document."""
+    def put_document(self, document: Document, chunks: Sequence[Chunk], tokens: Sequence[list[str]],
+                     vectors: np.ndarray | None = None) -> None:
+        """Store a document, its chunks (with BM25 tokens) and their vectors, replacing any earlier
+        version of the same document."""
         with self._transaction():
             self._db.execute("DELETE FROM documents WHERE id=?", (document.id,))
             self._db.execute(
@@ -120,7 +130,81 @@ class ChunkStore:
                   json.dumps(list(c.heading_path), ensure_ascii=False), " ".join(t))
                  for seq, (c, t) in enumerate(zip(chunks, tokens, strict=True))],
             )
+            if vectors is not None:
+                self._insert_vectors([c.id for c in chunks], vectors)
             self._bump_revision()
+
+    def _insert_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
+        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?,?)",
+                             [(i, v.astype(VECTOR_DTYPE).tobytes()) for i, v in zip(ids, vectors)])
+
+    def put_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Store (or replace) the vectors of existing chunks."""
+        with self._transaction():
+            self._insert_vectors(ids, vectors)
+            self._bump_revision()
+
+    def clear_vectors(self, embedder: str) -> None:
+        """Forget every vector, before re-embedding with ``embedder``."""
+        with self._transaction():
+            self._db.execute("DELETE FROM vectors")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (embedder,))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('vectors_epoch', ?)", (self.vectors_epoch + 1,))
+            self._bump_revision()
+
+    @property
+    def vectors_epoch(self) -> int:
+        """Increases each time all vectors are replaced (same chunk ids, new vectors)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='vectors_epoch'").fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def embedder(self) -> str | None:
+        """The name of the embedder that made the stored vectors (None before the first)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='embedder'").fetchone()
+        return row[0] if row else None
+
+    def claim_embedder(self, name: str) -> None:
+        """Record ``name`` as the store's embedder, or fail if vectors from another one are stored."""
+        current = self.embedder
+        if current == name:
+            return
+        if current is not None and self.vector_count():
+            raise StoreError(f"the index in {self.path.parent} was embedded with '{current}', but the configured "
+                             f"embedder is '{name}'; run `ponder reindex` to re-embed, or configure the old one")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (name,))
+
+    @property
+    def vector_dim(self) -> int:
+        """Dimension of the stored vectors (0 when there are none)."""
+        row = self._db.execute("SELECT vector FROM vectors LIMIT 1").fetchone()
+        return len(row[0]) // np.dtype(VECTOR_DTYPE).itemsize if row else 0
+
+    def vector_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+    def vector_ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT chunk_id FROM vectors")]
+
+    def get_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """(ids found, their vectors as float32), in the order asked."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(ids), 500):
+            batch = ids[start:start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(self._db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", batch))
+        present = [i for i in ids if i in found]
+        if not present:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.stack([np.frombuffer(found[i], dtype=VECTOR_DTYPE) for i in present]).astype(np.float32)
+        return present, matrix
+
+    def chunks_without_vectors(self) -> list[Chunk]:
+        rows = self._db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id NOT IN (SELECT chunk_id FROM vectors) "
+                                "ORDER BY document_id, seq")
+        return [_chunk(row) for row in rows]
 
     def remove_document(self, document_id: str) -> bool:
         """Delete a document and its chunks; False when it was not there."""

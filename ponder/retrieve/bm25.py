@@ -9,8 +9,6 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable
-
 from ponder.index import BM25Index, ChunkStore, tokenize
 from ponder.types import Hit
 
@@ -22,11 +20,14 @@ class BM25Retriever:
         self._store = store
         self._index = index
 
-    def search(self, query: str, top_k: int, document_ids: Iterable[str] | None = None) -> list[Hit]:
-        """The ``top_k`` best chunks for ``query``; ``document_ids`` limits the search to those documents."""
-        only = set(self._store.chunk_ids_of(document_ids)) if document_ids is not None else None
-        scored = self._index.search(tokenize(query), top_k, only=only)
-        chunks = {chunk.id: chunk for chunk in self._store.get_chunks([chunk_id for chunk_id, _ in scored])}
-        found = [(chunks[chunk_id], score) for chunk_id, score in scored if chunk_id in chunks]
-        return [Hit(chunk=chunk, score=score, retriever=self.name, rank=rank)
-                for rank, (chunk, score) in enumerate(found, start=1)]
+    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
+        """The ``top_k`` best chunks for ``query``; ``only`` limits the search to those chunk ids."""
+        return hits_from_scores(self._store, self._index.search(tokenize(query), top_k, only=only), self.name)
+
+
+def hits_from_scores(store: ChunkStore, scored: list[tuple[str, float]], retriever: str) -> list[Hit]:
+    """Ranked hits from (chunk id, score) pairs, best first, with the chunks fetched from the store."""
+    chunks = {chunk.id: chunk for chunk in store.get_chunks([chunk_id for chunk_id, _ in scored])}
+    found = [(chunks[chunk_id], score) for chunk_id, score in scored if chunk_id in chunks]
+    return [Hit(chunk=chunk, score=score, retriever=retriever, rank=rank, ranks={retriever: rank})
+            for rank, (chunk, score) in enumerate(found, start=1)]

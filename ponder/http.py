@@ -1,0 +1,64 @@
+"""POST JSON to a remote API with retries, the way every provider's rate limits expect.
+
+Retries on connection errors, timeouts, HTTP 429 and 5xx, with exponential backoff plus jitter,
+honouring ``Retry-After``; any other status fails at once. The error names the endpoint.
+
+Example::
+
+    payload = post_json(client, "https://api.example.com/v1/embeddings", {"input": ["hi"]},
+                        what="embedder 'bge-m3'", retries=3)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import httpx
+
+
+class RemoteError(RuntimeError):
+    """A remote API failed; the message names it and says what happened."""
+
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def post_json(client: httpx.Client, url: str, body: dict[str, Any], *, what: str, retries: int = 3,
+              backoff_s: float = 0.5, max_wait_s: float = 30.0) -> Any:
+    """The decoded JSON answer of a POST, after up to ``retries`` retries."""
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            response = client.post(url, json=body)
+        except httpx.TimeoutException:
+            if last:
+                raise RemoteError(f"no answer from {what} at {url} within {client.timeout.read:g} s") from None
+            _sleep(attempt, backoff_s, max_wait_s, None)
+            continue
+        except httpx.TransportError as exc:
+            if last:
+                raise RemoteError(f"cannot reach {what} at {url}: {exc}") from None
+            _sleep(attempt, backoff_s, max_wait_s, None)
+            continue
+        if response.status_code in RETRYABLE_STATUS and not last:
+            _sleep(attempt, backoff_s, max_wait_s, response.headers.get("Retry-After"))
+            continue
+        if response.status_code >= 400:
+            raise RemoteError(f"{what} at {url} answered HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            return response.json()
+        except ValueError:
+            raise RemoteError(f"{what} at {url} sent a body that is not JSON: {response.text[:300]}") from None
+    raise AssertionError("unreachable")
+
+
+def _sleep(attempt: int, backoff_s: float, max_wait_s: float, retry_after: str | None) -> None:
+    wait = backoff_s * 2**attempt * (0.5 + random.random())
+    if retry_after:
+        try:
+            wait = float(retry_after)
+        except ValueError:
+            pass  # an HTTP date: fall back to our own backoff
+    time.sleep(min(wait, max_wait_s))

@@ -1,0 +1,79 @@
+"""Combine retrievers: reciprocal rank fusion, duplicate removal, a score floor, top k.
+
+Reciprocal rank fusion scores a chunk by ``sum(weight_r / (k + rank_r))`` over the retrievers that
+returned it: it needs no score calibration between BM25 and cosine, and a chunk both find rises.
+
+Example::
+
+    hybrid = FusionRetriever("hybrid", [(bm25, 1.0), (dense, 1.0)], candidates=40, rrf_k=60)
+    hits = hybrid.search("乌龙茶烘焙多久", top_k=5)
+    hits[0].ranks  # {"bm25": 1, "dense": 2}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from ponder.types import Hit
+
+
+class Retriever(Protocol):
+    name: str
+
+    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]: ...
+
+
+def reciprocal_rank_fusion(rankings: dict[str, list[str]], weights: dict[str, float],
+                           k: float) -> list[tuple[str, float]]:
+    """Fused (id, score) pairs, best first (ties broken by id, so the order is deterministic)."""
+    scores: dict[str, float] = {}
+    for name, ranking in rankings.items():
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weights.get(name, 1.0) / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+class FusionRetriever:
+    """Runs its retrievers side by side and fuses them; with a single retriever, passes its hits on."""
+
+    def __init__(self, name: str, retrievers: list[tuple[Retriever, float]], candidates: int, rrf_k: float,
+                 min_score: float = 0.0):
+        self.name = name
+        self._retrievers = retrievers
+        self._candidates = candidates
+        self._rrf_k = rrf_k
+        self._min_score = min_score
+
+    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
+        pool = max(top_k, self._candidates)
+        results = {retriever.name: retriever.search(query, pool, only) for retriever, _ in self._retrievers}
+        if len(results) == 1:
+            (hits,) = results.values()
+        else:
+            hits = self._fuse(results, {retriever.name: weight for retriever, weight in self._retrievers})
+        kept = [hit for hit in _without_duplicates(hits) if hit.score >= self._min_score][:top_k]
+        return [Hit(hit.chunk, hit.score, hit.retriever, rank, hit.ranks) for rank, hit in enumerate(kept, start=1)]
+
+    def _fuse(self, results: dict[str, list[Hit]], weights: dict[str, float]) -> list[Hit]:
+        chunks = {hit.chunk.id: hit.chunk for hits in results.values() for hit in hits}
+        ranks: dict[str, dict[str, int]] = {}
+        for name, hits in results.items():
+            for hit in hits:
+                ranks.setdefault(hit.chunk.id, {})[name] = hit.rank
+        fused = reciprocal_rank_fusion({name: [h.chunk.id for h in hits] for name, hits in results.items()},
+                                       weights, self._rrf_k)
+        return [Hit(chunks[chunk_id], score, self.name, rank, ranks[chunk_id])
+                for rank, (chunk_id, score) in enumerate(fused, start=1)]
+
+
+def _without_duplicates(hits: list[Hit]) -> list[Hit]:
+    """Drop hits whose text repeats a better hit's (the same passage in two files, say)."""
+    seen: set[str] = set()
+    kept = []
+    for hit in hits:
+        key = re.sub(r"\s+", " ", hit.chunk.text).strip().lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(hit)
+    return kept

@@ -28,7 +28,8 @@ def test_reciprocal_rank_fusion_arithmetic() -> None:
 
 def test_e5_embedder_is_multilingual_and_normalised() -> None:
     embedder = E5Embedder()
-    passages = embedder.embed_passages(["乌龙茶用木炭烘焙八个小时。", "The river flows into the sea.", "Oolong tea is roasted."])
+    passages = embedder.embed_passages(
+        ["乌龙茶用木炭烘焙八个小时。", "The river flows into the sea.", "Oolong tea is roasted."])
     assert passages.shape == (3, 384) and passages.dtype == np.float32
     assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-3)
     query = embedder.embed_query("How long is oolong tea roasted?")
@@ -52,7 +53,8 @@ def test_hybrid_hits_report_fused_score_and_ranks(make_ponder) -> None:
 
 def test_filters_apply_before_ranking(make_ponder, tmp_path: Path) -> None:
     ponder = make_ponder()
-    ponder.ingest([EXAMPLES, write(tmp_path / "extra" / "oolong.md", "# Oolong\n\nOur oolong is roasted for two hours.")])
+    extra = write(tmp_path / "extra" / "oolong.md", "# Oolong\n\nOur oolong is roasted for two hours.")
+    ponder.ingest([EXAMPLES, extra])
     hits = ponder.search("oolong roasted", top_k=5, path_glob="*/extra/*")
     assert hits and all("/extra/" in hit.chunk.path for hit in hits)
     only_pdf = ponder.search("oolong roasted", top_k=5, path_glob="*.pdf")

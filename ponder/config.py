@@ -106,6 +106,15 @@ class EmbeddedModelConfig(_Section):
     startup_timeout_s: float = Field(120.0, gt=0)
 
 
+class VectorsConfig(_Section):
+    backend: Literal["local", "milvus"] = Field(
+        "local", description="local: an HNSW index beside the store; milvus: Milvus Lite or a Milvus server.")
+    milvus_uri: str = Field("", description="A Milvus server (http://host:19530), or a file for Milvus Lite; "
+                                            "empty: milvus.db in the data dir.")
+    milvus_token: str = ""
+    collection: str = Field("ponder", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class RerankerConfig(_Section):
     provider: Literal["none", "endpoint", "llm"] = Field(
         "none", description="endpoint: a /v1/rerank API; llm: listwise by the chat model; none: off.")
@@ -159,6 +168,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     retrieve: RetrieveConfig = RetrieveConfig()
     embedder: EmbedderConfig = EmbedderConfig()
+    vectors: VectorsConfig = VectorsConfig()
     reranker: RerankerConfig = RerankerConfig()
     llm: LLMConfig = LLMConfig()
 

@@ -7,6 +7,8 @@ repairs. Chunk ids are 16 hex digits, so they double as 64-bit keys.
 
 * :class:`LocalVectorIndex` (default): an hnswlib HNSW index in files beside the store. (usearch
   was faster to build but crashes the interpreter when imported before PyMuPDF.)
+* :class:`MilvusVectorIndex`: a Milvus collection — Milvus Lite in a local file, or a Milvus
+  server or cluster by URI, with the same code.
 
 Example::
 
@@ -40,6 +42,8 @@ class VectorIndex(Protocol):
     def search(self, vector: np.ndarray, k: int, only: set[str] | None = None) -> list[tuple[str, float]]:
         """Up to ``k`` (chunk id, cosine similarity), best first; ``only`` restricts to those chunks."""
         ...
+
+    def close(self) -> None: ...
 
 
 def chunk_key(chunk_id: str) -> int:
@@ -132,21 +136,17 @@ class LocalVectorIndex:
             hits = [hit for hit in hits if hit[0] in only]
         return hits[:k]
 
+    def close(self) -> None:
+        """Nothing to release: the index is saved at every refresh."""
+
     def _exact(self, vector: np.ndarray, k: int, only: set[str]) -> list[tuple[str, float]]:
-        ids, matrix = self._store.get_vectors(sorted(only))
-        if not ids:
-            return []
-        scores = matrix @ vector.astype(np.float32)
-        best = np.argsort(-scores, kind="stable")[:k]
-        return [(ids[i], float(scores[i])) for i in best]
+        return exact_search(self._store, vector, k, only)
 
     def _identity(self) -> dict[str, object]:
-        # A re-embedding keeps chunk ids but changes every vector: the epoch tells the index apart.
-        return {"embedder": self._store.embedder, "epoch": self._store.vectors_epoch, "dim": self._store.vector_dim}
+        return store_identity(self._store)
 
     def _saved(self) -> dict[str, object] | None:
-        meta = self.directory / "meta.json"
-        return json.loads(meta.read_text()) if meta.is_file() else None
+        return _read_meta(self.directory / "meta.json")
 
     def _load(self, identity: dict[str, object]) -> _Hnsw | None:
         saved = self._saved()
@@ -173,6 +173,114 @@ class LocalVectorIndex:
         if self._index is not None:
             self._index.save(self.directory)
         # meta.json last: if we die before it, the next refresh compares keys again and repairs.
-        meta = self.directory / "meta.json"
-        meta.with_suffix(".tmp").write_text(json.dumps({"revision": revision, **identity}))
-        os.replace(meta.with_suffix(".tmp"), meta)
+        _write_meta(self.directory / "meta.json", {"revision": revision, **identity})
+
+
+class MilvusVectorIndex:
+    """The store's vectors mirrored into a Milvus collection (cosine, AUTOINDEX).
+
+    ``uri`` is a file path for Milvus Lite (embedded, no server) or ``http://host:19530`` for a
+    Milvus server or cluster. Filters become Milvus expressions (``id in [...]``), applied by Milvus
+    before it ranks.
+    """
+
+    _FILTER_LIMIT = 16_384  # ids per "id in [...]" expression; beyond it, search wide and drop
+
+    def __init__(self, uri: str, collection: str, store: ChunkStore, meta_path: Path, token: str = ""):
+        from pymilvus import MilvusClient
+
+        self._client = MilvusClient(uri, token=token)
+        self._collection = collection
+        self._store = store
+        self._meta_path = meta_path
+        self._revision = -1
+
+    def refresh(self) -> None:
+        revision = self._store.revision
+        if revision == self._revision:
+            return
+        identity = {**store_identity(self._store), "collection": self._collection}
+        saved = _read_meta(self._meta_path)
+        if saved != {"revision": revision, **identity}:
+            same_vectors = saved is not None and {k: saved.get(k) for k in identity} == identity
+            self._catch_up(int(identity["dim"]), rebuild=not same_vectors)
+            _write_meta(self._meta_path, {"revision": revision, **identity})
+        self._revision = revision
+
+    def search(self, vector: np.ndarray, k: int, only: set[str] | None = None) -> list[tuple[str, float]]:
+        self.refresh()
+        if not self._client.has_collection(self._collection) or (only is not None and not only):
+            return []
+        expression = ""
+        wanted = k
+        if only is not None and len(only) <= self._FILTER_LIMIT:
+            expression = "id in [" + ",".join(f'"{chunk_id}"' for chunk_id in sorted(only)) + "]"
+        elif only is not None:
+            wanted = k * 8
+        results = self._client.search(self._collection, data=[vector.astype(np.float32).tolist()], limit=wanted,
+                                      filter=expression, output_fields=["id"])
+        hits = [(hit["id"], float(hit["distance"])) for hit in results[0]]
+        if only is not None:
+            hits = [hit for hit in hits if hit[0] in only]
+        return hits[:k]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _catch_up(self, dim: int, rebuild: bool) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        if rebuild and self._client.has_collection(self._collection):
+            self._client.drop_collection(self._collection)
+        stored = set(self._store.vector_ids())
+        if not stored:
+            return
+        if not self._client.has_collection(self._collection):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=16)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+            index = self._client.prepare_index_params()
+            index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="COSINE")
+            self._client.create_collection(self._collection, schema=schema, index_params=index)
+        present = self._present_ids()
+        extra, missing = sorted(present - stored), sorted(stored - present)
+        for start in range(0, len(extra), _BATCH):
+            self._client.delete(self._collection, ids=extra[start:start + _BATCH])
+        for start in range(0, len(missing), _BATCH):
+            ids, vectors = self._store.get_vectors(missing[start:start + _BATCH])
+            self._client.insert(self._collection, [{"id": i, "vector": v.tolist()} for i, v in zip(ids, vectors)])
+
+    def _present_ids(self) -> set[str]:
+        iterator = self._client.query_iterator(self._collection, batch_size=10_000, filter='id != ""',
+                                               output_fields=["id"])
+        present: set[str] = set()
+        while batch := iterator.next():
+            present.update(row["id"] for row in batch)
+        iterator.close()
+        return present
+
+
+def exact_search(store: ChunkStore, vector: np.ndarray, k: int, only: set[str]) -> list[tuple[str, float]]:
+    """Cosine against the stored vectors of ``only``: one matrix product, exact."""
+    ids, matrix = store.get_vectors(sorted(only))
+    if not ids:
+        return []
+    scores = matrix @ vector.astype(np.float32)
+    best = np.argsort(-scores, kind="stable")[:k]
+    return [(ids[i], float(scores[i])) for i in best]
+
+
+def store_identity(store: ChunkStore) -> dict[str, object]:
+    """What the vectors are: a re-embedding keeps chunk ids but changes every vector, so the epoch
+    (bumped by it) tells an index that its copy is stale."""
+    return {"embedder": store.embedder, "epoch": store.vectors_epoch, "dim": store.vector_dim}
+
+
+def _read_meta(path: Path) -> dict[str, object] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _write_meta(path: Path, meta: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(meta))
+    os.replace(path.with_suffix(".tmp"), path)

@@ -47,3 +47,21 @@ def test_backend_catches_up_after_its_copy_is_lost(make_ponder, tmp_path: Path, 
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
     again = make_ponder(data, **settings)
     assert "Oolong" in again.search("charcoal roasting of oolong", top_k=1)[0].chunk.heading_path
+
+
+def test_an_open_index_sees_what_another_process_ingested(make_ponder, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import write
+
+    data = tmp_path / "data"
+    server = make_ponder(data, **{"retrieve.mode": "dense"})  # stays open, as `ponder serve` would
+    server.ingest([EXAMPLES])
+    assert server.search("ferry timetable harbour", top_k=1)  # loads the index into memory
+    extra = write(tmp_path / "new" / "ferry.md", "# Ferry\n\nThe ferry leaves the harbour at 7:15 every morning.")
+    command = [sys.executable, "-m", "ponder.cli", "--data-dir", str(data), "ingest", str(extra)]
+    assert subprocess.run(command, capture_output=True, timeout=120,
+                          env={**os.environ, "PONDER_RETRIEVE__MODE": "dense"}).returncode == 0
+    assert server.search("ferry timetable harbour", top_k=1)[0].chunk.path == str(extra.resolve())

@@ -103,7 +103,7 @@ class _Hnsw:
 
 
 class LocalVectorIndex:
-    """An HNSW index (usearch, cosine, f16) saved in ``directory``, kept in step with the store."""
+    """An HNSW index (hnswlib, cosine) saved in ``directory``, kept in step with the store."""
 
     def __init__(self, directory: Path, store: ChunkStore):
         self.directory = directory
@@ -116,18 +116,20 @@ class LocalVectorIndex:
         revision = self._store.revision
         if revision == self._revision:
             return
-        identity = self._identity()
-        if self._index is None or self._index_identity != identity:
-            self._index, self._index_identity = self._load(identity), identity
-        if self._saved() != {"revision": revision, **identity}:
+        identity = store_identity(self._store)
+        if self._saved() == {"revision": revision, **identity}:
+            self._index = self._load(identity)  # the saved copy is current (another process may have written it)
+        else:
+            if self._index is None or self._index_identity != identity:
+                self._index = self._load(identity)
             self._index = self._catch_up(self._index)
             self._save(revision, identity)
-        self._revision = revision
+        self._index_identity, self._revision = identity, revision
 
     def search(self, vector: np.ndarray, k: int, only: set[str] | None = None) -> list[tuple[str, float]]:
         self.refresh()
         if only is not None and len(only) <= EXACT_FILTER_LIMIT:
-            return self._exact(vector, k, only)
+            return exact_search(self._store, vector, k, only)
         if self._index is None:
             return []
         wanted = k if only is None else k * 8
@@ -138,12 +140,6 @@ class LocalVectorIndex:
 
     def close(self) -> None:
         """Nothing to release: the index is saved at every refresh."""
-
-    def _exact(self, vector: np.ndarray, k: int, only: set[str]) -> list[tuple[str, float]]:
-        return exact_search(self._store, vector, k, only)
-
-    def _identity(self) -> dict[str, object]:
-        return store_identity(self._store)
 
     def _saved(self) -> dict[str, object] | None:
         return _read_meta(self.directory / "meta.json")

@@ -6,7 +6,9 @@ and scored against its positive passages: Recall@5, Recall@20, MRR@10, nDCG@10. 
 issue 5: hybrid >= the better of BM25 and dense on every file. No reranker runs here (none is
 bundled; see the README), so there is no "hybrid + rerank" row.
 
-    python benchmarks/retrieval.py [--files en_fact zh_fact zh_int] [--limit N]
+    python benchmarks/retrieval.py [--files en_fact zh_fact zh_int] [--limit N] [--dense-weights 1 2 3]
+
+``--dense-weights`` adds a hybrid row per dense weight (BM25 weight 1), to choose the default.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ponder.evaluate import load_rgb, mrr_at, ndcg_at, recall_at
 MODES = ("bm25", "dense", "hybrid")
 
 
-def evaluate_file(path: Path, limit: int | None, work: Path) -> dict[str, dict[str, float]]:
+def evaluate_file(path: Path, limit: int | None, work: Path,
+                  dense_weights: list[float]) -> dict[str, dict[str, float]]:
     questions, passages = load_rgb(path, limit)
     corpus = work / path.stem
     corpus.mkdir()
@@ -38,8 +41,10 @@ def evaluate_file(path: Path, limit: int | None, work: Path) -> dict[str, dict[s
         print(f"{path.stem}: {len(questions)} questions, {len(passages)} passages; ingest with embeddings "
               f"{time.perf_counter() - started:.0f} s ({report.summary()})")
     results: dict[str, dict[str, float]] = {}
-    for mode in MODES:
-        with Ponder(load_config(overrides={"data_dir": str(data_dir), "retrieve.mode": mode})) as ponder:
+    variants = [(mode, {"retrieve.mode": mode}) for mode in MODES] + [
+        (f"hybrid, dense weight {w:g}", {"retrieve.mode": "hybrid", "retrieve.dense_weight": w}) for w in dense_weights]
+    for mode, settings in variants:
+        with Ponder(load_config(overrides={"data_dir": str(data_dir), **settings})) as ponder:
             rows, latencies = [], []
             for question in questions:
                 started = time.perf_counter()
@@ -58,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", nargs="+", default=["en_fact", "zh_fact", "zh_int"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (and their passages)")
+    parser.add_argument("--dense-weights", type=float, nargs="*", default=[])
     args = parser.parse_args()
     header("Retrieval quality on RGB")
     table = ["| file | retriever | Recall@5 | Recall@20 | MRR@10 | nDCG@10 | median ms/query |",
@@ -65,7 +71,8 @@ def main() -> None:
     verdicts = []
     with tempfile.TemporaryDirectory() as work:
         for name in args.files:
-            results = evaluate_file(shared_dir() / "data" / "rgb" / f"{name}.json", args.limit, Path(work))
+            results = evaluate_file(shared_dir() / "data" / "rgb" / f"{name}.json", args.limit, Path(work),
+                                    args.dense_weights)
             for mode, scores in results.items():
                 table.append(f"| {name} | {mode} | " + " | ".join(f"{scores[m]:.3f}" for m in
                              ("Recall@5", "Recall@20", "MRR@10", "nDCG@10")) + f" | {scores['ms/query']:.1f} |")

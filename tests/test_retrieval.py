@@ -44,7 +44,8 @@ def test_hybrid_hits_report_fused_score_and_ranks(make_ponder) -> None:
     assert hits[0].retriever == "hybrid" and "Oolong" in hits[0].chunk.heading_path
     assert hits[0].ranks.keys() <= {"bm25", "dense"} and hits[0].ranks
     for hit in hits:
-        expected = sum(1 / (60 + rank) for rank in hit.ranks.values())
+        weights = {"bm25": 1.0, "dense": 3.0}  # the defaults
+        expected = sum(weights[name] / (60 + rank) for name, rank in hit.ranks.items())
         assert hit.score == pytest.approx(expected)
     # Chinese question, English-only keywords absent: dense finds the Chinese passage
     hits = ponder.search("图书馆星期几不开门？", top_k=3)

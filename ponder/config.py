@@ -79,22 +79,31 @@ class RetrieveConfig(_Section):
     min_score: float = Field(0.0, ge=0, description="Hits scoring below this are dropped (0: keep all).")
 
 
-class EmbedderConfig(_Section):
-    provider: Literal["e5", "openai"] = Field(
-        "e5", description="e5: bundled multilingual-e5-small (offline); openai: an /v1/embeddings endpoint.")
+class _RemoteService(_Section):
+    """Where a remote API lives, and how patiently to call it."""
+
     base_url: str = ""
     model: str = ""
     api_key: str = ""
-    batch_size: int = Field(32, ge=1, le=2048)
     retries: int = Field(3, ge=0, le=10)
     timeout_s: float = Field(60.0, gt=0)
+
+    def _require_endpoint(self, section: str, provider: str) -> None:
+        if not (self.base_url and self.model):
+            raise ValueError(f"{section}.provider = '{provider}' needs {section}.base_url and {section}.model")
+
+
+class EmbedderConfig(_RemoteService):
+    provider: Literal["e5", "openai"] = Field(
+        "e5", description="e5: bundled multilingual-e5-small (offline); openai: an /v1/embeddings endpoint.")
+    batch_size: int = Field(32, ge=1, le=2048)
     query_prefix: str = Field("", description='Prepended to queries, e.g. "query: " for e5 served remotely.')
     passage_prefix: str = Field("", description='Prepended to passages, e.g. "passage: ".')
 
     @model_validator(mode="after")
     def _endpoint_complete(self) -> EmbedderConfig:
-        if self.provider == "openai" and not (self.base_url and self.model):
-            raise ValueError("embedder.provider = 'openai' needs embedder.base_url and embedder.model")
+        if self.provider == "openai":
+            self._require_endpoint("embedder", self.provider)
         return self
 
 
@@ -116,20 +125,15 @@ class VectorsConfig(_Section):
     collection: str = Field("ponder", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class RerankerConfig(_Section):
+class RerankerConfig(_RemoteService):
     provider: Literal["none", "endpoint", "llm"] = Field(
         "none", description="endpoint: a /v1/rerank API; llm: listwise by the chat model; none: off.")
-    base_url: str = ""
-    model: str = ""
-    api_key: str = ""
     candidates: int = Field(20, ge=2, le=200, description="Fused hits the reranker reorders.")
-    retries: int = Field(3, ge=0, le=10)
-    timeout_s: float = Field(60.0, gt=0)
 
     @model_validator(mode="after")
     def _endpoint_complete(self) -> RerankerConfig:
-        if self.provider == "endpoint" and not (self.base_url and self.model):
-            raise ValueError("reranker.provider = 'endpoint' needs reranker.base_url and reranker.model")
+        if self.provider == "endpoint":
+            self._require_endpoint("reranker", self.provider)
         return self
 
 
@@ -281,7 +285,9 @@ def _describe(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> s
     for error in exc.errors():
         key = tuple(str(part) for part in error["loc"])
         dotted = ".".join(key) or "(top level)"
-        source = sources.get(key, "defaults")
+        # A whole section's check (say, an endpoint without a model) names whatever set that section.
+        source = sources.get(key) or ", ".join(sorted({v for k, v in sources.items() if k[:len(key)] == key}))
+        source = source or "defaults"
         if error["type"] == "extra_forbidden":
             section = _section_model(key)
             valid = ", ".join(section.model_fields) if section else "(none)"

@@ -63,6 +63,7 @@ def test_misspelt_environment_variable_is_rejected() -> None:
     ({"PONDER_RETRIEVE__TOP_K": "0"}, "greater than or equal to 1"),
     ({"PONDER_INGEST__CHUNK_OVERLAP": "400"}, "chunk_overlap (400) must be smaller than chunk_size (300)"),
     ({"PONDER_LLM__BASE_URL": "http://localhost:11434/v1"}, "llm.model is empty"),
+    ({"PONDER_RERANKER__PROVIDER": "endpoint"}, "from environment variable PONDER_RERANKER__PROVIDER"),
 ])
 def test_bad_values(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=None) as error:

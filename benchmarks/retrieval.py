@@ -9,6 +9,8 @@ bundled; see the README), so there is no "hybrid + rerank" row.
     python benchmarks/retrieval.py [--files en_fact zh_fact zh_int] [--limit N] [--dense-weights 1 2 3]
 
 ``--dense-weights`` adds a hybrid row per dense weight (BM25 weight 1), to choose the default.
+``--throughput N`` instead measures the embedder on N real chunks of the CRUD-RAG news corpus
+(chunked as ingest does, default chunk size): chunks/s and tokens/s.
 """
 
 from __future__ import annotations
@@ -59,12 +61,45 @@ def evaluate_file(path: Path, limit: int | None, work: Path,
     return results
 
 
+def embedding_throughput(count: int) -> None:
+    from ponder.index.embedders import E5Embedder
+    from ponder.ingest import ReadOptions, chunk_document, read_document
+    from ponder.text import token_counter
+
+    config = load_config()
+    articles = (shared_dir() / "data" / "crud-news" / "documents_part_1_1.txt").read_bytes().splitlines()
+    chunks = []
+    with tempfile.TemporaryDirectory() as work:
+        for number, raw in enumerate(articles):
+            path = Path(work) / f"{number}.txt"
+            document, _ = read_document(path, raw, ReadOptions())
+            chunks += chunk_document(document, config.ingest.chunk_size, config.ingest.chunk_overlap,
+                                     token_counter("e5"))
+            if len(chunks) >= count:
+                break
+    texts = [chunk.text for chunk in chunks[:count]]
+    tokens = sum(token_counter("e5")(text) for text in texts)
+    embedder = E5Embedder()
+    embedder.embed_passages(texts[:2])  # warm-up
+    started = time.perf_counter()
+    embedder.embed_passages(texts)
+    seconds = time.perf_counter() - started
+    print(f"| e5 embedding, {len(texts)} CRUD-news chunks (mean {tokens / len(texts):.0f} tokens, "
+          f"{statistics.mean(map(len, texts)):.0f} characters) | {len(texts) / seconds:.1f} chunks/s, "
+          f"{tokens / seconds:.0f} tokens/s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", nargs="+", default=["en_fact", "zh_fact", "zh_int"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (and their passages)")
     parser.add_argument("--dense-weights", type=float, nargs="*", default=[])
+    parser.add_argument("--throughput", type=int, default=0, help="measure embedding on N news chunks instead")
     args = parser.parse_args()
+    if args.throughput:
+        header("Embedding throughput")
+        embedding_throughput(args.throughput)
+        return
     header("Retrieval quality on RGB")
     table = ["| file | retriever | Recall@5 | Recall@20 | MRR@10 | nDCG@10 | median ms/query |",
              "|---|---|---|---|---|---|---|"]

@@ -1,0 +1,131 @@
+"""Index side at scale: build time, disk, memory and query latency at 100k / 1M chunks.
+
+Chunks are the CRUD-RAG news articles cut by Ponder's chunker, replicated until the size is reached
+(replicas get their own ids; BM25 sees the real tokens). Embedding them all would take hours here
+(5.5 chunks/s), so only a sample is embedded for real and every other chunk's vector is a real one
+plus Gaussian noise, re-normalised: ANN cost depends on the number and dimension of vectors, not on
+their meaning. Queries are real: 100 phrases from random articles, embedded by e5 at query time.
+
+The chunks go through the real components: the SQLite store (put_document), the BM25 index, the
+local HNSW index or Milvus Lite, and Ponder's hybrid search (query embedding included).
+
+    python benchmarks/retrieval_scale.py [--sizes 100000 1000000] [--backends local milvus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from bm25_crud_news import articles, folder_size, query_from
+from common import header, percentile
+
+from ponder import Ponder, load_config
+from ponder.index import tokenize
+from ponder.index.embedders import E5Embedder
+from ponder.ingest import ReadOptions, chunk_document, read_document
+from ponder.text import token_counter
+from ponder.types import Chunk, Document, content_id
+
+SAMPLE = 400  # chunks embedded for real
+
+
+def real_chunks(texts: list[str]) -> list[tuple[Chunk, list[str]]]:
+    """Every article chunked as ingest would, with its BM25 tokens."""
+    settings = load_config().ingest
+    count = token_counter("e5")
+    chunks = []
+    for number, text in enumerate(texts):
+        document, _ = read_document(Path(f"/news/{number:05d}.txt"), text.encode("utf-8"), ReadOptions())
+        chunks += [(c, tokenize(c.text)) for c in chunk_document(document, settings.chunk_size,
+                                                                  settings.chunk_overlap, count)]
+    return chunks
+
+
+def build(data_dir: Path, backend: str, size: int, chunks: list[tuple[Chunk, list[str]]],
+          vectors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    settings = {"data_dir": str(data_dir), "vectors.backend": backend}
+    started = time.perf_counter()
+    with Ponder(load_config(overrides=settings)) as ponder:
+        ponder.store.claim_embedder(E5Embedder.name)
+        written, replica = 0, 0
+        while written < size:
+            batch = chunks[: size - written]
+            # one "document" per replica of the corpus: 25k chunks a transaction
+            doc_id = content_id(f"replica-{replica}")
+            document = Document(doc_id, f"/news/replica-{replica}", content_id(str(replica)), "", "text")
+            copies = [Chunk(content_id(doc_id, c.id), doc_id, document.path, c.text, c.start, c.end)
+                      for c, _ in batch]
+            base = vectors[rng.integers(0, len(vectors), len(copies))]
+            noisy = base + rng.normal(0, 0.05, base.shape).astype(np.float32)
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            ponder.store.put_document(document, copies, [t for _, t in batch], noisy)
+            written += len(copies)
+            replica += 1
+        stored = time.perf_counter()
+        ponder.bm25.refresh()
+        bm25_built = time.perf_counter()
+        ponder.vectors.refresh()
+        vectors_built = time.perf_counter()
+    return {"store_s": stored - started, "bm25_s": bm25_built - stored, "ann_s": vectors_built - bm25_built}
+
+
+def query_latencies(data_dir: Path, backend: str, mode: str, queries: list[str]) -> tuple[float, float]:
+    settings = {"data_dir": str(data_dir), "vectors.backend": backend, "retrieve.mode": mode}
+    with Ponder(load_config(overrides=settings)) as ponder:
+        ponder.search(queries[0], top_k=10)  # loads the indexes
+        latencies = []
+        for query in queries:
+            started = time.perf_counter()
+            ponder.search(query, top_k=10)
+            latencies.append(time.perf_counter() - started)
+    return percentile(latencies, 50) * 1000, percentile(latencies, 95) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--backends", nargs="+", default=["local", "milvus"])
+    args = parser.parse_args()
+    header("Retrieval at scale (CRUD-RAG news, replicated)")
+    texts = articles()
+    started = time.perf_counter()
+    chunks = real_chunks(texts)
+    print(f"chunked {len(texts)} articles into {len(chunks)} chunks in {time.perf_counter() - started:.0f} s")
+    rng = np.random.default_rng(0)
+    sample = [chunks[i][0].text for i in rng.choice(len(chunks), SAMPLE, replace=False)]
+    started = time.perf_counter()
+    vectors = E5Embedder().embed_passages(sample)
+    print(f"embedded {SAMPLE} real chunks in {time.perf_counter() - started:.0f} s (the rest: noisy copies)")
+    picker = random.Random(0)
+    queries = [query_from(texts[picker.randrange(len(texts))], picker) for _ in range(100)]
+
+    rows = ["| chunks | vectors | build: store / BM25 / ANN | disk | peak RSS | bm25 p50/p95 | dense p50/p95 | "
+            "hybrid p50/p95 |", "|---|---|---|---|---|---|---|---|"]
+    for size in args.sizes:
+        for backend in args.backends:
+            with tempfile.TemporaryDirectory() as work:
+                data_dir = Path(work)
+                times = build(data_dir, backend, size, chunks, vectors, rng)
+                latency = {mode: query_latencies(data_dir, backend, mode, queries)
+                           for mode in ("bm25", "dense", "hybrid")}
+                disk = folder_size(data_dir) / 2**20
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+                row = (f"| {size:,} | {backend} | {times['store_s']:.0f} s / {times['bm25_s']:.0f} s / "
+                       f"{times['ann_s']:.0f} s | {disk:,.0f} MiB | {peak:,.0f} MiB | " + " | ".join(
+                           f"{latency[m][0]:.1f} / {latency[m][1]:.1f} ms" for m in ("bm25", "dense", "hybrid"))
+                       + " |")
+                rows.append(row)
+                print(row, flush=True)
+    print("\n" + "\n".join(rows))
+    print("\nPeak RSS is the whole benchmark process so far (it only grows); query latency includes "
+          "tokenizing / embedding the query and fetching the chunks from SQLite.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """BM25 at the scale of a real Chinese news corpus: the 11,580 CRUD-RAG articles in ../shared.
 
 Writes every article to its own .txt file, ingests the folder through the real pipeline (read,
-chunk, jieba-tokenize, store, build BM25), then times 100 searches. Each query is a phrase taken
+chunk, jieba-tokenize, store, build BM25; retrieve.mode = "bm25", so nothing is embedded — see
+retrieval_scale.py for vectors), then times 100 searches. Each query is a phrase taken
 from a randomly chosen article (seeded), so we also report how often that article's chunk comes
 back first, as a sanity check that the latency is for real work.
 
@@ -53,7 +54,7 @@ def main() -> None:
         corpus.mkdir()
         for number, text in enumerate(texts):
             (corpus / f"{number:05d}.txt").write_text(text, encoding="utf-8")
-        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data")})) as ponder:
+        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data"), "retrieve.mode": "bm25"})) as ponder:
             started = time.perf_counter()
             report = ponder.ingest([corpus])
             ingest_s = time.perf_counter() - started
@@ -69,7 +70,7 @@ def main() -> None:
             queries = [query_from(texts[i], rng) for i in picks]
         # A fresh Ponder on the saved index, as a later `ponder search` would open it (jieba's
         # dictionary is already loaded in this process; in a new one it adds about 0.6 s).
-        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data")})) as ponder:
+        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data"), "retrieve.mode": "bm25"})) as ponder:
             started = time.perf_counter()
             ponder.search(queries[0], top_k=10)
             print(f"first search on a reopened index (loads BM25 from disk): {time.perf_counter() - started:.2f} s")

@@ -160,7 +160,7 @@ class Ponder:
         # 1. load each file (size limit first) and set aside those indexed with the same content;
         # 2-4. convert, chunk and tokenize the rest, in worker processes when there are many;
         # 5. store each document with its chunks in one transaction.
-        dense = self.config.retrieve.mode != "bm25"
+        dense = self.config.retrieve.uses_vectors
         if dense:
             self.store.claim_embedder(self.embedder.name)
         changed = (item for item in (self._load(path, record) for path in files) if item is not None)
@@ -210,7 +210,7 @@ class Ponder:
 
     def _refresh_indexes(self) -> None:
         self.bm25.refresh()
-        if self.config.retrieve.mode != "bm25":
+        if self.config.retrieve.uses_vectors:
             self.vectors.refresh()
 
     def _load(self, path: Path, record: Callable[[FileOutcome], None]) -> tuple[Path, bytes] | None:
@@ -273,9 +273,9 @@ class Ponder:
         if self._retriever is None:
             settings = self.config.retrieve
             choices: list[tuple[Retriever, float]] = []
-            if settings.mode in ("hybrid", "bm25"):
+            if settings.uses_bm25:
                 choices.append((BM25Retriever(self.store, self.bm25), settings.bm25_weight))
-            if settings.mode in ("hybrid", "dense"):
+            if settings.uses_vectors:
                 if self.store.chunk_count() and not self.store.vector_count():
                     raise StoreError(f"the index in {self.data_dir} has no vectors (ingested with retrieve.mode = "
                                      f"'bm25'?); run `ponder reindex` to embed it")

@@ -78,6 +78,15 @@ class RetrieveConfig(_Section):
     dense_weight: float = Field(3.0, ge=0)
     min_score: float = Field(0.0, ge=0, description="Hits scoring below this are dropped (0: keep all).")
 
+    @property
+    def uses_bm25(self) -> bool:
+        return self.mode in ("hybrid", "bm25")
+
+    @property
+    def uses_vectors(self) -> bool:
+        """Dense retrieval is on, so ingest embeds chunks and the vector index is kept current."""
+        return self.mode in ("hybrid", "dense")
+
 
 class _RemoteService(_Section):
     """Where a remote API lives, and how patiently to call it."""

@@ -16,10 +16,6 @@ _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+")
 _SYMBOL = re.compile(r"[^\sA-Za-z0-9\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def is_cjk(char: str) -> bool:
-    return bool(_CJK.match(char))
-
-
 def detect_language(text: str) -> str:
     """``"zh"`` when Chinese characters make up a good part of the letters, else ``"en"``."""
     cjk = len(_CJK.findall(text))

@@ -31,6 +31,7 @@ from ponder.index.store import ChunkStore
 # Filtered searches over at most this many chunks are exact (vectors from the store, one matrix
 # product); larger ones search the ANN index with room to spare and drop what the filter excludes.
 EXACT_FILTER_LIMIT = 50_000
+_OVERSAMPLE = 8  # how much wider an ANN search goes when a filter will drop some of its hits
 _BATCH = 20_000
 
 
@@ -132,11 +133,9 @@ class LocalVectorIndex:
             return exact_search(self._store, vector, k, only)
         if self._index is None:
             return []
-        wanted = k if only is None else k * 8
+        wanted = k if only is None else k * _OVERSAMPLE
         hits = [(key_chunk(key), score) for key, score in self._index.search(vector.astype(np.float32), wanted)]
-        if only is not None:
-            hits = [hit for hit in hits if hit[0] in only]
-        return hits[:k]
+        return _keep(hits, only, k)
 
     def close(self) -> None:
         """Nothing to release: the index is saved at every refresh."""
@@ -212,13 +211,10 @@ class MilvusVectorIndex:
         if only is not None and len(only) <= self._FILTER_LIMIT:
             expression = "id in [" + ",".join(f'"{chunk_id}"' for chunk_id in sorted(only)) + "]"
         elif only is not None:
-            wanted = k * 8
+            wanted = k * _OVERSAMPLE
         results = self._client.search(self._collection, data=[vector.astype(np.float32).tolist()], limit=wanted,
                                       filter=expression, output_fields=["id"])
-        hits = [(hit["id"], float(hit["distance"])) for hit in results[0]]
-        if only is not None:
-            hits = [hit for hit in hits if hit[0] in only]
-        return hits[:k]
+        return _keep([(hit["id"], float(hit["distance"])) for hit in results[0]], only, k)
 
     def close(self) -> None:
         self._client.close()
@@ -254,6 +250,11 @@ class MilvusVectorIndex:
             present.update(row["id"] for row in batch)
         iterator.close()
         return present
+
+
+def _keep(hits: list[tuple[str, float]], only: set[str] | None, k: int) -> list[tuple[str, float]]:
+    """The first ``k`` hits that the filter allows."""
+    return [hit for hit in hits if only is None or hit[0] in only][:k]
 
 
 def exact_search(store: ChunkStore, vector: np.ndarray, k: int, only: set[str]) -> list[tuple[str, float]]:

@@ -247,8 +247,9 @@ class ChunkStore:
         return ids
 
     def iter_tokens(self) -> Iterator[tuple[str, list[str]]]:
-        """(chunk id, BM25 tokens) of every chunk, in a stable order."""
-        for chunk_id, tokens in self._db.execute("SELECT id, tokens FROM chunks ORDER BY document_id, seq"):
+        """(chunk id, BM25 tokens) of every chunk, in file-path order: BM25 breaks score ties by this
+        order, so the same files rank the same wherever they live (ids hash the absolute path)."""
+        for chunk_id, tokens in self._db.execute("SELECT id, tokens FROM chunks ORDER BY path, seq"):
             yield chunk_id, tokens.split(" ") if tokens else []
 
     def _bump_revision(self) -> None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bm25_crud_news import articles, folder_size, query_from
+from crud_news import articles, folder_size, query_from
 from common import header, percentile
 
 from ponder import Ponder, load_config

@@ -17,7 +17,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -251,11 +251,10 @@ class Ponder:
         return self.store.documents()
 
     # -- retrieve -------------------------------------------------------------------------------
-    def search(self, query: str, top_k: int | None = None, document_ids: Sequence[str] | None = None,
-               path_glob: str | None = None) -> list[Hit]:
-        """The best chunks for ``query`` (mode from ``retrieve.mode``), optionally only from some
-        documents or paths matching a glob."""
-        only = Filter(tuple(document_ids) if document_ids is not None else None, path_glob).chunk_ids(self.store)
+    def search(self, query: str, top_k: int | None = None, where: Filter | None = None) -> list[Hit]:
+        """The best chunks for ``query`` (mode from ``retrieve.mode``), only from the documents
+        ``where`` allows (ids, path glob, dates)."""
+        only = where.chunk_ids(self.store) if where else None
         top_k = top_k or self.config.retrieve.top_k
         if self.reranker is None:
             return self.retriever.search(query, top_k, only)
@@ -300,19 +299,18 @@ class Ponder:
         return self._embedder
 
     # -- answer ---------------------------------------------------------------------------------
-    def ask(self, question: str, docs: Sequence[str | Path] | None = None,
+    def ask(self, question: str, docs: Sequence[str | Path] | None = None, where: Filter | None = None,
             listener: IngestListener | None = None) -> Answer:
         """Answer ``question`` from the index, or only from ``docs`` (ingested first if needed;
-        ``listener`` hears how that went, as in :meth:`ingest`)."""
+        ``listener`` hears how that went, as in :meth:`ingest`), and only where ``where`` allows."""
         if not question.strip():
             raise ValueError("the question is empty")
-        document_ids: list[str] | None = None
         ingest_s: float | None = None
         if docs:
             report = self.ingest(docs, listener=listener)
             ingest_s = report.seconds
-            document_ids = report.document_ids
-            if not document_ids:
+            where = replace(where or Filter(), document_ids=tuple(report.document_ids))
+            if not report.document_ids:
                 problems = "; ".join(o.message for o in report.files if o.message) or "no supported files"
                 raise NothingToSearch(f"nothing could be ingested from {', '.join(map(str, docs))}: {problems}")
         elif self.store.chunk_count() == 0:
@@ -328,7 +326,7 @@ class Ponder:
             timings["start_model"] = start_s
         top_k = self.config.retrieve.top_k
         mode = DirectMode(self.llm, max_tokens=self.config.llm.max_tokens)
-        answer = mode.run(question, lambda query: self.search(query, top_k, document_ids))
+        answer = mode.run(question, lambda query: self.search(query, top_k, where))
         answer.timings = timings | answer.timings
         return answer
 

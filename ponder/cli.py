@@ -23,6 +23,7 @@ from ponder.api import NothingToSearch, Ponder
 from ponder.config import ConfigError, load_config
 from ponder.index import StoreError
 from ponder.llm import LLMError, LocalServerError
+from ponder.retrieve import Filter, parse_date
 from ponder.types import Answer, FileOutcome, Hit, location
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -88,17 +89,36 @@ def remove(
         raise typer.Exit(1)
 
 
+GLOB = typer.Option(None, "--glob", help="Only documents whose path matches, e.g. '*.pdf'.")
+AFTER = typer.Option(None, "--after", help="Only documents modified on or after this date (YYYY-MM-DD).")
+BEFORE = typer.Option(None, "--before", help="Only documents modified before this date (YYYY-MM-DD).")
+
+
+def _where(glob: str | None, after: str | None, before: str | None) -> Filter | None:
+    dates = {}
+    for flag, text in (("--after", after), ("--before", before)):
+        try:
+            dates[flag] = parse_date(text) if text else None
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=flag) from None
+    where = Filter(path_glob=glob, modified_after=dates["--after"], modified_before=dates["--before"])
+    return where if where != Filter() else None
+
+
 @app.command()
 def search(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="What to look for."),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, help="How many hits."),
-    glob: Optional[str] = typer.Option(None, "--glob", help="Only documents whose path matches, e.g. '*.pdf'."),
+    glob: Optional[str] = GLOB,
+    after: Optional[str] = AFTER,
+    before: Optional[str] = BEFORE,
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
     """Show the passages that best match QUERY: rank, score, each retriever's rank, source, snippet."""
+    where = _where(glob, after, before)
     with _open(ctx) as ponder:
-        hits = ponder.search(query, top_k, path_glob=glob)
+        hits = ponder.search(query, top_k, where)
     if as_json:
         out.print_json(data=[_hit_dict(hit) for hit in hits])
         return
@@ -128,12 +148,16 @@ def ask(
     question: str = typer.Argument(..., help="The question, in any language."),
     docs: Optional[list[Path]] = typer.Option(None, "--docs", help="Answer only from these files or folders "
                                               "(ingested first if needed). Repeatable."),
+    glob: Optional[str] = GLOB,
+    after: Optional[str] = AFTER,
+    before: Optional[str] = BEFORE,
     show_thinking: bool = typer.Option(True, "--thinking/--no-thinking", help="Print the model's thinking."),
     as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON."),
 ) -> None:
     """Answer QUESTION from the indexed documents, with citations and per-stage timings."""
+    where = _where(glob, after, before)
     with _open(ctx) as ponder:
-        answer = ponder.ask(question, docs=docs, listener=PlainLines(show_ingested=False))
+        answer = ponder.ask(question, docs=docs, where=where, listener=PlainLines(show_ingested=False))
     if as_json:
         out.print_json(data=answer.to_dict())
     else:

@@ -38,7 +38,7 @@ class Document:
     bytes (whether it changed). ``text`` is Markdown for structured formats (PDF, DOCX, HTML,
     Markdown: headings as ``#``, tables as pipe tables) and the plain text for ``.txt``.
     ``page_starts[i]`` is the offset in ``text`` where page ``i + 1`` begins (empty when the format
-    has no pages).
+    has no pages). ``modified`` is what date filters compare.
     """
 
     id: str
@@ -48,6 +48,7 @@ class Document:
     file_type: str = "text"
     page_starts: tuple[int, ...] = ()
     page_count: int | None = None
+    modified: float | None = None  # the file's modification time (Unix), the document's date
 
     @property
     def is_markdown(self) -> bool:

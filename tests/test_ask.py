@@ -136,6 +136,10 @@ def test_cli_search_shows_file_page_and_score(tmp_path: Path) -> None:
     hits = json.loads(_cli(tmp_path, "search", "图书馆几点开门", "--json", "--glob", "*.md").stdout)
     assert hits and all(hit["path"].endswith(".md") for hit in hits)
     assert set(hits[0]["ranks"]) <= {"bm25", "dense"} and hits[0]["heading_path"][0] == "青溪村图书馆简介"
+    assert json.loads(_cli(tmp_path, "search", "图书馆几点开门", "--json", "--before", "2000-01-01").stdout) == []
+    assert json.loads(_cli(tmp_path, "search", "图书馆几点开门", "--json", "--after", "2000-01-01").stdout)
+    bad = _cli(tmp_path, "search", "图书馆", "--after", "yesterday")
+    assert bad.returncode == 2 and "--after" in bad.stderr and "YYYY-MM-DD" in bad.stderr
 
 
 def test_snippet_centres_on_the_query_and_highlight_marks_terms() -> None:

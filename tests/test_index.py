@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ponder.retrieve import Filter
 from tests.conftest import EXAMPLES, write
 
 CORPUS = {
@@ -90,7 +91,7 @@ def test_search_can_be_limited_to_documents(make_ponder, corpus: Path) -> None:
     ponder.ingest([corpus])
     ponder.ingest([EXAMPLES])
     examples = [d.id for d in ponder.documents() if Path(d.path).parent == EXAMPLES]
-    hits = ponder.search("volcano Sicily tea oolong", top_k=10, document_ids=examples)
+    hits = ponder.search("volcano Sicily tea oolong", top_k=10, where=Filter(document_ids=tuple(examples)))
     assert hits and all(Path(h.chunk.path).parent == EXAMPLES for h in hits)
 
 

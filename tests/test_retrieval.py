@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from ponder.config import EmbedderConfig
 from ponder.index import StoreError
 from ponder.index.embedders import E5Embedder, OpenAIEmbedder
-from ponder.retrieve import reciprocal_rank_fusion
+from ponder.retrieve import Filter, parse_date, reciprocal_rank_fusion
 from tests.conftest import EXAMPLES, write
 from tests.fake_provider import FakeProvider, Reply
 
@@ -56,10 +57,30 @@ def test_filters_apply_before_ranking(make_ponder, tmp_path: Path) -> None:
     ponder = make_ponder()
     extra = write(tmp_path / "extra" / "oolong.md", "# Oolong\n\nOur oolong is roasted for two hours.")
     ponder.ingest([EXAMPLES, extra])
-    hits = ponder.search("oolong roasted", top_k=5, path_glob="*/extra/*")
+    hits = ponder.search("oolong roasted", top_k=5, where=Filter(path_glob="*/extra/*"))
     assert hits and all("/extra/" in hit.chunk.path for hit in hits)
-    only_pdf = ponder.search("oolong roasted", top_k=5, path_glob="*.pdf")
+    only_pdf = ponder.search("oolong roasted", top_k=5, where=Filter(path_glob="*.pdf"))
     assert all(hit.chunk.path.endswith(".pdf") for hit in only_pdf)
+
+
+def test_date_filters_use_the_documents_modification_time(make_ponder, tmp_path: Path) -> None:
+    old = write(tmp_path / "docs" / "2019-report.md", "# Harvest 2019\n\nThe oolong harvest was 40 tonnes.")
+    new = write(tmp_path / "docs" / "2024-report.md", "# Harvest 2024\n\nThe oolong harvest was 55 tonnes.")
+    os.utime(old, (parse_date("2019-06-01"), parse_date("2019-06-01")))
+    os.utime(new, (parse_date("2024-06-01"), parse_date("2024-06-01")))
+    ponder = make_ponder(**{"retrieve.mode": "bm25"})
+    ponder.ingest([tmp_path / "docs"])
+
+    def found(**dates: float) -> set[str]:
+        return {Path(h.chunk.path).name for h in ponder.search("oolong harvest", top_k=5, where=Filter(**dates))}
+
+    assert found() == {"2019-report.md", "2024-report.md"}
+    assert found(modified_after=parse_date("2020-01-01")) == {"2024-report.md"}
+    assert found(modified_before=parse_date("2020-01-01")) == {"2019-report.md"}
+    assert found(modified_after=parse_date("2025-01-01")) == set()
+    assert found(ingested_after=parse_date("2020-01-01")) == {"2019-report.md", "2024-report.md"}
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        parse_date("last tuesday")
 
 
 def test_vector_index_persists_catches_up_and_forgets_deleted(make_ponder, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ponder.retrieve import Filter
 from tests.conftest import EXAMPLES
 
 BACKENDS = ["local", "milvus"]
@@ -24,7 +25,7 @@ def test_search_persistence_filters_and_deletes(make_ponder, tmp_path: Path, bac
 
     second = make_ponder(data, **settings)  # a new instance: nothing re-embedded, same answers
     assert [h.chunk.id for h in second.search("charcoal roasting of oolong", top_k=3)] == [h.chunk.id for h in top]
-    pdf_only = second.search("charcoal roasting of oolong", top_k=3, path_glob="*.pdf")
+    pdf_only = second.search("charcoal roasting of oolong", top_k=3, where=Filter(path_glob="*.pdf"))
     assert pdf_only and all(hit.chunk.path.endswith(".pdf") for hit in pdf_only)
 
     second.remove([EXAMPLES / "tea-cooperative.md"])

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS documents (
     file_type TEXT NOT NULL,
     page_count INTEGER,
     chunk_count INTEGER NOT NULL,
-    ingested_at REAL NOT NULL
+    ingested_at REAL NOT NULL,
+    modified_at REAL
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
@@ -57,7 +58,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('revision', '0');
 """
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VECTOR_DTYPE = np.float16  # half the disk of float32; cosine ranking does not notice
 _CHUNK_COLUMNS = 'id, document_id, path, text, start, "end", page, page_end, heading_path'
 
@@ -75,6 +76,7 @@ class StoredDocument:
     page_count: int | None
     chunk_count: int
     ingested_at: float
+    modified_at: float | None  # the file's modification time when ingested
 
 
 class ChunkStore:
@@ -120,9 +122,9 @@ class ChunkStore:
         with self._transaction():
             self._db.execute("DELETE FROM documents WHERE id=?", (document.id,))
             self._db.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
                 (document.id, document.path, document.content_hash, document.file_type,
-                 document.page_count, len(chunks), time.time()),
+                 document.page_count, len(chunks), time.time(), document.modified),
             )
             self._db.executemany(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -216,7 +218,7 @@ class ChunkStore:
 
     def documents(self) -> list[StoredDocument]:
         rows = self._db.execute(
-            "SELECT id, path, content_hash, file_type, page_count, chunk_count, ingested_at "
+            "SELECT id, path, content_hash, file_type, page_count, chunk_count, ingested_at, modified_at "
             "FROM documents ORDER BY path"
         ).fetchall()
         return [StoredDocument(*row) for row in rows]

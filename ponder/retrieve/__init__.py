@@ -6,7 +6,8 @@ the chunks searched before anything is ranked.
 
 from ponder.retrieve.bm25 import BM25Retriever
 from ponder.retrieve.dense import DenseRetriever
-from ponder.retrieve.filters import Filter
+from ponder.retrieve.filters import Filter, parse_date
 from ponder.retrieve.fusion import FusionRetriever, Retriever, reciprocal_rank_fusion
 
-__all__ = ["BM25Retriever", "DenseRetriever", "Filter", "FusionRetriever", "Retriever", "reciprocal_rank_fusion"]
+__all__ = ["BM25Retriever", "DenseRetriever", "Filter", "FusionRetriever", "Retriever", "parse_date",
+           "reciprocal_rank_fusion"]

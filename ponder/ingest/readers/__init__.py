@@ -149,8 +149,16 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         file_type=file_type,
         page_starts=tuple(page_starts) if converted.paged else (),
         page_count=len(converted.pages) if converted.paged else None,
+        modified=_modified(path),
     )
     return document, converted.warnings
+
+
+def _modified(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # bytes given for a path that is not on disk (tests, benchmarks)
+        return None
 
 
 def _join_pages(pages: list[str]) -> tuple[str, list[int]]:

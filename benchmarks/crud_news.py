@@ -1,19 +1,20 @@
-"""BM25 at the scale of a real Chinese news corpus: the 11,580 CRUD-RAG articles in ../shared.
+"""Real end-to-end indexing of a Chinese news corpus: the 11,580 CRUD-RAG articles in ../shared.
 
-Writes every article to its own .txt file, ingests the folder through the real pipeline (read,
-chunk, jieba-tokenize, store, build BM25; retrieve.mode = "bm25", so nothing is embedded — see
-retrieval_scale.py for vectors), then times 100 searches. Each query is a phrase taken
-from a randomly chosen article (seeded), so we also report how often that article's chunk comes
-back first, as a sanity check that the latency is for real work.
+Writes each article to its own .txt file, ingests the folder through the real pipeline (read,
+chunk, jieba-tokenize, store, build BM25 and, unless --mode bm25, embed every chunk with e5 and
+build the HNSW index), then times searches. Each query is a phrase taken from a randomly chosen
+article (seeded), so we also report how often that article's chunk comes back first, as a sanity
+check that the latency is for real work.
 
-    python benchmarks/bm25_crud_news.py [QUERIES]
+    python benchmarks/crud_news.py --mode bm25                      # all articles, no embedding
+    python benchmarks/crud_news.py --mode hybrid --articles 4600    # ~10,000 chunks, embedded
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,16 +46,22 @@ def folder_size(path: Path) -> int:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    header("BM25 over CRUD-RAG news (11,580 Chinese articles)")
-    texts = articles()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="bm25")
+    parser.add_argument("--articles", type=int, default=None, help="the first N articles (default: all)")
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+    count = args.queries
+    texts = articles()[: args.articles]
+    header(f"Indexing CRUD-RAG news end to end ({len(texts):,} Chinese articles, retrieve.mode = {args.mode})")
+    settings = {"retrieve.mode": args.mode}
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as work:
         corpus = Path(work) / "corpus"
         corpus.mkdir()
         for number, text in enumerate(texts):
             (corpus / f"{number:05d}.txt").write_text(text, encoding="utf-8")
-        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data"), "retrieve.mode": "bm25"})) as ponder:
+        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data"), **settings})) as ponder:
             started = time.perf_counter()
             report = ponder.ingest([corpus])
             ingest_s = time.perf_counter() - started
@@ -62,15 +69,16 @@ def main() -> None:
             print(f"ingest: {report.summary()}")
             print(f"ingest throughput: {len(texts) / ingest_s:.0f} articles/s, {chunks / ingest_s:.0f} chunks/s "
                   f"({chunks} chunks, {ingest_s:.1f} s)")
-            bm25_mib = folder_size(Path(work) / "data" / "bm25") / 2**20
-            store_mib = folder_size(Path(work) / "data") / 2**20 - bm25_mib
-            print(f"on disk: SQLite store {store_mib:.0f} MiB (text + tokens), BM25 index {bm25_mib:.0f} MiB")
+            sizes = {p.name: folder_size(p) / 2**20 for p in (Path(work) / "data").iterdir() if p.is_dir()}
+            store_mib = folder_size(Path(work) / "data") / 2**20 - sum(sizes.values())
+            print(f"on disk: SQLite store {store_mib:.0f} MiB (text, tokens, vectors); "
+                  + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in sorted(sizes.items())))
 
             picks = [rng.randrange(len(texts)) for _ in range(count)]
             queries = [query_from(texts[i], rng) for i in picks]
         # A fresh Ponder on the saved index, as a later `ponder search` would open it (jieba's
         # dictionary is already loaded in this process; in a new one it adds about 0.6 s).
-        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data"), "retrieve.mode": "bm25"})) as ponder:
+        with Ponder(load_config(overrides={"data_dir": str(Path(work) / "data"), **settings})) as ponder:
             started = time.perf_counter()
             ponder.search(queries[0], top_k=10)
             print(f"first search on a reopened index (loads BM25 from disk): {time.perf_counter() - started:.2f} s")
@@ -80,8 +88,8 @@ def main() -> None:
                 hits = ponder.search(query, top_k=10)
                 latencies.append(time.perf_counter() - started)
                 first += bool(hits) and Path(hits[0].chunk.path).name == f"{pick:05d}.txt"
-            print(f"\n{count} queries, top_k=10, tokenize + BM25 + fetch chunks from SQLite:")
-            print(f"| BM25 search, {chunks} chunks | p50 {percentile(latencies, 50) * 1000:.1f} ms | "
+            print(f"\n{count} queries, top_k=10, {args.mode} (query tokenize/embed included) + fetch chunks from SQLite:")
+            print(f"| {args.mode} search, {chunks} chunks | p50 {percentile(latencies, 50) * 1000:.1f} ms | "
                   f"p95 {percentile(latencies, 95) * 1000:.1f} ms |")
             print(f"source article ranked first for {first}/{count} queries")
 

@@ -36,7 +36,7 @@ from ponder.ingest import (
     load_bytes,
     read_document,
 )
-from ponder.llm import OpenAICompatibleLLM, make_llm
+from ponder.llm import CallLog, LocalServer, OpenAICompatibleLLM, Role, make_llm
 from ponder.reason import DirectMode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.rerank import Reranker, make_reranker
@@ -131,7 +131,9 @@ class Ponder:
         self._embedder: Embedder | None = None
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
-        self._llm: OpenAICompatibleLLM | None = None
+        self._models: dict[Role, OpenAICompatibleLLM] = {}
+        self._embedded: LocalServer | None = None
+        self._call_log: CallLog | None = None
 
     # -- ingest ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
@@ -264,7 +266,7 @@ class Ponder:
     @property
     def reranker(self) -> Reranker | None:
         if self._reranker is None and self.config.reranker.provider != "none":
-            self._reranker = make_reranker(self.config.reranker, self.llm)
+            self._reranker = make_reranker(self.config.reranker, self.model("chat"))
         return self._reranker
 
     @property
@@ -321,26 +323,43 @@ class Ponder:
         timings: dict[str, float] = {}
         if ingest_s is not None:
             timings["ingest"] = ingest_s
-        start_s = self.llm.endpoint.ensure_started()  # the embedded server, on first use
+        start_s = self.model("chat").endpoint.ensure_started()  # the embedded server, on first use
         if start_s:
             timings["start_model"] = start_s
         top_k = self.config.retrieve.top_k
-        mode = DirectMode(self.llm, max_tokens=self.config.llm.max_tokens)
+        mode = DirectMode(self.model("chat"))
         answer = mode.run(question, lambda query: self.search(query, top_k, where))
         answer.timings = timings | answer.timings
         return answer
 
+    def model(self, role: Role = "chat") -> OpenAICompatibleLLM:
+        """The client for a model role (``chat`` or ``reasoner``), made on first use."""
+        if role not in self._models:
+            self._models[role] = make_llm(self.config, role, self._local_server, self.call_log)
+        return self._models[role]
+
+    def _local_server(self) -> LocalServer:
+        if self._embedded is None:
+            self._embedded = LocalServer(self.config.embedded, log_path=self.data_dir / "run" / "llama-server.log")
+        return self._embedded
+
     @property
-    def llm(self) -> OpenAICompatibleLLM:
-        if self._llm is None:
-            self._llm = make_llm(self.config.llm, runtime_dir=self.data_dir / "run")
-        return self._llm
+    def call_log(self) -> CallLog | None:
+        """Every model call, in ``calls.db`` (``ponder log``); None when ``log.enabled`` is false."""
+        if self._call_log is None and self.config.log.enabled:
+            self._call_log = CallLog(self.data_dir / "calls.db")
+        return self._call_log
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+        if self._embedded is not None:
+            self._embedded.close()
+        if self._call_log is not None:
+            self._call_log.close()
+            self._call_log = None
         self.vectors.close()
         self.store.close()
 

@@ -181,6 +181,44 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
 
 
 @app.command()
+def log(
+    ctx: typer.Context,
+    count: int = typer.Option(10, "--count", "-n", min=1, help="How many calls, newest first."),
+    errors: bool = typer.Option(False, "--errors", help="Only calls that failed."),
+    full: bool = typer.Option(False, "--full", help="Print each call's prompt, thinking and answer in full."),
+    as_json: bool = typer.Option(False, "--json", help="Print the calls as JSON."),
+) -> None:
+    """Show recent model calls: time, role, model, purpose, tokens, latency, error."""
+    with _open(ctx) as ponder:
+        calls = ponder.call_log.recent(count, errors_only=errors) if ponder.call_log else []
+    if as_json:
+        out.print_json(data=[vars(call) for call in calls])
+        return
+    if not calls:
+        out.print("no model calls logged")
+    for call in calls:
+        when = datetime.fromtimestamp(call.time).strftime("%Y-%m-%d %H:%M:%S")
+        estimated = "~" if call.tokens_estimated else ""
+        tokens = (f"{estimated}{call.prompt_tokens} in / {estimated}{call.completion_tokens} out"
+                  f" ({call.reasoning_tokens} thinking)" if call.prompt_tokens is not None else "no tokens")
+        status = f"[red]error: {escape(call.error)}[/]" if call.error else escape(_one_line(call.answer, 80))
+        out.print(f"[dim]#{call.id} {when}[/] [bold]{call.role}[/] {escape(call.model)} [cyan]{call.purpose}[/]"
+                  f"{' (streamed)' if call.streamed else ''}  {call.seconds:.2f} s, {tokens}")
+        out.print(f"    {status}")
+        if full:
+            prompt = call.prompt if isinstance(call.prompt, str) else "\n".join(
+                f"[{m.get('role')}] {m.get('content')}" for m in call.prompt)
+            for title, text in (("prompt", prompt), ("thinking", call.thinking), ("answer", call.answer)):
+                if text:
+                    out.print(f"    [bold]{title}[/]\n{escape(text)}")
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     question: Optional[list[str]] = typer.Option(None, "--question", "-q", help="Ask this instead of the samples."),
@@ -197,7 +235,7 @@ def demo(
             out.rule()
             out.print(f"[bold]Question:[/] {escape(asked)}")
             print_answer(ponder.ask(asked), show_thinking=True)
-    if ponder.config.llm.is_embedded:
+    if ponder.config.chat.is_embedded:
         out.print("\n[dim]The embedded model is a 270M-parameter base model: it proves the pipeline runs "
                   "offline, not that answers are good. Configure a real endpoint for real answers "
                   "(see README).[/]")

@@ -2,22 +2,30 @@
 
 Sources, lowest priority first: the defaults below, a TOML file (``ponder.toml`` in the working
 directory, ``$PONDER_CONFIG``, or ``--config PATH``), ``PONDER_*`` environment variables
-(``PONDER_DATA_DIR``, ``PONDER_LLM__BASE_URL``: a double underscore steps into a section), and
+(``PONDER_DATA_DIR``, ``PONDER_CHAT__BASE_URL``: a double underscore steps into a section), and
 explicit overrides (command-line flags). A wrong key or value stops start-up with a
 :class:`ConfigError` naming the key, where it came from, and the valid choices.
 
-Example ``ponder.toml`` for DeepSeek::
+Example ``ponder.toml`` for DeepSeek, a fast chat model and R1 as the reasoner::
 
-    [llm]
+    [chat]
+    base_url = "https://api.deepseek.com/v1"
+    model = "deepseek-chat"
+    # api_key comes from the environment: PONDER_CHAT__API_KEY=sk-...
+
+    [reasoner]
     base_url = "https://api.deepseek.com/v1"
     model = "deepseek-reasoner"
-    # api_key comes from the environment: PONDER_LLM__API_KEY=sk-...
+
+    [models."*qwq*"]          # per-model overrides, by glob over model names
+    temperature = 0.6
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -117,7 +125,7 @@ class EmbedderConfig(_RemoteService):
 
 
 class EmbeddedModelConfig(_Section):
-    """The local llama.cpp server Ponder starts when no ``llm.base_url`` is set."""
+    """The local llama.cpp server Ponder starts for roles with no ``base_url``."""
 
     model_path: str = Field("", description="A GGUF file; empty means the bundled Gemma 3 270M.")
     n_ctx: int = Field(4096, ge=512)
@@ -146,7 +154,9 @@ class RerankerConfig(_RemoteService):
         return self
 
 
-class LLMConfig(_Section):
+class ModelConfig(_Section):
+    """One model role: where it is served and how to call it."""
+
     base_url: str = Field("", description="OpenAI-compatible endpoint; empty means the embedded model.")
     api_key: str = ""
     model: str = Field("", description="Model name sent to the endpoint.")
@@ -155,15 +165,15 @@ class LLMConfig(_Section):
         description="chat: instruction-tuned models; completion: base models (few-shot prompt); "
         "auto: completion for the embedded model, chat for a configured endpoint.",
     )
-    temperature: float | None = Field(None, ge=0, le=2, description="None: 0 locally, provider default remotely.")
+    temperature: float | None = Field(None, ge=0, le=2, description="None: the role's default.")
     max_tokens: int = Field(512, ge=1)
-    timeout_s: float = Field(120.0, gt=0)
-    embedded: EmbeddedModelConfig = EmbeddedModelConfig()
+    timeout_s: float = Field(120.0, gt=0, description="Longest wait for a response (or between streamed chunks).")
+    retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx, timeouts and connection errors.")
 
     @model_validator(mode="after")
-    def _endpoint_needs_model(self) -> LLMConfig:
+    def _endpoint_needs_model(self) -> ModelConfig:
         if self.base_url and not self.model:
-            raise ValueError(f"llm.base_url is set ({self.base_url}) but llm.model is empty; name the model to use")
+            raise ValueError(f"base_url is set ({self.base_url}) but model is empty; name the model to use")
         return self
 
     @property
@@ -177,6 +187,27 @@ class LLMConfig(_Section):
         return "completion" if self.is_embedded else "chat"
 
 
+class ReasonerConfig(ModelConfig):
+    """The thinking model. Left unset (no base_url, no model), the chat model plays this role too."""
+
+    max_tokens: int = Field(2048, ge=1, description="Thinking included: R1-class models think at length.")
+
+
+class ModelOverride(_Section):
+    """Per-model settings, keyed by a glob over model names in ``[models."pattern"]``."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1)
+    structured_output: Literal["json_schema", "json_object", "text"] | None = Field(
+        None, description="How to ask for JSON: json_schema, json_object (JSON mode) or text (parse tolerantly).")
+    force_think: bool | None = Field(
+        None, description='Start the answer with "<think>\\n" for R1-family models that skip thinking.')
+
+
+class LogConfig(_Section):
+    enabled: bool = Field(True, description="Log every model call to calls.db in the data dir.")
+
+
 class Config(_Section):
     data_dir: str = Field("", description="Where the index lives; empty means the platform data dir.")
     ingest: IngestConfig = IngestConfig()
@@ -184,7 +215,22 @@ class Config(_Section):
     embedder: EmbedderConfig = EmbedderConfig()
     vectors: VectorsConfig = VectorsConfig()
     reranker: RerankerConfig = RerankerConfig()
-    llm: LLMConfig = LLMConfig()
+    chat: ModelConfig = ModelConfig()
+    reasoner: ReasonerConfig = ReasonerConfig()
+    embedded: EmbeddedModelConfig = EmbeddedModelConfig()
+    models: dict[str, ModelOverride] = Field(default_factory=dict)
+    log: LogConfig = LogConfig()
+
+    def role(self, name: Literal["chat", "reasoner"]) -> ModelConfig:
+        """The settings a role runs with. An unset reasoner is the chat model with the reasoner's
+        token budget and temperature."""
+        if name == "chat":
+            return self.chat
+        if self.reasoner.base_url or self.reasoner.model:
+            return self.reasoner
+        # Only what was set explicitly, so per-model overrides still apply to the rest.
+        endpoint = self.chat.model_dump(include=self.chat.model_fields_set - {"max_tokens", "temperature"})
+        return ReasonerConfig(**(endpoint | self.reasoner.model_dump(include=self.reasoner.model_fields_set)))
 
     @property
     def data_path(self) -> Path:
@@ -202,7 +248,7 @@ def load_config(
 ) -> Config:
     """Build the :class:`Config` from defaults, a TOML file, ``PONDER_*`` variables and overrides.
 
-    ``overrides`` uses dotted keys: ``{"data_dir": "/tmp/x", "llm.model": "m"}``.
+    ``overrides`` uses dotted keys: ``{"data_dir": "/tmp/x", "chat.model": "m"}``.
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -280,9 +326,13 @@ def _set(data: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
 def _section_model(key: tuple[str, ...]) -> type[BaseModel] | None:
     """The model class that holds ``key``'s last part, walking down from :class:`Config`."""
     model: type[BaseModel] = Config
-    for part in key[:-1]:
+    parts = iter(key[:-1])
+    for part in parts:
         field_info = model.model_fields.get(part)
         annotation = field_info.annotation if field_info else None
+        if typing.get_origin(annotation) is dict:  # [models."pattern"]: skip the pattern
+            annotation = typing.get_args(annotation)[1]
+            next(parts, None)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         model = annotation

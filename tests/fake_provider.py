@@ -18,6 +18,9 @@ class Reply:
     status: int = 200
     body: Any = None  # dict -> JSON; str -> sent as is
     delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[Any] | None = None  # a server-sent event stream: dicts -> "data: {json}", str -> as is
+    event_delay_s: float = 0.0  # pause before each event
 
 
 @dataclass
@@ -25,6 +28,7 @@ class FakeProvider:
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    disconnects: int = 0  # streams the client hung up on before the end
 
     def start(self) -> FakeProvider:
         provider = self
@@ -39,13 +43,33 @@ class FakeProvider:
                 reply = provider.replies.pop(0) if provider.replies else Reply(500, "no reply queued")
                 if reply.delay_s:
                     threading.Event().wait(reply.delay_s)
+                if reply.events is not None:
+                    self._stream(reply)
+                    return
                 payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 data = payload.encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, reply: Reply) -> None:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                try:
+                    for event in reply.events:
+                        if reply.event_delay_s:
+                            threading.Event().wait(reply.event_delay_s)
+                        line = event if isinstance(event, str) else "data: " + json.dumps(event, ensure_ascii=False)
+                        self.wfile.write((line + "\n\n").encode())
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    provider.disconnects += 1
+                self.close_connection = True
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -77,3 +101,24 @@ def chat_response(content: str | None, reasoning_field: str | None = None, reaso
     if usage is not None:
         body["usage"] = usage
     return body
+
+
+def stream_events(content: list[str], reasoning: list[str] = (), reasoning_field: str = "reasoning_content",
+                  usage: dict[str, Any] | None = None, done: bool = True,
+                  model: str = "deepseek-reasoner") -> list[Any]:
+    """A streamed /chat/completions as DeepSeek documents it: reasoning deltas, then content deltas,
+    a final chunk with finish_reason, a usage chunk (stream_options.include_usage), ``data: [DONE]``."""
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    events: list[Any] = [chunk({"role": "assistant", "content": None})]
+    events += [chunk({reasoning_field: piece, "content": None}) for piece in reasoning]
+    events += [chunk({"content": piece}) for piece in content]
+    if done:
+        events.append(chunk({}, "stop"))
+        if usage:
+            events.append({"id": "c1", "object": "chat.completion.chunk", "model": model, "choices": [],
+                           "usage": usage})
+        events.append("data: [DONE]")
+    return events

@@ -22,7 +22,7 @@ def provider():
 
 
 def _endpoint_settings(provider: FakeProvider) -> dict[str, str]:
-    return {"llm.base_url": provider.url, "llm.model": "deepseek-reasoner"}
+    return {"chat.base_url": provider.url, "chat.model": "deepseek-reasoner"}
 
 
 def test_reasoner_endpoint_answer_thinking_and_citations(make_ponder, provider: FakeProvider) -> None:
@@ -98,13 +98,13 @@ def _cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subpr
 def test_cli_ask_errors(tmp_path: Path, provider: FakeProvider) -> None:
     result = _cli(tmp_path, "ask", "anything?")
     assert result.returncode == 1 and "nothing is ingested" in result.stderr
-    unreachable = {"PONDER_LLM__BASE_URL": "http://127.0.0.1:9/v1", "PONDER_LLM__MODEL": "r1"}
+    unreachable = {"PONDER_CHAT__BASE_URL": "http://127.0.0.1:9/v1", "PONDER_CHAT__MODEL": "r1"}
     result = _cli(tmp_path, "ask", "How long is the oolong roasted?", "--docs", str(EXAMPLES), env=unreachable)
-    assert result.returncode == 1 and "cannot reach http://127.0.0.1:9/v1" in result.stderr and "'r1'" in result.stderr
+    assert result.returncode == 1 and "cannot reach chat model 'r1' at http://127.0.0.1:9/v1" in result.stderr
 
 
 def test_cli_ask_prints_thinking_answer_citations_and_timings(tmp_path: Path, provider: FakeProvider) -> None:
-    env = {"PONDER_LLM__BASE_URL": provider.url, "PONDER_LLM__MODEL": "deepseek-reasoner"}
+    env = {"PONDER_CHAT__BASE_URL": provider.url, "PONDER_CHAT__MODEL": "deepseek-reasoner"}
     provider.replies.append(Reply(body=chat_response("Eight hours [1].", "reasoning_content", "Check passage 1.",
                                                      {"prompt_tokens": 321, "completion_tokens": 12})))
     result = _cli(tmp_path, "ask", "How long is the oolong roasted?", "--docs", str(EXAMPLES), env=env)
@@ -124,6 +124,16 @@ def test_cli_ask_prints_thinking_answer_citations_and_timings(tmp_path: Path, pr
     data = json.loads(_cli(tmp_path, "ask", "How long is the oolong roasted?", "--json", env=env).stdout)
     assert data["text"] == "Eight hours [1]." and data["citations"][0]["chunk_id"] == data["hits"][0]["chunk"]["id"]
     assert data["trace"]["steps"][0]["stage"] == "retrieve"
+
+    # every call above is in the log, newest first
+    logged = _cli(tmp_path, "log", "-n", "2", env=env)
+    first, answer_line = logged.stdout.splitlines()[:2]
+    assert "chat deepseek-reasoner answer" in first and "Eight hours [1]." in answer_line
+    calls = json.loads(_cli(tmp_path, "log", "--json", env=env).stdout)
+    assert len(calls) == 3 and calls[-1]["thinking"] == "Check passage 1." and calls[-1]["prompt_tokens"] == 321
+    assert "oolong" in calls[0]["prompt"][0]["content"]
+    full = _cli(tmp_path, "log", "-n", "1", "--full", env=env).stdout
+    assert "prompt" in full and "How long is the oolong roasted?" in full
 
 
 def test_cli_search_shows_file_page_and_score(tmp_path: Path) -> None:
@@ -159,7 +169,7 @@ def test_cli_ask_docs_reports_bad_files_and_still_answers(tmp_path: Path, provid
     (folder / "facts.txt").write_text("The ferry leaves at 7:15 every morning.", encoding="utf-8")
     (folder / "broken.txt").write_bytes(b"\x00\xff\x00 binary")
     provider.replies.append(Reply(body=chat_response("At 7:15 [1].")))
-    env = {"PONDER_LLM__BASE_URL": provider.url, "PONDER_LLM__MODEL": "deepseek-chat"}
+    env = {"PONDER_CHAT__BASE_URL": provider.url, "PONDER_CHAT__MODEL": "deepseek-chat"}
     result = _cli(tmp_path, "ask", "When does the ferry leave?", "--docs", str(folder), env=env)
     assert result.returncode == 0, result.stderr
     assert "failed:" in result.stderr and "broken.txt" in result.stderr

@@ -12,31 +12,62 @@ from tests.conftest import write
 
 def test_defaults_use_the_embedded_model_with_completion_prompts() -> None:
     config = load_config(env={})
-    assert config.llm.is_embedded
-    assert config.llm.effective_prompt_style == "completion"
+    assert config.chat.is_embedded
+    assert config.chat.effective_prompt_style == "completion"
     assert config.retrieve.top_k == 5
     assert config.data_path.name == "ponder"
 
 
 def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
-    path = write(tmp_path / "ponder.toml", '[llm]\nbase_url = "https://api.deepseek.com/v1"\n'
+    path = write(tmp_path / "ponder.toml", '[chat]\nbase_url = "https://api.deepseek.com/v1"\n'
                                            'model = "deepseek-chat"\n[retrieve]\ntop_k = 8\n')
-    config = load_config(path, env={"PONDER_LLM__MODEL": "deepseek-reasoner", "PONDER_LLM__API_KEY": "sk-x",
+    config = load_config(path, env={"PONDER_CHAT__MODEL": "deepseek-reasoner", "PONDER_CHAT__API_KEY": "sk-x",
                                     "PONDER_RETRIEVE__TOP_K": "3"},
                          overrides={"retrieve.top_k": 4})
-    assert config.llm.base_url == "https://api.deepseek.com/v1"
-    assert config.llm.model == "deepseek-reasoner" and config.llm.api_key == "sk-x"
+    assert config.chat.base_url == "https://api.deepseek.com/v1"
+    assert config.chat.model == "deepseek-reasoner" and config.chat.api_key == "sk-x"
     assert config.retrieve.top_k == 4
-    assert config.llm.effective_prompt_style == "chat"
+    assert config.chat.effective_prompt_style == "chat"
 
 
 def test_unknown_key_names_the_key_its_file_and_the_valid_keys(tmp_path: Path) -> None:
-    path = write(tmp_path / "ponder.toml", "[llm]\nmodle = 'x'\n")
+    path = write(tmp_path / "ponder.toml", "[chat]\nmodle = 'x'\n")
     with pytest.raises(ConfigError) as error:
         load_config(path, env={})
     message = str(error.value)
-    assert "'llm.modle'" in message and str(path) in message
+    assert "'chat.modle'" in message and str(path) in message
     assert "base_url" in message and "model" in message and "prompt_style" in message
+
+
+def test_reasoner_defaults_to_the_chat_model_with_its_own_budget() -> None:
+    config = load_config(env={}, overrides={"chat.base_url": "http://h/v1", "chat.model": "qwen3", "chat.api_key": "k"})
+    reasoner = config.role("reasoner")
+    assert (reasoner.base_url, reasoner.model, reasoner.api_key) == ("http://h/v1", "qwen3", "k")
+    assert reasoner.max_tokens == 2048 and config.role("chat").max_tokens == 512
+    config = load_config(env={}, overrides={"chat.base_url": "http://h/v1", "chat.model": "qwen3",
+                                            "reasoner.base_url": "http://r/v1", "reasoner.model": "qwq"})
+    assert config.role("reasoner").model == "qwq"
+
+
+def test_model_overrides_by_glob_and_role_defaults() -> None:
+    from ponder.llm import resolve_settings
+
+    config = load_config(env={}, overrides={"chat.base_url": "http://h/v1", "chat.model": "deepseek-chat",
+                                            "reasoner.base_url": "http://h/v1", "reasoner.model": "deepseek-reasoner"})
+    chat, reasoner = resolve_settings(config, "chat"), resolve_settings(config, "reasoner")
+    assert chat.temperature is None and chat.structured_output == "json_object"  # DeepSeek: no json_schema
+    assert reasoner.temperature == 0.6 and reasoner.structured_output == "text" and not reasoner.force_think
+    distill = load_config(
+        env={}, overrides={"chat.base_url": "http://h/v1", "chat.model": "DeepSeek-R1-Distill-Qwen-7B",
+                   "models": {"*distill*": {"force_think": True, "max_tokens": 3000}}})
+    settings = resolve_settings(distill, "reasoner")
+    assert settings.force_think and settings.temperature == 0.6 and settings.max_tokens == 3000
+    explicit = load_config(env={}, overrides={"chat.base_url": "http://h/v1", "chat.model": "qwq-32b",
+                                              "chat.temperature": 0.2})
+    assert resolve_settings(explicit, "chat").temperature == 0.2  # the role's own setting wins
+    assert resolve_settings(load_config(env={}), "reasoner").temperature == 0.0  # embedded: greedy
+    with pytest.raises(ConfigError, match=r"unknown setting 'models.x.force_thinking'.*force_think"):
+        load_config(env={"PONDER_MODELS__X__FORCE_THINKING": "1"})
 
 
 def test_unknown_section_is_rejected(tmp_path: Path) -> None:
@@ -46,9 +77,9 @@ def test_unknown_section_is_rejected(tmp_path: Path) -> None:
 
 def test_invalid_choice_lists_valid_choices() -> None:
     with pytest.raises(ConfigError) as error:
-        load_config(env={"PONDER_LLM__PROMPT_STYLE": "fewshot"})
+        load_config(env={"PONDER_CHAT__PROMPT_STYLE": "fewshot"})
     message = str(error.value)
-    assert "llm.prompt_style" in message and "PONDER_LLM__PROMPT_STYLE" in message
+    assert "chat.prompt_style" in message and "PONDER_CHAT__PROMPT_STYLE" in message
     assert "'auto'" in message and "'chat'" in message and "'completion'" in message and "fewshot" in message
 
 
@@ -62,7 +93,7 @@ def test_misspelt_environment_variable_is_rejected() -> None:
     ({"PONDER_RETRIEVE__TOP_K": "many"}, "retrieve.top_k"),
     ({"PONDER_RETRIEVE__TOP_K": "0"}, "greater than or equal to 1"),
     ({"PONDER_INGEST__CHUNK_OVERLAP": "400"}, "chunk_overlap (400) must be smaller than chunk_size (300)"),
-    ({"PONDER_LLM__BASE_URL": "http://localhost:11434/v1"}, "llm.model is empty"),
+    ({"PONDER_CHAT__BASE_URL": "http://localhost:11434/v1"}, "invalid setting 'chat' (from environment variable PONDER_CHAT__BASE_URL): Value error, base_url is set"),
     ({"PONDER_RERANKER__PROVIDER": "endpoint"}, "from environment variable PONDER_RERANKER__PROVIDER"),
 ])
 def test_bad_values(env: dict[str, str], fragment: str) -> None:

@@ -60,7 +60,7 @@ def test_server_starts_once_and_stops_on_close(tmp_path: Path) -> None:
     instance.ingest([EXAMPLES])
     first = instance.ask("Who must wear a life jacket?")
     assert "start_model" in first.timings and first.timings["start_model"] > 0
-    server = instance.llm.endpoint
+    server = instance.model("chat").endpoint
     pid = server.pid
     assert server.running and _alive(pid)
     second = instance.ask("Where is the first-aid kit kept?")
@@ -74,7 +74,7 @@ def test_crashed_server_gives_a_clear_error(tmp_path: Path) -> None:
     try:
         instance.ingest([EXAMPLES])
         instance.ask("Who must wear a life jacket?")
-        server = instance.llm.endpoint
+        server = instance.model("chat").endpoint
         os.kill(server.pid, signal.SIGKILL)
         server._process.wait(timeout=10)
         with pytest.raises(LocalServerError, match=r"embedded model server exited with code -9.*llama-server.log"):
@@ -86,16 +86,16 @@ def test_crashed_server_gives_a_clear_error(tmp_path: Path) -> None:
 def test_server_that_cannot_start_quotes_its_log(tmp_path: Path) -> None:
     not_a_model = write(tmp_path / "fake.gguf", "this is not a GGUF file")
     config = load_config(env={}, overrides={"data_dir": str(tmp_path / "data"),
-                                            "llm.embedded.model_path": str(not_a_model)})
+                                            "embedded.model_path": str(not_a_model)})
     with Ponder(config) as instance:
         instance.ingest([EXAMPLES])
         with pytest.raises(LocalServerError, match=r"exited with code \d+ while starting; last lines of"):
             instance.ask("Who must wear a life jacket?")
     config = load_config(env={}, overrides={"data_dir": str(tmp_path / "data2"),
-                                            "llm.embedded.model_path": str(tmp_path / "missing.gguf")})
+                                            "embedded.model_path": str(tmp_path / "missing.gguf")})
     with Ponder(config) as instance:
         instance.ingest([EXAMPLES])
-        expected = r"model file not found: .*missing.gguf \(setting llm.embedded.model_path\)"
+        expected = r"model file not found: .*missing.gguf \(setting embedded.model_path\)"
         with pytest.raises(LocalServerError, match=expected):
             instance.ask("Who must wear a life jacket?")
 

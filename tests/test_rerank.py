@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.config import RerankerConfig
-from ponder.llm import OpenAICompatibleLLM, RemoteEndpoint
+from ponder.config import RerankerConfig, load_config
+from ponder.llm import make_llm
 from ponder.retrieve.rerank import EndpointReranker, LLMListwiseReranker, RerankError, parse_order
 from ponder.types import Chunk, Hit
 from tests.conftest import EXAMPLES
@@ -46,7 +46,8 @@ def test_endpoint_reranker_reorders_and_records_ranks(provider: FakeProvider) ->
 
 
 def test_llm_listwise_reranker(provider: FakeProvider) -> None:
-    llm = OpenAICompatibleLLM(RemoteEndpoint(provider.url), model="deepseek-chat")
+    config = load_config(env={}, overrides={"chat.base_url": provider.url, "chat.model": "deepseek-chat"})
+    llm = make_llm(config, "chat", local_server=lambda: pytest.fail("no embedded model here"))
     provider.replies.append(Reply(body=chat_response("[3] > [1]")))
     hits = LLMListwiseReranker(llm).rerank("青溪图书馆几点开门？", _hits("甲", "乙", "丙"), top_k=3)
     assert [h.chunk.id for h in hits] == ["c3", "c1", "c2"]

@@ -1,32 +1,47 @@
 """Talk to any OpenAI-compatible endpoint over HTTP: the embedded llama.cpp server or a user's own.
 
-``chat`` posts to ``/chat/completions`` (instruction-tuned models); ``complete`` posts to
-``/completions`` with a raw prompt (base models such as the embedded Gemma 3 270M, which has no chat
-template). Both return a :class:`Generation` with the thinking already separated from the answer and
-token usage filled, estimated where the provider reports none.
+``chat`` posts to ``/chat/completions`` (instruction-tuned and reasoning models); ``complete`` posts
+to ``/completions`` with a raw prompt (base models such as the embedded Gemma 3 270M, which has no
+chat template). ``stream_chat`` / ``stream_complete`` do the same over server-sent events and yield
+thinking and answer deltas as they come. Every result is a :class:`Generation` with the thinking
+separated from the answer and token usage filled (estimated, and marked so, where the provider
+reports none). Retries, timeouts and errors follow :mod:`ponder.http`; every call is logged.
+
+Conventions for reasoning models (DeepSeek's R1 guidance): no system prompt (callers put every
+instruction in the user turn), earlier turns' reasoning is never sent back, and with
+``force_think`` the answer is made to start with ``<think>\\n``.
 
 Example::
 
-    llm = OpenAICompatibleLLM(RemoteEndpoint("https://api.deepseek.com/v1"), model="deepseek-reasoner",
-                              api_key="sk-...")
-    generation = llm.chat([{"role": "user", "content": "1+1?"}], max_tokens=256)
-    generation.text, generation.thinking
+    llm = OpenAICompatibleLLM(RemoteEndpoint("https://api.deepseek.com/v1"),
+                              resolve_settings(config, "reasoner"), api_key="sk-...")
+    generation = llm.chat([{"role": "user", "content": "1+1?"}], purpose="answer")
+    generation.text, generation.thinking, generation.usage
+    for delta in (stream := llm.stream_chat(messages, purpose="answer")):
+        print(delta.kind, delta.text)
+    stream.generation
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Iterator, Protocol
 
 import httpx
 
-from ponder.llm.thinking import split_thinking
+from ponder.http import RemoteError, send_with_retries
+from ponder.llm.calllog import CallLog, LoggedCall
+from ponder.llm.settings import ModelSettings
+from ponder.llm.thinking import OPEN_TAG, Delta, ThinkingSplitter, split_thinking
 from ponder.text import estimate_tokens
 from ponder.types import Usage
 
+Messages = list[dict[str, Any]]
 
-class LLMError(RuntimeError):
+
+class LLMError(RemoteError):
     """A model call failed; the message names the endpoint and the model."""
 
 
@@ -70,83 +85,277 @@ class Generation:
 
 
 class OpenAICompatibleLLM:
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        model: str,
-        api_key: str = "",
-        timeout_s: float = 120.0,
-        prompt_style: Literal["chat", "completion"] = "chat",
-        temperature: float | None = None,
-    ):
+    def __init__(self, endpoint: Endpoint, settings: ModelSettings, *, model: str | None = None,
+                 api_key: str = "", log: CallLog | None = None):
         self.endpoint = endpoint
-        self.model = model
-        self.prompt_style = prompt_style
-        self.temperature = temperature
+        self.settings = settings
+        self.model = model or settings.model
+        self.log = log
+        # Degrades (json_schema -> json_object -> text) when the endpoint turns a format down.
+        self.structured_output = settings.structured_output
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=timeout_s, headers=headers)
-        self._timeout_s = timeout_s
+        self._http = httpx.Client(timeout=settings.timeout_s, headers=headers)
+
+    @property
+    def role(self) -> str:
+        return self.settings.role
+
+    @property
+    def prompt_style(self) -> str:
+        return self.settings.prompt_style
 
     def close(self) -> None:
         self._http.close()
         self.endpoint.close()
 
-    def chat(self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str] | None = None) -> Generation:
-        prompt_text = "\n".join(m["content"] for m in messages)
-        body = self._body(max_tokens, stop) | {"messages": messages}
-        return self._call("/chat/completions", body, prompt_text, _chat_choice)
+    # -- calls ----------------------------------------------------------------------------------
+    def chat(self, messages: Messages, *, purpose: str, max_tokens: int | None = None,
+             stop: list[str] | None = None, response_format: dict[str, Any] | None = None) -> Generation:
+        body, prompt = self._chat_body(messages, max_tokens, stop, response_format)
+        return self._call("/chat/completions", body, prompt, purpose)
 
-    def complete(self, prompt: str, *, max_tokens: int, stop: list[str] | None = None) -> Generation:
-        body = self._body(max_tokens, stop) | {"prompt": prompt}
-        return self._call("/completions", body, prompt, _completion_choice)
+    def complete(self, prompt: str, *, purpose: str, max_tokens: int | None = None,
+                 stop: list[str] | None = None) -> Generation:
+        body, record = self._completion_body(prompt, max_tokens, stop)
+        return self._call("/completions", body, record, purpose)
 
-    def _body(self, max_tokens: int, stop: list[str] | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens}
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
+    def stream_chat(self, messages: Messages, *, purpose: str, max_tokens: int | None = None,
+                    stop: list[str] | None = None) -> GenerationStream:
+        body, prompt = self._chat_body(messages, max_tokens, stop, None)
+        return GenerationStream(self, "/chat/completions", body, prompt, purpose)
+
+    def stream_complete(self, prompt: str, *, purpose: str, max_tokens: int | None = None,
+                        stop: list[str] | None = None) -> GenerationStream:
+        body, record = self._completion_body(prompt, max_tokens, stop)
+        return GenerationStream(self, "/completions", body, record, purpose)
+
+    # -- request bodies -------------------------------------------------------------------------
+    def _chat_body(self, messages: Messages, max_tokens: int | None, stop: list[str] | None,
+                   response_format: dict[str, Any] | None) -> tuple[dict[str, Any], Messages]:
+        messages = without_reasoning(messages)
+        body = self._body(max_tokens, stop)
+        if self.settings.force_think:
+            # vLLM / SGLang continue a final assistant message with these flags; Ollama does so as is.
+            messages = [*messages, {"role": "assistant", "content": OPEN_TAG + "\n"}]
+            body |= {"continue_final_message": True, "add_generation_prompt": False}
+        if response_format:
+            body["response_format"] = response_format
+        return body | {"messages": messages}, messages
+
+    def _completion_body(self, prompt: str, max_tokens: int | None,
+                         stop: list[str] | None) -> tuple[dict[str, Any], str]:
+        if self.settings.force_think:
+            prompt += OPEN_TAG + "\n"
+        return self._body(max_tokens, stop) | {"prompt": prompt}, prompt
+
+    def _body(self, max_tokens: int | None, stop: list[str] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens or self.settings.max_tokens}
+        if self.settings.temperature is not None:
+            body["temperature"] = self.settings.temperature
         if stop:
             body["stop"] = stop
         return body
 
-    def _call(self, path: str, body: dict[str, Any], prompt_text: str, read_choice: Any) -> Generation:
-        url = self.endpoint.url() + path
-        where = f"{url} (model '{self.model}')"
+    # -- transport ------------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return self.endpoint.url() + path
+
+    def _describe(self) -> str:
+        return f"{self.role} model '{self.model}'"
+
+    def _open(self, path: str, body: dict[str, Any], stream: bool, entry: LoggedCall) -> httpx.Response:
+        url = entry.endpoint = self._url(path)
+
+        def send() -> httpx.Response:
+            return self._http.send(self._http.build_request("POST", url, json=body), stream=stream)
+
+        try:
+            return send_with_retries(send, url=url, what=self._describe(), retries=self.settings.retries,
+                                     timeout_hint=f"waited {self.settings.timeout_s:g} s; setting "
+                                                  f"{self.role}.timeout_s")
+        except RemoteError as exc:
+            if exc.status is None:
+                self.endpoint.url()  # a crashed local server raises its own, clearer error here
+            raise LLMError(str(exc), status=exc.status) from None
+
+    def _call(self, path: str, body: dict[str, Any], prompt: Any, purpose: str) -> Generation:
         started = time.perf_counter()
+        entry = self._entry(purpose, prompt, streamed=False)
         try:
-            response = self._http.post(url, json=body)
-        except httpx.TimeoutException:
-            raise LLMError(f"no answer from {where} within {self._timeout_s:g} s (setting llm.timeout_s)") from None
-        except httpx.TransportError as exc:
-            self.endpoint.url()  # a crashed local server raises its own, clearer error here
-            raise LLMError(f"cannot reach {where}: {exc}") from None
-        seconds = time.perf_counter() - started
-        if response.status_code >= 400:
-            raise LLMError(f"{where} answered HTTP {response.status_code}: {response.text[:300]}")
-        try:
-            payload = response.json()
-            choice = payload["choices"][0]
-            content, reasoning = read_choice(choice)
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"{where} sent a response that is not an OpenAI completion ({exc!r}): "
-                           f"{response.text[:300]}") from None
+            response = self._open(path, body, stream=False, entry=entry)
+            try:
+                payload = response.json()
+                choice = payload["choices"][0]
+                content, reasoning = _read_choice(choice)
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise LLMError(f"{self._describe()} at {entry.endpoint} sent a response that is not an OpenAI "
+                               f"completion ({exc!r}): {response.text[:300]}") from None
+        except LLMError as exc:
+            self._record(replace(entry, error=str(exc), seconds=time.perf_counter() - started))
+            raise
+        generation = self._generation(content, reasoning, payload.get("usage"), prompt,
+                                      time.perf_counter() - started, payload.get("model"), choice.get("finish_reason"))
+        self._record_generation(entry, generation)
+        return generation
+
+    def _generation(self, content: str | None, reasoning: str | None, usage: dict[str, Any] | None, prompt: Any,
+                    seconds: float, model: str | None, finish_reason: str | None) -> Generation:
+        if self.settings.force_think and content and OPEN_TAG not in content:
+            content = OPEN_TAG + content  # we opened the thought in the prompt
         text, thinking = split_thinking(content, reasoning)
-        return Generation(
-            text=text,
-            thinking=thinking,
-            usage=_usage(payload.get("usage"), prompt_text, (content or "") + (reasoning or ""), thinking),
-            seconds=seconds,
-            model=payload.get("model") or self.model,
-            finish_reason=choice.get("finish_reason"),
-        )
+        output = (content or "") + (reasoning or "")
+        return Generation(text=text, thinking=thinking, usage=_usage(usage, _prompt_text(prompt), output, thinking),
+                          seconds=seconds, model=model or self.model, finish_reason=finish_reason)
+
+    # -- log ------------------------------------------------------------------------------------
+    def _entry(self, purpose: str, prompt: Any, streamed: bool) -> LoggedCall:
+        return LoggedCall(role=self.role, model=self.model, endpoint="", purpose=purpose, prompt=prompt,
+                          streamed=streamed)
+
+    def _record_generation(self, entry: LoggedCall, generation: Generation) -> None:
+        usage = generation.usage
+        self._record(replace(entry, answer=generation.text, thinking=generation.thinking,
+                             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                             reasoning_tokens=usage.reasoning_tokens, tokens_estimated=usage.estimated,
+                             seconds=generation.seconds, finish_reason=generation.finish_reason, model=generation.model))
+
+    def _record(self, entry: LoggedCall) -> None:
+        if self.log is not None:
+            self.log.record(entry)
 
 
-def _chat_choice(choice: dict[str, Any]) -> tuple[str | None, str | None]:
-    message = choice["message"]
-    return message.get("content"), message.get("reasoning_content") or message.get("reasoning")
+class GenerationStream:
+    """A streamed call: iterate for :class:`Delta`s; ``generation`` is set once the stream ends.
+
+    Closing it early (or breaking out of a ``with`` block) closes the HTTP response, which cancels
+    the request upstream; the call is logged as cancelled.
+    """
+
+    def __init__(self, llm: OpenAICompatibleLLM, path: str, body: dict[str, Any], prompt: Any, purpose: str):
+        self._llm = llm
+        self._path = path
+        self._body = body | {"stream": True, "stream_options": {"include_usage": True}}
+        self._prompt = prompt
+        self._entry = llm._entry(purpose, prompt, streamed=True)
+        self._response: httpx.Response | None = None
+        self._started = 0.0
+        self._done = False
+        self.generation: Generation | None = None
+
+    def __enter__(self) -> GenerationStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        if not self._done:
+            self._done = True
+            self._llm._record(replace(self._entry, error="cancelled", seconds=time.perf_counter() - self._started))
+
+    def __iter__(self) -> Iterator[Delta]:
+        llm = self._llm
+        self._started = time.perf_counter()
+        splitter = ThinkingSplitter(starts_thinking=llm.settings.force_think or llm.role == "reasoner")
+        content, reasoning, usage, model, finish_reason = [], [], None, None, None
+        try:
+            self._response = llm._open(self._path, self._body, stream=True, entry=self._entry)
+            saw_end = False
+            where = f"{llm._describe()} at {self._entry.endpoint}"
+            for event in _server_sent_events(self._response, where):
+                if event is None:
+                    saw_end = True
+                    break
+                usage = event.get("usage") or usage
+                model = event.get("model") or model
+                for choice in event.get("choices") or []:
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                    piece, thought = _read_delta(choice)
+                    if thought:
+                        splitter.reasoning_seen()
+                        reasoning.append(thought)
+                        yield Delta("thinking", thought)
+                    if piece:
+                        content.append(piece)
+                        yield from splitter.feed(piece)
+            if not saw_end and finish_reason is None:
+                raise LLMError(f"{where}: the stream ended before the "
+                               f"answer was complete")
+            yield from splitter.finish()
+        except LLMError as exc:
+            self._fail(str(exc))
+            raise
+        except httpx.HTTPError as exc:  # a timeout or a dropped connection mid-stream
+            message = f"{llm._describe()} at {self._entry.endpoint}: the stream broke off ({exc!r})"
+            self._fail(message)
+            raise LLMError(message) from None
+        finally:
+            if self._response is not None:
+                self._response.close()
+        self.generation = llm._generation("".join(content), "".join(reasoning), usage, self._prompt,
+                                          time.perf_counter() - self._started, model, finish_reason)
+        self._done = True
+        llm._record_generation(self._entry, self.generation)
+
+    def _fail(self, message: str) -> None:
+        self._done = True
+        self._llm._record(replace(self._entry, error=message, seconds=time.perf_counter() - self._started))
 
 
-def _completion_choice(choice: dict[str, Any]) -> tuple[str | None, str | None]:
+def _server_sent_events(response: httpx.Response, where: str) -> Iterator[dict[str, Any] | None]:
+    """The JSON events of an SSE body; ``None`` for ``data: [DONE]``. Comments (keep-alives) skipped."""
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, ": keep-alive" comments, "event:" names
+        data = line[len("data:"):].strip()
+        if data == "[DONE]":
+            yield None
+            return
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise LLMError(f"{where} sent a malformed stream event: {data[:200]}") from None
+        if not isinstance(event, dict):
+            raise LLMError(f"{where} sent a malformed stream event: {data[:200]}")
+        if event.get("error"):
+            error = event["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise LLMError(f"{where} failed mid-stream: {message}")
+        yield event
+
+
+def without_reasoning(messages: Messages) -> Messages:
+    """The conversation as a model should see it: earlier assistant turns keep their answer only
+    (DeepSeek rejects ``reasoning_content`` in input; R1 is told never to read its old thoughts)."""
+    cleaned = []
+    for message in messages:
+        if message.get("role") == "assistant":
+            answer, _ = split_thinking(message.get("content") or "")
+            message = {"role": "assistant", "content": answer}
+        cleaned.append(message)
+    return cleaned
+
+
+def _read_choice(choice: dict[str, Any]) -> tuple[str | None, str | None]:
+    if "message" in choice:
+        message = choice["message"]
+        return message.get("content"), message.get("reasoning_content") or message.get("reasoning")
     return choice["text"], None
+
+
+def _read_delta(choice: dict[str, Any]) -> tuple[str | None, str | None]:
+    if "delta" in choice:
+        delta = choice["delta"] or {}
+        return delta.get("content"), delta.get("reasoning_content") or delta.get("reasoning")
+    return choice.get("text"), None
+
+
+def _prompt_text(prompt: Any) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(str(m.get("content") or "") for m in prompt)
 
 
 def _usage(reported: dict[str, Any] | None, prompt_text: str, output_text: str, thinking: str) -> Usage:

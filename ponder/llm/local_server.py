@@ -95,7 +95,7 @@ class LocalServer:
     def _start(self) -> None:
         model_path = Path(self.config.model_path).expanduser() if self.config.model_path else bundled_model_path()
         if not model_path.is_file():
-            raise LocalServerError(f"model file not found: {model_path} (setting llm.embedded.model_path)")
+            raise LocalServerError(f"model file not found: {model_path} (setting embedded.model_path)")
         port = _free_port()
         command = [
             sys.executable, "-m", "llama_cpp.server",
@@ -133,7 +133,7 @@ class LocalServer:
         self._process.kill()
         raise LocalServerError(
             f"the embedded model server was not ready within {self.config.startup_timeout_s:g} s "
-            f"(setting llm.embedded.startup_timeout_s); {self._log_tail()}"
+            f"(setting embedded.startup_timeout_s); {self._log_tail()}"
         )
 
     def _log_tail(self, lines: int = 8) -> str:

@@ -26,9 +26,8 @@ Retrieve = Callable[[str], list[Hit]]
 class DirectMode:
     name = "direct"
 
-    def __init__(self, llm: OpenAICompatibleLLM, max_tokens: int):
+    def __init__(self, llm: OpenAICompatibleLLM):
         self.llm = llm
-        self.max_tokens = max_tokens
 
     def run(self, question: str, retrieve: Retrieve) -> Answer:
         language = detect_language(question)
@@ -62,6 +61,6 @@ class DirectMode:
     def _generate(self, question: str, hits: list[Hit], language: str) -> tuple[Generation, object]:
         if self.llm.prompt_style == "completion":
             prompt = completion_prompt(question, hits, language)
-            return self.llm.complete(prompt, max_tokens=self.max_tokens, stop=COMPLETION_STOP), prompt
+            return self.llm.complete(prompt, purpose="answer", stop=COMPLETION_STOP), prompt
         messages = chat_messages(question, hits, language)
-        return self.llm.chat(messages, max_tokens=self.max_tokens), messages
+        return self.llm.chat(messages, purpose="answer"), messages

@@ -73,9 +73,11 @@ class LLMListwiseReranker:
             return _reranked(hits, [1.0] * len(hits), top_k)
         prompt = listwise_prompt(query, hits)
         if self.llm.prompt_style == "completion":
-            text = self.llm.complete(prompt + "\nOrder:", max_tokens=self.max_tokens, stop=["\n"]).text
+            text = self.llm.complete(prompt + "\nOrder:", purpose="rerank", max_tokens=self.max_tokens,
+                                     stop=["\n"]).text
         else:
-            text = self.llm.chat([{"role": "user", "content": prompt}], max_tokens=self.max_tokens).text
+            text = self.llm.chat([{"role": "user", "content": prompt}], purpose="rerank",
+                                 max_tokens=self.max_tokens).text
         order = parse_order(text, len(hits))
         ranked = [hits[i] for i in order]
         return _reranked(ranked, [1.0 / (rank + 1) for rank in range(len(ranked))], top_k)

@@ -1,7 +1,7 @@
 """`ask` latency split by stage on the embedded model (Gemma 3 270M through llama.cpp's server).
 
 Ingests examples/, then asks each question ROUNDS times. Reports the one-off model start, then
-p50/p95 of retrieve, generate and end to end, and the mean tokens per question.
+p50/p95 of retrieve, answer (the model call) and end to end, and the mean tokens per question.
 
     python benchmarks/ask_latency.py [ROUNDS]
 """
@@ -34,7 +34,7 @@ def main() -> None:
             Ponder(load_config(overrides={"data_dir": data_dir})) as ponder:
         report = ponder.ingest([REPO / "examples"])
         print(f"ingest examples/: {report.seconds:.2f} s ({report.summary()})")
-        stages: dict[str, list[float]] = {"retrieve": [], "generate": [], "total": []}
+        stages: dict[str, list[float]] = {"retrieve": [], "answer": [], "total": []}
         prompt_tokens, completion_tokens = [], []
         for round_number in range(rounds):
             for question in QUESTIONS:
@@ -45,7 +45,7 @@ def main() -> None:
                     print(f"start_model (first question only): {answer.timings['start_model']:.2f} s")
                     total -= answer.timings["start_model"]
                 stages["retrieve"].append(answer.timings["retrieve"])
-                stages["generate"].append(answer.timings["generate"])
+                stages["answer"].append(answer.timings["answer"])
                 stages["total"].append(total)
                 prompt_tokens.append(answer.usage.prompt_tokens)
                 completion_tokens.append(answer.usage.completion_tokens)

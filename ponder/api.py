@@ -37,7 +37,7 @@ from ponder.ingest import (
     read_document,
 )
 from ponder.llm import CallLog, LocalServer, OpenAICompatibleLLM, Role, make_llm
-from ponder.reason import DirectMode
+from ponder.reason import Models, make_mode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.text import token_counter
@@ -302,9 +302,12 @@ class Ponder:
 
     # -- answer ---------------------------------------------------------------------------------
     def ask(self, question: str, docs: Sequence[str | Path] | None = None, where: Filter | None = None,
-            listener: IngestListener | None = None) -> Answer:
-        """Answer ``question`` from the index, or only from ``docs`` (ingested first if needed;
-        ``listener`` hears how that went, as in :meth:`ingest`), and only where ``where`` allows."""
+            mode: str | None = None, listener: IngestListener | None = None) -> Answer:
+        """Answer ``question`` in ``mode`` (default ``reason.mode``) from the index, or only from
+        ``docs`` (ingested first if needed; ``listener`` hears how that went, as in :meth:`ingest`),
+        and only where ``where`` allows."""
+        models = Models(self.model("chat"), self.model("reasoner"))
+        answering = make_mode(mode or self.config.reason.mode, models, self.config.reason)
         if not question.strip():
             raise ValueError("the question is empty")
         ingest_s: float | None = None
@@ -323,12 +326,11 @@ class Ponder:
         timings: dict[str, float] = {}
         if ingest_s is not None:
             timings["ingest"] = ingest_s
-        start_s = self.model("chat").endpoint.ensure_started()  # the embedded server, on first use
+        start_s = models.chat.endpoint.ensure_started() + models.reasoner.endpoint.ensure_started()
         if start_s:
-            timings["start_model"] = start_s
+            timings["start_model"] = start_s  # the embedded server, on first use
         top_k = self.config.retrieve.top_k
-        mode = DirectMode(self.model("chat"))
-        answer = mode.run(question, lambda query: self.search(query, top_k, where))
+        answer = answering.run(question, lambda query: self.search(query, top_k, where))
         answer.timings = timings | answer.timings
         return answer
 

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.tree import Tree
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ponder.api import NothingToSearch, Ponder
@@ -24,7 +25,8 @@ from ponder.config import ConfigError, load_config
 from ponder.index import StoreError
 from ponder.llm import LLMError, LocalServerError
 from ponder.retrieve import Filter, parse_date
-from ponder.types import Answer, FileOutcome, Hit, location
+from ponder.reason import MODE_NAMES
+from ponder.types import Answer, FileOutcome, Hit, Trace, TraceStep, location
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Ponder: retrieval-augmented generation with reasoning models.")
@@ -151,17 +153,24 @@ def ask(
     glob: Optional[str] = GLOB,
     after: Optional[str] = AFTER,
     before: Optional[str] = BEFORE,
+    mode: Optional[str] = typer.Option(None, "--mode", "-m", help=f"One of: {', '.join(MODE_NAMES)} "
+                                       "(default: reason.mode, itself 'direct' unless configured)."),
     show_thinking: bool = typer.Option(True, "--thinking/--no-thinking", help="Print the model's thinking."),
+    show_trace: bool = typer.Option(False, "--trace", help="Print every step, retrieval and model call as a tree."),
     as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON."),
 ) -> None:
     """Answer QUESTION from the indexed documents, with citations and per-stage timings."""
     where = _where(glob, after, before)
+    if mode is not None and mode not in MODE_NAMES:
+        raise typer.BadParameter(f"{mode!r} is not a mode; valid modes: {', '.join(MODE_NAMES)}", param_hint="--mode")
     with _open(ctx) as ponder:
-        answer = ponder.ask(question, docs=docs, where=where, listener=PlainLines(show_ingested=False))
+        answer = ponder.ask(question, docs=docs, where=where, mode=mode, listener=PlainLines(show_ingested=False))
     if as_json:
         out.print_json(data=answer.to_dict())
-    else:
-        print_answer(answer, show_thinking)
+        return
+    if show_trace:
+        print_trace(answer.trace)
+    print_answer(answer, show_thinking)
 
 
 @app.command()
@@ -268,11 +277,44 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
             out.print(f"  [{citation.marker}] [cyan]{escape(where)}[/]{how}")
     else:
         out.print("[dim]No citations.[/]")
+    if answer.route:
+        out.print(f"[dim]Route: {escape(answer.route)}[/]")
+    for fallback in answer.fallbacks:
+        out.print(f"[yellow]fallback:[/] [dim]{escape(fallback)}[/]")
+    if answer.invalid_citations:
+        out.print(f"[dim]Removed citations to passages not given: {answer.invalid_citations}[/]")
     stages = " · ".join(f"{name} {seconds:.2f} s" for name, seconds in answer.timings.items())
     usage = answer.usage
     tokens = (f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
               f" ({usage.reasoning_tokens} reasoning){' (estimated)' if usage.estimated else ''}")
-    out.print(f"[dim]{stages} · {tokens} · {escape(answer.model)}[/]")
+    out.print(f"[dim]{answer.mode} · {stages} · {tokens} · {escape(answer.model)}[/]")
+
+
+def print_trace(trace: Trace) -> None:
+    """The trace as a tree: groups (agentic steps, corrective rounds) hold their retrievals and calls."""
+    root = Tree("[bold]Trace[/]")
+
+    def add(branch: Tree, steps: list[TraceStep]) -> None:
+        for step in steps:
+            add(branch.add(_trace_label(step)), step.children)
+
+    add(root, trace.steps)
+    out.print(root)
+
+
+def _trace_label(step: TraceStep) -> str:
+    d = step.detail
+    if step.stage == "retrieve":
+        return f"retrieve {escape(repr(d['query']))} → {len(d['chunk_ids'])} hits [dim]{step.seconds:.2f} s[/]"
+    if step.stage == "llm":
+        tokens = f"{d['prompt_tokens']} in / {d['completion_tokens']} out, {d['reasoning_tokens']} thinking"
+        estimated = " (estimated)" if d["tokens_estimated"] else ""
+        output = escape(_one_line(d["output"], 70))
+        return (f"[bold]{d['purpose']}[/] {d['role']} {escape(d['model'])} [dim]{step.seconds:.2f} s, "
+                f"{tokens}{estimated}[/] → {output}")
+    details = ", ".join(f"{k}={_one_line(str(v), 60)}" for k, v in d.items())
+    seconds = f" [dim]{step.seconds:.2f} s[/]" if step.children else ""
+    return f"[cyan]{step.stage}[/]{seconds} {escape(details)}"
 
 
 class PlainLines:

@@ -204,6 +204,39 @@ class ModelOverride(_Section):
         None, description='Start the answer with "<think>\\n" for R1-family models that skip thinking.')
 
 
+AnsweringMode = Literal["direct", "reasoner", "think-then-answer", "agentic", "corrective"]
+ModeName = Literal[AnsweringMode, "auto"]
+
+
+class RouteConfig(_Section):
+    """``auto`` mode: which mode each kind of question goes to, and the words that mark each kind
+    (added to the built-in English and Chinese cue words)."""
+
+    numeric: AnsweringMode = "reasoner"
+    comparison: AnsweringMode = "reasoner"
+    multi_hop: AnsweringMode = "agentic"
+    analysis: AnsweringMode = "think-then-answer"
+    lookup: AnsweringMode = "direct"
+    extra_cues: dict[Literal["numeric", "comparison", "multi_hop", "analysis"], list[str]] = Field(default_factory=dict)
+
+
+class ReasonConfig(_Section):
+    mode: ModeName = Field("direct", description="The mode `ponder ask` uses without --mode.")
+    query: Literal["none", "rewrite", "decompose", "hyde"] = Field(
+        "none", description="Before retrieving: rewrite the question, split it into sub-questions, or "
+                            "search with a hypothetical answer passage (HyDE).")
+    context_tokens: int = Field(3000, ge=200, description="Passages given to a model, most relevant first.")
+    handoff: Literal["thinking", "draft", "both"] = Field(
+        "both", description="think-then-answer: what the reasoner passes to the chat model.")
+    max_steps: int = Field(4, ge=1, le=20, description="agentic: most sub-questions before it must answer.")
+    max_step_tokens: int = Field(12000, ge=500, description="agentic: token budget over all its model calls.")
+    min_relevant: int = Field(2, ge=1, description="corrective: fewer relevant passages than this -> retry.")
+    retries: int = Field(1, ge=0, le=3, description="corrective: rewrite-and-retrieve rounds.")
+    router: Literal["rules", "llm"] = Field("rules", description="auto: cue-word rules, or the chat model "
+                                                                 "(falling back to the rules).")
+    routes: RouteConfig = RouteConfig()
+
+
 class LogConfig(_Section):
     enabled: bool = Field(True, description="Log every model call to calls.db in the data dir.")
 
@@ -219,6 +252,7 @@ class Config(_Section):
     reasoner: ReasonerConfig = ReasonerConfig()
     embedded: EmbeddedModelConfig = EmbeddedModelConfig()
     models: dict[str, ModelOverride] = Field(default_factory=dict)
+    reason: ReasonConfig = ReasonConfig()
     log: LogConfig = LogConfig()
 
     def role(self, name: Literal["chat", "reasoner"]) -> ModelConfig:

@@ -146,21 +146,36 @@ class Usage:
 
 @dataclass
 class TraceStep:
-    """One step of answering: what went in, what came out, how long it took."""
+    """One step of answering: what went in, what came out, how long it took. ``stage`` is
+    ``retrieve``, ``llm`` (one model call: role, purpose, tokens), or a group such as ``step 2``
+    whose ``children`` are the steps inside it."""
 
     stage: str
     seconds: float
     detail: dict[str, Any] = field(default_factory=dict)
+    children: list[TraceStep] = field(default_factory=list)
 
 
 @dataclass
 class Trace:
-    """Everything that happened while answering one question, in order."""
+    """Everything that happened while answering one question, in order (a tree: groups nest)."""
 
     steps: list[TraceStep] = field(default_factory=list)
 
-    def add(self, stage: str, seconds: float, **detail: Any) -> None:
-        self.steps.append(TraceStep(stage, seconds, detail))
+    def add(self, stage: str, seconds: float, **detail: Any) -> TraceStep:
+        step = TraceStep(stage, seconds, detail)
+        self.steps.append(step)
+        return step
+
+    def walk(self) -> list[TraceStep]:
+        """Every step, groups and their children, depth first."""
+        found: list[TraceStep] = []
+        pending = list(reversed(self.steps))
+        while pending:
+            step = pending.pop()
+            found.append(step)
+            pending.extend(reversed(step.children))
+        return found
 
 
 @dataclass
@@ -168,7 +183,9 @@ class Answer:
     """What Ponder returns for a question.
 
     ``text`` never contains the model's thinking; that lives in ``thinking``. ``timings`` maps a stage
-    name (``ingest``, ``retrieve``, ``generate``) to seconds.
+    name (``ingest``, ``retrieve``, ``answer``, ``think``, ``plan``, ``grade``...) to seconds, summed over the
+    stage's calls. ``hits`` are the passages given to the model, numbered as the citations number
+    them (``hits[n - 1]`` is passage ``[n]``). ``usage`` sums every model call.
     """
 
     question: str
@@ -182,6 +199,9 @@ class Answer:
     model: str
     language: str
     trace: Trace = field(default_factory=Trace)
+    route: str = ""  # auto mode: why this mode was chosen
+    fallbacks: list[str] = field(default_factory=list)  # where a step degraded (an unusable plan, grade...)
+    invalid_citations: list[int] = field(default_factory=list)  # markers removed: no such passage given
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -39,7 +39,7 @@ def test_reasoner_endpoint_answer_thinking_and_citations(make_ponder, provider: 
     assert answer.citations[0].chunk_id == answer.hits[0].chunk.id
     assert "charcoal for eight hours" in ponder.store.get_chunks([answer.citations[0].chunk_id])[0].text
     assert answer.usage.prompt_tokens == 700 and answer.language == "en" and answer.mode == "direct"
-    assert set(answer.timings) == {"retrieve", "generate"} and all(t >= 0 for t in answer.timings.values())
+    assert set(answer.timings) == {"retrieve", "answer"} and all(t >= 0 for t in answer.timings.values())
 
     # chat-style prompt: one user turn, no system prompt, numbered passages with sources, the question
     messages = provider.requests[0]["json"]["messages"]
@@ -113,7 +113,7 @@ def test_cli_ask_prints_thinking_answer_citations_and_timings(tmp_path: Path, pr
     assert lines.index("Thinking") < lines.index("Answer") < lines.index("Citations")
     assert "Check passage 1." in result.stdout and "Eight hours [1]." in result.stdout
     assert "[1] " in result.stdout and "tea-cooperative.md" in result.stdout and "Oolong" in result.stdout
-    assert "ingest " in lines[-1] and "retrieve " in lines[-1] and "generate " in lines[-1]
+    assert "ingest " in lines[-1] and "retrieve " in lines[-1] and "answer " in lines[-1]
     assert "321 prompt + 12 completion tokens" in lines[-1]
 
     provider.replies.append(Reply(body=chat_response("Eight hours [1].", "reasoning_content", "hidden")))

@@ -2,12 +2,20 @@ from ponder.reason.citations import resolve_citations
 from ponder.types import Chunk, Hit
 
 
-def _hits(*texts: str) -> list[Hit]:
+def _hits(*texts: str) -> list[tuple[int, Hit]]:
+    """Passages numbered 1..n, as a prompt shows them."""
     return [
-        Hit(Chunk(id=f"c{n}", document_id="d", path=f"/docs/{n}.txt", text=text, start=0, end=len(text), page=n),
-            score=1.0, retriever="bm25", rank=n)
+        (n, Hit(Chunk(id=f"c{n}", document_id="d", path=f"/docs/{n}.txt", text=text, start=0, end=len(text), page=n),
+                score=1.0, retriever="bm25", rank=n))
         for n, text in enumerate(texts, start=1)
     ]
+
+
+def test_numbers_need_not_be_contiguous() -> None:
+    numbered = [(n, hit) for n, (_, hit) in zip((3, 7), _hits("alpha", "beta"))]
+    text, citations, invalid = resolve_citations("Beta [7], alpha [3], nothing [1].", numbered)
+    assert [(c.marker, c.chunk_id) for c in citations] == [(7, "c2"), (3, "c1")] and invalid == [1]
+    assert text == "Beta [7], alpha [3], nothing."
 
 
 def test_model_markers_resolve_to_chunks_in_order_of_use() -> None:

@@ -45,13 +45,13 @@ def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, qu
     for citation in answer.citations:
         assert citation.chunk_id in hit_ids and citation.chunk_id in stored
         assert citation.path == stored[citation.chunk_id].path and Path(citation.path).parent == EXAMPLES
-    assert answer.timings["retrieve"] > 0 and answer.timings["generate"] > 0
+    assert answer.timings["retrieve"] > 0 and answer.timings["answer"] > 0
     assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
     assert not answer.usage.estimated  # llama.cpp reports usage
     assert answer.thinking == ""  # a base model does not think aloud
     assert "<think>" not in answer.text
     generate = answer.trace.steps[-1]
-    assert generate.stage == "generate" and generate.detail["prompt_style"] == "completion"
+    assert generate.stage == "llm" and generate.detail["purpose"] == "answer" and generate.detail["role"] == "chat"
     assert generate.detail["prompt"].rstrip().endswith("Answer:" if language == "en" else "回答：")
 
 
@@ -109,7 +109,7 @@ def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
     assert out.count("Question:") == 2 and out.count("Answer") >= 2
     assert "Citations" in out or "No citations" in out
     assert "青溪村图书馆每周哪天闭馆？" in out
-    assert "start_model" in out and "generate" in out and "prompt +" in out
+    assert "start_model" in out and "answer " in out and "prompt +" in out
     assert (tmp_path / "demo" / "ponder.db").is_file()
 
 

@@ -7,7 +7,7 @@ marked ``source="overlap"`` so nobody mistakes it for the model's own.
 
 Example::
 
-    text, citations, invalid = resolve_citations("Paris [1][7].", hits)  # 2 hits: [7] is invalid
+    text, citations, invalid = resolve_citations("Paris [1][7].", [(1, hit_a), (2, hit_b)])  # [7] invalid
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ _NUMBER = re.compile(r"\d+")
 MIN_OVERLAP = 0.3
 
 
-def resolve_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], list[int]]:
-    """Return the answer text with invalid markers removed, its citations, and the invalid numbers."""
+def resolve_citations(text: str, numbered: list[tuple[int, Hit]]) -> tuple[str, list[Citation], list[int]]:
+    """Return the answer text with invalid markers removed, its citations, and the invalid numbers.
+    ``numbered`` are the passages the model was given, with the numbers it saw them under."""
+    given = dict(numbered)
     cited: list[int] = []
     invalid: list[int] = []
 
     def keep_valid(match: re.Match[str]) -> str:
         numbers = [int(n) for n in _NUMBER.findall(match.group(2))]
-        valid = [n for n in numbers if 1 <= n <= len(hits)]
+        valid = [n for n in numbers if n in given]
         invalid.extend(n for n in numbers if n not in valid)
         cited.extend(n for n in valid if n not in cited)
         # An invalid marker goes with the space before it, so "word [9]." becomes "word.".
@@ -37,20 +39,19 @@ def resolve_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], 
 
     cleaned = _MARKER.sub(keep_valid, text).strip()
     if cited:
-        return cleaned, [_citation(n, hits[n - 1], "model") for n in cited], invalid
-    best = _best_overlap(cleaned, hits)
-    citations = [_citation(best + 1, hits[best], "overlap")] if best is not None else []
+        return cleaned, [_citation(n, given[n], "model") for n in cited], invalid
+    best = _best_overlap(cleaned, numbered)
+    citations = [_citation(best, given[best], "overlap")] if best is not None else []
     return cleaned, citations, invalid
 
 
-def _best_overlap(text: str, hits: list[Hit]) -> int | None:
+def _best_overlap(text: str, numbered: list[tuple[int, Hit]]) -> int | None:
+    """The number of the passage sharing the most character bigrams with ``text``, if enough."""
     answer = _bigrams(text)
-    if not answer:
+    if not answer or not numbered:
         return None
-    scores = [len(answer & _bigrams(hit.chunk.text)) / len(answer) for hit in hits]
-    if not scores or max(scores) < MIN_OVERLAP:
-        return None
-    return scores.index(max(scores))
+    score, number = max(((len(answer & _bigrams(hit.chunk.text)) / len(answer), -n) for n, hit in numbered))
+    return -number if score >= MIN_OVERLAP else None
 
 
 def _bigrams(text: str) -> set[str]:

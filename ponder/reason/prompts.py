@@ -1,11 +1,13 @@
-"""Grounded prompts, in the question's language, in the two styles models need.
+"""Every prompt Ponder sends, in English and Chinese, in the two styles models need.
 
 * ``chat``: instruction-tuned and reasoning models. Everything goes in one user turn (DeepSeek's
-  guidance for R1 is to use no system prompt), with the rule to cite passages as [n] and to say so
-  when the passages do not hold the answer.
+  guidance for R1 is to use no system prompt).
 * ``completion``: base models such as the embedded Gemma 3 270M, which follow examples, not
   instructions: one worked example, then the real passages and question, ending at "Answer:".
   Generation stops at the end of the line.
+
+Passages are numbered by the caller (numbers stay stable across an agentic run), and the answer
+cites them as [n]. Internal prompts (plan, grade, rewrite, route) ask for JSON or one line.
 """
 
 from __future__ import annotations
@@ -14,13 +16,26 @@ from dataclasses import dataclass
 
 from ponder.types import Hit
 
+Numbered = list[tuple[int, Hit]]
+
 
 @dataclass(frozen=True)
 class _Language:
-    instruction: str
+    answer: str  # the direct / chat-model instruction
+    reasoner: str  # the reasoner's: weigh each passage, discard noise
+    writer: str  # think-then-answer: the chat model writing from the reasoner's notes
+    notes: str
+    draft: str
     passages: str
     question: str
-    answer: str
+    answer_label: str
+    plan: str
+    asked: str
+    grade: str
+    rewrite: str
+    decompose: str
+    hyde: str
+    route: str
     example_passages: tuple[str, str]
     example_question: str
     example_answer: str
@@ -28,33 +43,71 @@ class _Language:
 
 LANGUAGES = {
     "en": _Language(
-        instruction=(
-            "Answer the question using only the numbered passages. After each claim, cite the passages it "
-            "comes from as [1], [2]. If the passages do not contain the answer, say that they do not, "
-            "instead of guessing. Answer in English."
-        ),
+        answer=("Answer the question using only the numbered passages. After each claim, cite the passages it "
+                "comes from as [1], [2]. If the passages do not contain the answer, say that they do not, "
+                "instead of guessing. Answer in English."),
+        reasoner=("Answer the question using the numbered passages. They come from a search and may be "
+                  "irrelevant, outdated, contradict each other or contain errors: judge each passage's relevance "
+                  "and reliability, ignore the noise, and base the answer only on passages you trust. Cite them "
+                  "as [1], [2] after each claim. If the passages do not contain the answer, or conflict so that "
+                  "it cannot be settled, say so instead of guessing. Answer in English."),
+        writer=("An analyst has studied the numbered passages and left the notes below. Write the final answer "
+                "to the question for the user: concise, using only facts from the passages, citing them as "
+                "[1], [2] after each claim. Do not repeat the analyst's reasoning. If the notes conclude that "
+                "the passages do not contain the answer, say so. Answer in English."),
+        notes="Analyst's notes:",
+        draft="Analyst's draft answer:",
         passages="Passages:",
         question="Question:",
-        answer="Answer:",
-        example_passages=(
-            "The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
-            "Mount Fuji is the highest mountain in Japan, at 3,776 metres.",
-        ),
+        answer_label="Answer:",
+        plan=("You are answering the question by searching the user's documents one sub-question at a time. "
+              "Below are the passages found so far and the searches already made. Decide the next step. "
+              'Reply with JSON only: {"action": "search", "query": "<the next sub-question>"} to look '
+              'something up, or {"action": "answer"} when the passages are enough to answer.'),
+        asked="Searches so far:",
+        grade=("For each numbered passage, decide whether it helps answer the question. Reply with JSON only: "
+               '{"relevant": [<numbers of the helpful passages>]}'),
+        rewrite=("Rewrite the question as one short search query for the user's documents: keep names, "
+                 "numbers and key terms, drop filler. Reply with the query only."),
+        decompose=("Split the question into the simpler sub-questions that must be looked up to answer it "
+                   '(at most 4). Reply with JSON only: {"questions": ["...", "..."]}'),
+        hyde=("Write a short passage (2-3 sentences) that would answer the question, in the style of a "
+              "document. It is only used for searching, so plausible details are fine."),
+        route=("Classify the question. numeric: needs calculation over figures; comparison: compares two or "
+               "more things; multi_hop: needs facts that depend on other facts; analysis: asks why or how, "
+               "causes, implications; lookup: asks for a single stated fact. Reply with JSON only: "
+               '{"kind": "<one of numeric, comparison, multi_hop, analysis, lookup>", "why": "<short reason>"}'),
+        example_passages=("The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
+                          "Mount Fuji is the highest mountain in Japan, at 3,776 metres."),
         example_question="When was the Eiffel Tower completed?",
         example_answer="The Eiffel Tower was completed in 1889 [1].",
     ),
     "zh": _Language(
-        instruction=(
-            "请只根据下面编号的资料回答问题。每个论断后用 [1]、[2] 标注其出处。"
-            "如果资料中没有答案，请直接说明资料中没有，不要猜测。请用中文回答。"
-        ),
+        answer=("请只根据下面编号的资料回答问题。每个论断后用 [1]、[2] 标注其出处。"
+                "如果资料中没有答案，请直接说明资料中没有，不要猜测。请用中文回答。"),
+        reasoner=("请根据下面编号的资料回答问题。这些资料来自检索，可能与问题无关、已经过时、相互矛盾或含有错误："
+                  "请逐条判断其相关性和可靠性，忽略噪声，只依据可信的资料作答，并在每个论断后用 [1]、[2] 标注出处。"
+                  "如果资料中没有答案，或资料相互矛盾无法判断，请直接说明，不要猜测。请用中文回答。"),
+        writer=("一位分析员已经研读了下面编号的资料，并留下了笔记。请据此为用户写出最终回答：简洁，只使用资料中的事实，"
+                "每个论断后用 [1]、[2] 标注出处。不要复述分析过程。如果笔记认为资料中没有答案，请直接说明。请用中文回答。"),
+        notes="分析笔记：",
+        draft="分析员的草稿答案：",
         passages="资料：",
         question="问题：",
-        answer="回答：",
-        example_passages=(
-            "埃菲尔铁塔位于巴黎，于1889年为世界博览会建成。",
-            "富士山是日本最高的山，海拔3776米。",
-        ),
+        answer_label="回答：",
+        plan=("你要通过逐个子问题检索用户的文档来回答问题。下面是目前找到的资料和已做过的检索。请决定下一步。"
+              '只回复 JSON：需要继续查找时回复 {"action": "search", "query": "<下一个子问题>"}；'
+              '资料已足够回答时回复 {"action": "answer"}。'),
+        asked="已做过的检索：",
+        grade='请逐条判断编号资料是否有助于回答问题。只回复 JSON：{"relevant": [<有帮助的资料编号>]}',
+        rewrite="请把问题改写成一条简短的检索查询：保留名称、数字和关键词，去掉无关的字词。只回复查询本身。",
+        decompose=('请把问题拆成回答它所需查找的更简单的子问题（最多 4 个）。只回复 JSON：'
+                   '{"questions": ["...", "..."]}'),
+        hyde="请写一段能回答该问题的简短文字（2-3 句），写成文档的口吻。它只用于检索，细节合理即可。",
+        route=("请给问题分类。numeric：需要对数字进行计算；comparison：比较两个或多个对象；multi_hop：需要由一个事实推出另一个事实；"
+               "analysis：问原因、方式、影响；lookup：只问一个明确写出的事实。只回复 JSON："
+               '{"kind": "<numeric、comparison、multi_hop、analysis、lookup 之一>", "why": "<简短理由>"}'),
+        example_passages=("埃菲尔铁塔位于巴黎，于1889年为世界博览会建成。", "富士山是日本最高的山，海拔3776米。"),
         example_question="埃菲尔铁塔是哪一年建成的？",
         example_answer="埃菲尔铁塔于1889年建成 [1]。",
     ),
@@ -67,28 +120,51 @@ NO_PASSAGES = {
 }
 
 
-def chat_messages(question: str, hits: list[Hit], language: str) -> list[dict[str, str]]:
-    """One user turn: instruction, numbered passages with their source, question."""
+def answer_messages(question: str, numbered: Numbered, language: str, instruction: str = "answer",
+                    notes: str = "") -> list[dict[str, str]]:
+    """One user turn: instruction, numbered passages with their source, optional notes, question.
+    ``instruction`` names a field of the language table: answer, reasoner or writer."""
     words = LANGUAGES[language]
-    passages = "\n\n".join(
-        f"[{number}] ({hit.chunk.location()})\n{hit.chunk.text}" for number, hit in enumerate(hits, start=1)
-    )
-    content = f"{words.instruction}\n\n{words.passages}\n{passages}\n\n{words.question}{_gap(language)}{question}"
+    passages = "\n\n".join(f"[{n}] ({hit.chunk.location()})\n{hit.chunk.text}" for n, hit in numbered)
+    notes_block = f"\n\n{notes}" if notes else ""
+    content = (f"{getattr(words, instruction)}\n\n{words.passages}\n{passages}{notes_block}\n\n"
+               f"{words.question}{_gap(language)}{question}")
     return [{"role": "user", "content": content}]
 
 
-def completion_prompt(question: str, hits: list[Hit], language: str) -> str:
+def answer_completion(question: str, numbered: Numbered, language: str, notes: str = "") -> str:
     """A few-shot prompt for base models; each passage on one line."""
     words = LANGUAGES[language]
     gap = _gap(language)
-    example = _block(words, list(words.example_passages), words.example_question, gap)
-    real = _block(words, [" ".join(hit.chunk.text.split()) for hit in hits], question, gap)
-    return (f"{words.instruction}\n\n{example}{words.answer}{gap}{words.example_answer}\n\n"
-            f"{real}{words.answer}")
+    example = _block(words, list(enumerate(words.example_passages, start=1)), words.example_question, gap)
+    real = _block(words, [(n, " ".join(hit.chunk.text.split())) for n, hit in numbered], question, gap)
+    notes_line = f"{' '.join(notes.split())}\n" if notes else ""
+    return (f"{words.answer}\n\n{example}{words.answer_label}{gap}{words.example_answer}\n\n"
+            f"{real}{notes_line}{words.answer_label}")
 
 
-def _block(words: _Language, passages: list[str], question: str, gap: str) -> str:
-    numbered = "\n".join(f"[{number}] {text}" for number, text in enumerate(passages, start=1))
+def task_messages(task: str, question: str, language: str, numbered: Numbered = (),
+                  extra: str = "") -> list[dict[str, str]]:
+    """An internal task (plan, grade, rewrite, decompose, hyde, route) as one user turn."""
+    words = LANGUAGES[language]
+    parts = [getattr(words, task)]
+    if numbered:
+        parts.append(words.passages + "\n" + "\n\n".join(f"[{n}] {' '.join(h.chunk.text.split())[:600]}"
+                                                        for n, h in numbered))
+    if extra:
+        parts.append(extra)
+    parts.append(f"{words.question}{_gap(language)}{question}")
+    return [{"role": "user", "content": "\n\n".join(parts)}]
+
+
+def task_completion(task: str, question: str, language: str, numbered: Numbered = (), extra: str = "") -> str:
+    """The same task for a base model: the instruction and inputs, ending where the reply goes."""
+    content = task_messages(task, question, language, numbered, extra)[0]["content"]
+    return f"{content}\n{'回复' if language == 'zh' else 'Reply'}:"
+
+
+def _block(words: _Language, passages: list[tuple[int, str]], question: str, gap: str) -> str:
+    numbered = "\n".join(f"[{number}] {text}" for number, text in passages)
     return f"{words.passages}\n{numbered}\n{words.question}{gap}{question}\n"
 
 

@@ -1,0 +1,98 @@
+"""``agentic`` (Chain-of-RAG / DeepRAG style): the reasoner plans sub-questions, retrieves for each,
+reads what it found, and decides whether to search again or answer.
+
+Each step is one planning call to the reasoner, which sees the question, every passage found so
+far (numbered once: a passage keeps its number when found again) and the searches made; it
+replies ``{"action": "search", "query": ...}`` or ``{"action": "answer"}``. The loop is bounded by
+``reason.max_steps`` and by a token budget over all calls (``reason.max_step_tokens``); when either
+runs out it answers with what it has. A plan that cannot be used is recorded as a fallback: with
+nothing found yet it searches the question itself, otherwise it answers. Only the plan's JSON is
+read; the planner's thinking never reaches the next step.
+
+Example::
+
+    answer = AgenticMode(models, config.reason).run("Who founded the company that makes X?", search)
+    [s.stage for s in answer.trace.steps]  # ["step 1", "step 2", "llm"] (groups hold plan + retrieve)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.reason.base import Mode, task_prompt
+from ponder.reason.prompts import LANGUAGES
+from ponder.reason.run import Run
+from ponder.types import Answer
+
+PLAN_SCHEMA = {
+    "type": "object",
+    "properties": {"action": {"type": "string", "enum": ["search", "answer"]}, "query": {"type": "string"}},
+    "required": ["action"],
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str  # "search" or "answer"
+    query: str = ""
+
+    @staticmethod
+    def from_json(value: Any) -> Plan:
+        if not isinstance(value, dict):
+            raise ValueError('expected {"action": "search" | "answer", "query": ...}')
+        action = str(value.get("action", "")).strip().lower()
+        query = " ".join(str(value.get("query") or "").split())
+        if action == "search" and query:
+            return Plan("search", query)
+        if action == "answer":
+            return Plan("answer")
+        raise ValueError(f"not a usable plan: {value!r}")
+
+
+class AgenticMode(Mode):
+    name = "agentic"
+
+    def answer(self, run: Run) -> Answer:
+        asked: list[str] = []
+        stopped = "the planner chose to answer"
+        for step in range(1, self.settings.max_steps + 1):
+            if run.usage.total_tokens >= self.settings.max_step_tokens:
+                stopped = f"token budget spent ({run.usage.total_tokens} of {self.settings.max_step_tokens})"
+                break
+            with run.group(f"step {step}"):
+                plan = self._plan(run, asked)
+                if plan.action == "answer":
+                    break
+                if plan.query in asked:
+                    stopped = f"the planner repeated a search ({plan.query!r})"
+                    break
+                asked.append(plan.query)
+                run.passages.number(run.pack(self.gather(run, plan.query)))
+        else:
+            stopped = f"step limit reached ({self.settings.max_steps})"
+        run.note("stop", reason=stopped, searches=asked, passages=len(run.passages))
+        numbered = self._final_passages(run)
+        if not numbered:
+            return self.nothing_found(run)
+        final = self.write(run, self.models.reasoner, numbered, "reasoner")
+        return run.answer(self.name, final, numbered)
+
+    def _plan(self, run: Run, asked: list[str]) -> Plan:
+        llm = self.models.reasoner
+        words = LANGUAGES[run.language]
+        extra = f"{words.asked}\n" + "\n".join(f"- {q}" for q in asked) if asked else ""
+        prompt = task_prompt(llm, "plan", run.question, run.language, run.passages.all(), extra)
+        result = run.ask_json(llm, prompt, schema=PLAN_SCHEMA, validate=Plan.from_json, purpose="plan")
+        if result.value is not None:
+            run.note("plan", action=result.value.action, query=result.value.query)
+            return result.value
+        # Unusable plan: search the question itself first; once something is found, answer.
+        return Plan("search", run.question) if not asked else Plan("answer")
+
+    def _final_passages(self, run: Run) -> list[tuple[int, Any]]:
+        """The passages found, in the order found, within the context budget, keeping the numbers
+        the planner saw them under."""
+        found = run.passages.all()
+        kept = {hit.chunk.id for hit in run.pack([hit for _, hit in found])}
+        return [(number, hit) for number, hit in found if hit.chunk.id in kept]

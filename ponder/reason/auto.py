@@ -1,0 +1,113 @@
+"""``auto``: route each question to the mode that suits it, and say why.
+
+Numeric computation and comparisons go to ``reasoner``, multi-hop questions to ``agentic``,
+analysis (why / how / impact) to ``think-then-answer``, and plain look-ups to ``direct`` — where a
+reasoning model only adds latency and a temptation to embellish. The mapping is ``[reason.routes]``;
+the cue words are built in for English and Chinese and extended by ``routes.extra_cues``. With
+``reason.router = "llm"`` the chat model classifies instead, and the rules decide when its reply
+is unusable (counted as a fallback). The reason is kept in ``Answer.route``.
+
+Example::
+
+    route = Router(config.reason).route("2023年比2022年增长了多少？")
+    route.kind, route.mode, route.why  # numeric, reasoner, "numeric: cue '多少' ..."
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ponder.config import ReasonConfig
+from ponder.reason.base import Mode, Models, task_prompt
+from ponder.reason.run import Run
+from ponder.types import Answer
+
+KINDS = ("numeric", "comparison", "multi_hop", "analysis")
+CUES: dict[str, list[str]] = {
+    "numeric": ["how many", "how much", "total", "sum", "average", "percent", "percentage", "ratio",
+                "difference", "increase", "decrease", "grew", "growth", "calculate", "combined", "per cent",
+                "多少", "几个", "几次", "几年", "合计", "总共", "一共", "平均", "百分之", "比例", "增长", "下降", "增加", "减少", "差距",
+                "计算", "占比", "倍"],
+    "comparison": ["compare", "compared", "versus", "vs", "more than", "less than", "higher", "lower", "larger",
+                   "smaller", "better", "worse", "which is", "difference between", "earlier", "later",
+                   "比较", "相比", "对比", "更高", "更低", "更多", "更少", "更大", "更小", "哪个", "哪一个", "还是", "区别", "不同"],
+    "multi_hop": ["both", "and also", "of the company that", "the person who", "the one that", "whose",
+                  "同时", "并且", "以及", "分别", "所在的", "的创始人"],
+    "analysis": ["why", "how does", "how did", "explain", "analyse", "analyze", "impact", "effect", "cause",
+                 "reason", "implication", "evaluate", "assess", "trend",
+                 "为什么", "为何", "原因", "分析", "影响", "如何", "怎样", "评价", "趋势", "意义", "解释"],
+}
+ROUTE_SCHEMA = {"type": "object", "properties": {"kind": {"type": "string", "enum": [*KINDS, "lookup"]},
+                                                 "why": {"type": "string"}}, "required": ["kind"]}
+_NUMBERS = re.compile(r"\d[\d,.]*\s*%?")
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # numeric, comparison, multi_hop, analysis or lookup
+    mode: str
+    why: str
+
+
+class Router:
+    def __init__(self, settings: ReasonConfig):
+        self.settings = settings
+        self.cues = {kind: CUES[kind] + settings.routes.extra_cues.get(kind, []) for kind in KINDS}
+
+    def route(self, question: str) -> Route:
+        """The first kind (in order numeric, comparison, multi-hop, analysis) with a cue in the question."""
+        lowered = question.lower()
+        for kind in KINDS:
+            for cue in self.cues[kind]:
+                if _has_cue(lowered, cue.lower()):
+                    return self._route(kind, f"{kind}: cue {cue!r}")
+        if len(_NUMBERS.findall(question)) >= 2:
+            return self._route("numeric", "numeric: several figures in the question")
+        return self._route("lookup", "lookup: no cue for computation, comparison, multi-hop or analysis")
+
+    def _route(self, kind: str, why: str) -> Route:
+        return Route(kind, getattr(self.settings.routes, kind), why)
+
+
+def _has_cue(text: str, cue: str) -> bool:
+    if cue.isascii():  # whole words for English; Chinese has no spaces to find words by
+        return re.search(rf"\b{re.escape(cue)}\b", text) is not None
+    return cue in text
+
+
+def _route_kind(value: Any) -> tuple[str, str]:
+    if not isinstance(value, dict) or value.get("kind") not in (*KINDS, "lookup"):
+        raise ValueError(f"kind must be one of {', '.join((*KINDS, 'lookup'))}")
+    return value["kind"], str(value.get("why") or "")
+
+
+class AutoMode(Mode):
+    name = "auto"
+
+    def __init__(self, models: Models, settings: ReasonConfig, make_mode: Callable[[str], Mode]):
+        super().__init__(models, settings)
+        self.router = Router(settings)
+        self._make_mode = make_mode
+
+    def answer(self, run: Run) -> Answer:
+        route = self.router.route(run.question)
+        if self.settings.router == "llm":
+            route = self._classify(run) or route
+        run.note("route", kind=route.kind, mode=route.mode, why=route.why)
+        chosen = self._make_mode(route.mode)
+        answer = chosen.answer(run)
+        answer.mode = f"auto → {route.mode}"
+        answer.route = route.why
+        return answer
+
+    def _classify(self, run: Run) -> Route | None:
+        llm = self.models.chat
+        result = run.ask_json(llm, task_prompt(llm, "route", run.question, run.language), schema=ROUTE_SCHEMA,
+                              validate=_route_kind, purpose="route", max_tokens=96)
+        if result.value is None:
+            return None  # the rules decide; the fallback is recorded
+        kind, why = result.value
+        return Route(kind, getattr(self.settings.routes, kind), f"{kind}: classified by the chat model"
+                                                                f"{' — ' + why if why else ''}")

@@ -1,0 +1,107 @@
+"""What every mode shares: the models it may call, the settings, and the steps they all use —
+widening the query before retrieval (rewrite, decompose, HyDE) and writing a cited answer.
+
+Every mode has the same interface: ``run(question, retrieve) -> Answer``, where ``retrieve`` maps
+a query to hits (the configured hybrid search, filters applied). Modes that retrieve several
+times (agentic, corrective) call it more than once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.config import ReasonConfig
+from ponder.llm import Generation, OpenAICompatibleLLM
+from ponder.reason.prompts import (
+    COMPLETION_STOP, NO_PASSAGES, Numbered, answer_completion, answer_messages, task_completion, task_messages,
+)
+from ponder.reason.run import Retrieve, Run
+from ponder.retrieve import reciprocal_rank_fusion
+from ponder.types import Answer, Hit
+
+
+@dataclass
+class Models:
+    chat: OpenAICompatibleLLM
+    reasoner: OpenAICompatibleLLM
+
+
+class Mode:
+    """Base of the modes: subclasses set ``name`` and implement :meth:`answer`."""
+
+    name = ""
+
+    def __init__(self, models: Models, settings: ReasonConfig):
+        self.models = models
+        self.settings = settings
+
+    def run(self, question: str, retrieve: Retrieve) -> Answer:
+        return self.answer(Run(question, retrieve, self.settings.context_tokens))
+
+    def answer(self, run: Run) -> Answer:
+        raise NotImplementedError
+
+    # -- shared steps ---------------------------------------------------------------------------
+    def gather(self, run: Run, question: str) -> list[Hit]:
+        """Retrieve for ``question``, widened first as ``reason.query`` says; several queries' hits
+        are fused by reciprocal rank."""
+        queries = expand_query(run, self.models.chat, question, self.settings.query)
+        if len(queries) == 1:
+            return run.retrieve(queries[0])
+        found = {query: run.retrieve(query) for query in queries}
+        by_id = {hit.chunk.id: hit for hits in found.values() for hit in hits}
+        fused = reciprocal_rank_fusion({q: [h.chunk.id for h in hits] for q, hits in found.items()}, {}, k=60)
+        return [by_id[chunk_id] for chunk_id, _ in fused]
+
+    def write(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered, instruction: str,
+              notes: str = "", purpose: str = "answer") -> Generation:
+        """The cited answer from ``numbered`` passages (instruction: answer, reasoner or writer)."""
+        if llm.prompt_style == "completion":
+            prompt: Any = answer_completion(run.question, numbered, run.language, notes)
+            return run.generate(llm, prompt, purpose=purpose, stop=COMPLETION_STOP)
+        return run.generate(llm, answer_messages(run.question, numbered, run.language, instruction, notes),
+                            purpose=purpose)
+
+    def nothing_found(self, run: Run) -> Answer:
+        """No passage matched: say so rather than let a model invent an answer."""
+        return run.answer(self.name, None, [], text=NO_PASSAGES[run.language], thinking="")
+
+
+def task_prompt(llm: OpenAICompatibleLLM, task: str, question: str, language: str, numbered: Numbered = (),
+                extra: str = "") -> Any:
+    if llm.prompt_style == "completion":
+        return task_completion(task, question, language, numbered, extra)
+    return task_messages(task, question, language, numbered, extra)
+
+
+QUERY_SCHEMA = {"type": "object", "properties": {"questions": {"type": "array", "items": {"type": "string"}}},
+                "required": ["questions"]}
+
+
+def _questions(value: Any) -> list[str]:
+    if not isinstance(value, dict) or not isinstance(value.get("questions"), list):
+        raise ValueError('expected {"questions": [...]}')
+    questions = [str(q).strip() for q in value["questions"] if str(q).strip()]
+    if not questions:
+        raise ValueError("no sub-questions")
+    return questions[:4]
+
+
+def expand_query(run: Run, llm: OpenAICompatibleLLM, question: str, how: str) -> list[str]:
+    """The queries to retrieve with: the question itself; or also its rewrite, its sub-questions,
+    or a hypothetical answer passage (HyDE)."""
+    if how == "none":
+        return [question]
+    if how == "decompose":
+        result = run.ask_json(llm, task_prompt(llm, "decompose", question, run.language), schema=QUERY_SCHEMA,
+                              validate=_questions, purpose="decompose")
+        return [question, *(q for q in result.value or [] if q != question)]
+    generation = run.generate(llm, task_prompt(llm, how, question, run.language), purpose=how,
+                              stop=["\n"] if how == "rewrite" else None, max_tokens=64 if how == "rewrite" else 200)
+    text = " ".join(generation.text.split())
+    if not text:
+        run.fallback(f"{how}: empty reply; searched with the question as asked")
+        return [question]
+    # The question stays among the queries: a bad rewrite or passage then costs recall, not everything.
+    return [text, question] if how == "rewrite" else [question, text]

@@ -1,0 +1,27 @@
+"""``reasoner``: the reasoning model answers, told to judge each passage and discard the noise.
+
+Retrieval returns near-misses, stale and contradicting passages; R1-class models are good at
+weighing them when asked to. The thinking comes back separately and is kept apart from the answer.
+
+Example::
+
+    answer = ReasonerMode(models, config.reason).run("Which plant grew faster, and by how much?", search)
+    answer.thinking  # the reasoner's weighing of the passages
+"""
+
+from __future__ import annotations
+
+from ponder.reason.base import Mode
+from ponder.reason.run import Run
+from ponder.types import Answer
+
+
+class ReasonerMode(Mode):
+    name = "reasoner"
+
+    def answer(self, run: Run) -> Answer:
+        hits = run.pack(self.gather(run, run.question))
+        if not hits:
+            return self.nothing_found(run)
+        numbered = run.passages.number(hits)
+        return run.answer(self.name, self.write(run, self.models.reasoner, numbered, "reasoner"), numbered)

@@ -1,0 +1,171 @@
+"""The bookkeeping every mode shares while answering one question.
+
+A :class:`Run` wraps the retriever and the model calls so that each one lands in the trace (with
+its latency and tokens), in the per-stage timings and in the usage total; it keeps the passages
+given to models in a :class:`PassageBook`, where a passage keeps its number however often it is
+retrieved again; and it records every fallback (an unusable plan or grade) instead of crashing.
+Modes only decide *what* to do; the Run makes it observable.
+
+Example::
+
+    run = Run(question, retrieve, context_tokens=3000)
+    hits = run.retrieve(question)
+    numbered = run.passages.number(run.pack(hits))
+    generation = run.generate(llm, answer_messages(question, numbered, run.language), purpose="answer")
+    return run.answer("direct", generation, numbered)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
+from ponder.llm import Generation, Messages, OpenAICompatibleLLM, StructuredResult, ask_json
+from ponder.reason.citations import resolve_citations
+from ponder.text import detect_language, estimate_tokens
+from ponder.types import Answer, Hit, Trace, TraceStep, Usage
+
+Retrieve = Callable[[str], list[Hit]]
+T = TypeVar("T")
+
+
+class PassageBook:
+    """Passages shown to models during one question, each with a stable citation number."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._hits: list[Hit] = []
+
+    def number(self, hits: list[Hit]) -> list[tuple[int, Hit]]:
+        """``hits`` with their numbers; a passage seen before keeps its number."""
+        numbered = []
+        for hit in hits:
+            if hit.chunk.id not in self._numbers:
+                self._hits.append(hit)
+                self._numbers[hit.chunk.id] = len(self._hits)
+            numbered.append((self._numbers[hit.chunk.id], hit))
+        return numbered
+
+    def all(self) -> list[tuple[int, Hit]]:
+        return list(enumerate(self._hits, start=1))
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+
+class Run:
+    def __init__(self, question: str, retrieve: Retrieve, context_tokens: int = 3000):
+        self.question = question
+        self.language = detect_language(question)
+        self.context_tokens = context_tokens
+        self.passages = PassageBook()
+        self.trace = Trace()
+        self.usage = Usage()
+        self.timings: dict[str, float] = defaultdict(float)
+        self.fallbacks: list[str] = []
+        self._retrieve = retrieve
+        self._group: TraceStep | None = None
+
+    # -- steps ----------------------------------------------------------------------------------
+    def retrieve(self, query: str) -> list[Hit]:
+        started = time.perf_counter()
+        hits = self._retrieve(query)
+        seconds = time.perf_counter() - started
+        self.timings["retrieve"] += seconds
+        self._add(TraceStep("retrieve", seconds, {"query": query, "chunk_ids": [h.chunk.id for h in hits],
+                                                   "scores": [h.score for h in hits]}))
+        return hits
+
+    def generate(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, purpose: str,
+                 stop: list[str] | None = None, max_tokens: int | None = None) -> Generation:
+        """One model call; chat messages or, for base models, a completion prompt."""
+        if isinstance(prompt, str):
+            generation = llm.complete(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
+        else:
+            generation = llm.chat(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
+        self._record_call(llm, purpose, prompt, generation)
+        return generation
+
+    def ask_json(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, schema: dict[str, Any],
+                 validate: Callable[[Any], T], purpose: str, max_tokens: int | None = None) -> StructuredResult[T]:
+        """Structured output; an unusable reply is recorded as a fallback and ``value`` is None."""
+        started = time.perf_counter()
+        result = ask_json(llm, prompt, schema=schema, validate=validate, purpose=purpose, max_tokens=max_tokens)
+        if result.generation is not None:
+            self._record_call(llm, purpose, prompt, result.generation, format=result.format,
+                              downgrades=result.downgrades)
+        else:
+            self.timings[purpose] += time.perf_counter() - started
+        if result.value is None:
+            self.fallback(f"{purpose}: {result.error}")
+        return result
+
+    def fallback(self, what: str) -> None:
+        self.fallbacks.append(what)
+        self._add(TraceStep("fallback", 0.0, {"what": what}))
+
+    @contextmanager
+    def group(self, name: str, **detail: Any) -> Iterator[TraceStep]:
+        """Nest the steps inside (say, one agentic step) under one trace node."""
+        step = TraceStep(name, 0.0, detail)
+        self._add(step)
+        outer, self._group = self._group, step
+        started = time.perf_counter()
+        try:
+            yield step
+        finally:
+            step.seconds = time.perf_counter() - started
+            self._group = outer
+
+    def note(self, stage: str, **detail: Any) -> None:
+        """A decision worth seeing in the trace (a route, a plan, a grade)."""
+        self._add(TraceStep(stage, 0.0, detail))
+
+    # -- context --------------------------------------------------------------------------------
+    def pack(self, hits: list[Hit], budget: int | None = None) -> list[Hit]:
+        """The hits that fit the context budget, most relevant first; repeated texts dropped."""
+        budget = self.context_tokens if budget is None else budget
+        kept, seen, used = [], set(), 0
+        for hit in hits:
+            key = " ".join(hit.chunk.text.split())
+            cost = estimate_tokens(hit.chunk.text)
+            if key in seen or (kept and used + cost > budget):
+                continue
+            kept.append(hit)
+            seen.add(key)
+            used += cost
+        return kept
+
+    # -- result ---------------------------------------------------------------------------------
+    def answer(self, mode: str, generation: Generation | None, numbered: list[tuple[int, Hit]],
+               text: str | None = None, thinking: str | None = None, route: str = "") -> Answer:
+        """The final Answer: citations checked against the passages this answer was written from."""
+        raw = text if text is not None else (generation.text if generation else "")
+        cleaned, citations, invalid = resolve_citations(raw, numbered)
+        if invalid:
+            self.note("citations", removed=invalid, reason="no passage with these numbers was given")
+        return Answer(
+            question=self.question, text=cleaned,
+            thinking=thinking if thinking is not None else (generation.thinking if generation else ""),
+            citations=citations, hits=[hit for _, hit in numbered], usage=self.usage, timings=dict(self.timings),
+            mode=mode, model=generation.model if generation else "", language=self.language, trace=self.trace,
+            route=route, fallbacks=self.fallbacks, invalid_citations=invalid,
+        )
+
+    # -- internals ------------------------------------------------------------------------------
+    def _record_call(self, llm: OpenAICompatibleLLM, purpose: str, prompt: Messages | str,
+                     generation: Generation, **extra: Any) -> None:
+        self.usage.add(generation.usage)
+        self.timings[purpose] += generation.seconds
+        usage = generation.usage
+        self._add(TraceStep("llm", generation.seconds, {
+            "role": llm.role, "model": generation.model, "purpose": purpose, "prompt": prompt,
+            "output": generation.text, "thinking": generation.thinking, "finish_reason": generation.finish_reason,
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "reasoning_tokens": usage.reasoning_tokens, "tokens_estimated": usage.estimated, **extra,
+        }))
+
+    def _add(self, step: TraceStep) -> None:
+        (self._group.children if self._group else self.trace.steps).append(step)

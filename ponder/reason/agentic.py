@@ -25,6 +25,7 @@ from ponder.reason.prompts import LANGUAGES
 from ponder.reason.run import Run
 from ponder.types import Answer
 
+PLAN_MAX_TOKENS = 256  # for base models, which do not stop by themselves
 PLAN_SCHEMA = {
     "type": "object",
     "properties": {"action": {"type": "string", "enum": ["search", "answer"]}, "query": {"type": "string"}},
@@ -83,7 +84,8 @@ class AgenticMode(Mode):
         words = LANGUAGES[run.language]
         extra = f"{words.asked}\n" + "\n".join(f"- {q}" for q in asked) if asked else ""
         prompt = task_prompt(llm, "plan", run.question, run.language, run.passages.all(), extra)
-        result = run.ask_json(llm, prompt, schema=PLAN_SCHEMA, validate=Plan.from_json, purpose="plan")
+        result = run.ask_json(llm, prompt, schema=PLAN_SCHEMA, validate=Plan.from_json, purpose="plan",
+                              max_tokens=PLAN_MAX_TOKENS)
         if result.value is not None:
             run.note("plan", action=result.value.action, query=result.value.query)
             return result.value

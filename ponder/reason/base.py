@@ -95,7 +95,7 @@ def expand_query(run: Run, llm: OpenAICompatibleLLM, question: str, how: str) ->
         return [question]
     if how == "decompose":
         result = run.ask_json(llm, task_prompt(llm, "decompose", question, run.language), schema=QUERY_SCHEMA,
-                              validate=_questions, purpose="decompose")
+                              validate=_questions, purpose="decompose", max_tokens=256)
         return [question, *(q for q in result.value or [] if q != question)]
     generation = run.generate(llm, task_prompt(llm, how, question, run.language), purpose=how,
                               stop=["\n"] if how == "rewrite" else None, max_tokens=64 if how == "rewrite" else 200)

@@ -80,7 +80,10 @@ class Run:
 
     def generate(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, purpose: str,
                  stop: list[str] | None = None, max_tokens: int | None = None) -> Generation:
-        """One model call; chat messages or, for base models, a completion prompt."""
+        """One model call; chat messages or, for base models, a completion prompt. ``max_tokens``
+        caps base models only: they do not stop on their own, while a chat model that thinks
+        before a short reply needs its role's whole budget."""
+        max_tokens = _base_model_cap(llm, max_tokens)
         if isinstance(prompt, str):
             generation = llm.complete(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
         else:
@@ -90,9 +93,11 @@ class Run:
 
     def ask_json(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, schema: dict[str, Any],
                  validate: Callable[[Any], T], purpose: str, max_tokens: int | None = None) -> StructuredResult[T]:
-        """Structured output; an unusable reply is recorded as a fallback and ``value`` is None."""
+        """Structured output; an unusable reply is recorded as a fallback and ``value`` is None.
+        ``max_tokens`` caps base models only, as in :meth:`generate`."""
         started = time.perf_counter()
-        result = ask_json(llm, prompt, schema=schema, validate=validate, purpose=purpose, max_tokens=max_tokens)
+        result = ask_json(llm, prompt, schema=schema, validate=validate, purpose=purpose,
+                          max_tokens=_base_model_cap(llm, max_tokens))
         if result.generation is not None:
             self._record_call(llm, purpose, prompt, result.generation, format=result.format,
                               downgrades=result.downgrades)
@@ -169,3 +174,7 @@ class Run:
 
     def _add(self, step: TraceStep) -> None:
         (self._group.children if self._group else self.trace.steps).append(step)
+
+
+def _base_model_cap(llm: OpenAICompatibleLLM, max_tokens: int | None) -> int | None:
+    return max_tokens if llm.prompt_style == "completion" else None

@@ -9,7 +9,10 @@ their meaning. Queries are real: 100 phrases from random articles, embedded by e
 The chunks go through the real components: the SQLite store (put_document), the BM25 index, the
 local HNSW index or Milvus Lite, and Ponder's hybrid search (query embedding included).
 
-    python benchmarks/retrieval_scale.py [--sizes 100000 1000000] [--backends local milvus]
+    python benchmarks/retrieval_scale.py [--sizes 100000 1000000] [--backends local milvus] [--keep DIR]
+
+With ``--keep DIR`` the indexes are built under DIR/<size>-<backend> and kept; a later run with the
+same DIR only measures queries (build times are then not reported).
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--backends", nargs="+", default=["local", "milvus"])
+    parser.add_argument("--keep", type=Path, default=None, help="build under this folder and keep the indexes")
     args = parser.parse_args()
     header("Retrieval at scale (CRUD-RAG news, replicated)")
     texts = articles()
@@ -110,8 +114,12 @@ def main() -> None:
     for size in args.sizes:
         for backend in args.backends:
             with tempfile.TemporaryDirectory() as work:
-                data_dir = Path(work)
-                times = build(data_dir, backend, size, chunks, vectors, rng)
+                data_dir = args.keep / f"{size}-{backend}" if args.keep else Path(work)
+                if (data_dir / "built").is_file():
+                    times = {"store_s": float("nan"), "bm25_s": float("nan"), "ann_s": float("nan")}
+                else:
+                    times = build(data_dir, backend, size, chunks, vectors, rng)
+                    (data_dir / "built").touch()
                 latency = {mode: query_latencies(data_dir, backend, mode, queries)
                            for mode in ("bm25", "dense", "hybrid")}
                 disk = folder_size(data_dir) / 2**20

@@ -55,6 +55,17 @@ def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, qu
     assert generate.detail["prompt"].rstrip().endswith("Answer:" if language == "en" else "回答：")
 
 
+def test_streaming_from_the_real_server(ponder: Ponder) -> None:
+    llm = ponder.model("chat")
+    with llm.stream_complete("The capital of France is", purpose="stream-test", max_tokens=12) as stream:
+        deltas = list(stream)
+    assert deltas and all(d.kind == "text" for d in deltas)
+    generation = stream.generation
+    assert generation.text == "".join(d.text for d in deltas).strip() and generation.usage.completion_tokens > 0
+    logged = ponder.call_log.recent(1)[0]
+    assert logged.streamed and logged.purpose == "stream-test" and logged.answer == generation.text
+
+
 @pytest.mark.parametrize("mode", ["reasoner", "think-then-answer", "agentic", "corrective", "auto"])
 @pytest.mark.parametrize("question", ["How long is the oolong roasted?", "青溪村图书馆每周哪天闭馆？"])
 def test_every_mode_runs_on_the_embedded_model(ponder: Ponder, mode: str, question: str) -> None:

@@ -88,7 +88,8 @@ def main() -> None:
                 hits = ponder.search(query, top_k=10)
                 latencies.append(time.perf_counter() - started)
                 first += bool(hits) and Path(hits[0].chunk.path).name == f"{pick:05d}.txt"
-            print(f"\n{count} queries, top_k=10, {args.mode} (query tokenize/embed included) + fetch chunks from SQLite:")
+            print(f"\n{count} queries, top_k=10, {args.mode} (query tokenize/embed included) "
+                  "+ fetch chunks from SQLite:")
             print(f"| {args.mode} search, {chunks} chunks | p50 {percentile(latencies, 50) * 1000:.1f} ms | "
                   f"p95 {percentile(latencies, 95) * 1000:.1f} ms |")
             print(f"source article ranked first for {first}/{count} queries")

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from crud_news import articles, folder_size, query_from
 from common import header, percentile
+from crud_news import articles, folder_size, query_from
 
 from ponder import Ponder, load_config
 from ponder.index import tokenize

@@ -17,15 +17,15 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.tree import Tree
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.tree import Tree
 
 from ponder.api import NothingToSearch, Ponder
 from ponder.config import ConfigError, load_config
 from ponder.index import StoreError
 from ponder.llm import LLMError, LocalServerError
-from ponder.retrieve import Filter, parse_date
 from ponder.reason import MODE_NAMES
+from ponder.retrieve import Filter, parse_date
 from ponder.types import Answer, FileOutcome, Hit, Trace, TraceStep, location
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,

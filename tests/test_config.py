@@ -93,7 +93,8 @@ def test_misspelt_environment_variable_is_rejected() -> None:
     ({"PONDER_RETRIEVE__TOP_K": "many"}, "retrieve.top_k"),
     ({"PONDER_RETRIEVE__TOP_K": "0"}, "greater than or equal to 1"),
     ({"PONDER_INGEST__CHUNK_OVERLAP": "400"}, "chunk_overlap (400) must be smaller than chunk_size (300)"),
-    ({"PONDER_CHAT__BASE_URL": "http://localhost:11434/v1"}, "invalid setting 'chat' (from environment variable PONDER_CHAT__BASE_URL): Value error, base_url is set"),
+    ({"PONDER_CHAT__BASE_URL": "http://localhost:11434/v1"},
+     "invalid setting 'chat' (from environment variable PONDER_CHAT__BASE_URL): Value error, base_url is set"),
     ({"PONDER_RERANKER__PROVIDER": "endpoint"}, "from environment variable PONDER_RERANKER__PROVIDER"),
 ])
 def test_bad_values(env: dict[str, str], fragment: str) -> None:

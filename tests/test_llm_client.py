@@ -155,7 +155,8 @@ def test_unreachable_endpoint() -> None:
 # -- streaming --------------------------------------------------------------------------------------
 def _collect(stream) -> tuple[str, str]:
     deltas = list(stream)
-    return ("".join(d.text for d in deltas if d.kind == "thinking"), "".join(d.text for d in deltas if d.kind == "text"))
+    return ("".join(d.text for d in deltas if d.kind == "thinking"),
+            "".join(d.text for d in deltas if d.kind == "text"))
 
 
 def test_stream_deepseek_reasoning_then_content_with_usage(provider: FakeProvider) -> None:
@@ -168,7 +169,8 @@ def test_stream_deepseek_reasoning_then_content_with_usage(provider: FakeProvide
     assert kinds == ["thinking", "thinking", "text", "text"]  # thinking first, then the answer
     generation = stream.generation
     assert (generation.text, generation.thinking) == ("Eight hours [1].", "Passage 1 says eight.")
-    assert (generation.usage.prompt_tokens, generation.usage.reasoning_tokens, generation.usage.estimated) == (11, 12, False)
+    usage = generation.usage
+    assert (usage.prompt_tokens, usage.reasoning_tokens, usage.estimated) == (11, 12, False)
     body = provider.requests[0]["json"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
 

@@ -12,7 +12,13 @@ from typing import Callable
 from ponder.config import Config
 from ponder.llm.calllog import CallLog, LoggedCall
 from ponder.llm.client import (
-    Endpoint, Generation, GenerationStream, LLMError, Messages, OpenAICompatibleLLM, RemoteEndpoint,
+    Endpoint,
+    Generation,
+    GenerationStream,
+    LLMError,
+    Messages,
+    OpenAICompatibleLLM,
+    RemoteEndpoint,
     without_reasoning,
 )
 from ponder.llm.local_server import LocalServer, LocalServerError

@@ -217,7 +217,8 @@ class OpenAICompatibleLLM:
         self._record(replace(entry, answer=generation.text, thinking=generation.thinking,
                              prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                              reasoning_tokens=usage.reasoning_tokens, tokens_estimated=usage.estimated,
-                             seconds=generation.seconds, finish_reason=generation.finish_reason, model=generation.model))
+                             seconds=generation.seconds, finish_reason=generation.finish_reason,
+                             model=generation.model))
 
     def _record(self, entry: LoggedCall) -> None:
         if self.log is not None:

@@ -14,7 +14,13 @@ from typing import Any
 from ponder.config import ReasonConfig
 from ponder.llm import Generation, OpenAICompatibleLLM
 from ponder.reason.prompts import (
-    COMPLETION_STOP, NO_PASSAGES, Numbered, answer_completion, answer_messages, task_completion, task_messages,
+    COMPLETION_STOP,
+    NO_PASSAGES,
+    Numbered,
+    answer_completion,
+    answer_messages,
+    task_completion,
+    task_messages,
 )
 from ponder.reason.run import Retrieve, Run
 from ponder.retrieve import reciprocal_rank_fusion

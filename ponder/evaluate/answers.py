@@ -1,0 +1,74 @@
+"""Scoring answers against expected answers, in English and Chinese.
+
+Text is normalised before matching: Unicode NFKC (full-width ``ＡＢＣ１２３`` becomes ``ABC123``),
+lower case, punctuation and spaces removed — so "Tampa, Florida" matches "tampa florida" and
+"1月3日" matches "1 月 3 日". Expected answers are *any-of* (a list of alternatives) or *all-of*
+(a list of groups, each a list of alternatives, every group needed).
+
+Example::
+
+    answer_correct("The game was in Tampa, Florida [1].", ["Tampa, Florida"])          # True
+    answer_correct("1月3日和1月12日", [["1月3日"], ["1月12日", "1月12号"]])             # True: all-of
+    is_refusal("资料中没有提到这一点。")                                                  # True
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+Expected = Sequence[str] | Sequence[Sequence[str]]
+
+_REFUSALS = [
+    "do not contain", "does not contain", "don't contain", "doesn't contain", "not mentioned",
+    "no information", "not provided", "cannot be determined", "can't be determined", "unable to answer",
+    "cannot answer", "not in the documents", "not in the passages", "nothing to answer from",
+    "insufficient information",
+    "没有提到", "未提及", "没有提及", "没有相关", "资料中没有", "文档中没有", "无法回答", "无法确定", "无法判断",
+    "没有答案", "未找到", "无法据此回答", "信息不足",
+]
+_CONFLICT = [
+    "conflict", "contradict", "inconsistent", "disagree", "factual error", "incorrect information",
+    "矛盾", "冲突", "不一致", "有误", "错误", "存疑",
+]
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, no punctuation, symbols or spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if not (unicodedata.category(ch)[0] in "PSZ" or ch.isspace()))
+
+
+def answer_groups(expected: Expected) -> list[list[str]]:
+    """Expected answers as all-of groups of any-of alternatives: ``["a", "b"]`` -> ``[["a", "b"]]``."""
+    if isinstance(expected, str):
+        return [[expected]]
+    if all(isinstance(item, str) for item in expected):
+        return [list(expected)] if expected else []
+    return [[item] if isinstance(item, str) else list(item) for item in expected]
+
+
+def answer_correct(prediction: str, expected: Expected, exact: bool = False) -> bool:
+    """Every group has an alternative contained in (or, ``exact``, equal to) the prediction."""
+    groups = answer_groups(expected)
+    if not groups:
+        return False
+    said = normalise(prediction)
+    for group in groups:
+        wanted = [normalise(a) for a in group if normalise(a)]
+        if not any((said == a) if exact else (a in said) for a in wanted):
+            return False
+    return True
+
+
+def is_refusal(text: str) -> bool:
+    """The answer says the documents do not hold the answer."""
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    return any(phrase in lowered for phrase in _REFUSALS)
+
+
+def flags_conflict(text: str) -> bool:
+    """The answer points out that passages disagree or contain errors."""
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    return any(re.search(rf"\b{re.escape(w)}" if w.isascii() else re.escape(w), lowered) for w in _CONFLICT)

@@ -31,11 +31,8 @@ MODES = ("bm25", "dense", "hybrid")
 
 def evaluate_file(path: Path, limit: int | None, work: Path,
                   dense_weights: list[float]) -> dict[str, dict[str, float]]:
-    questions, passages = load_rgb(path, limit)
-    corpus = work / path.stem
-    corpus.mkdir()
-    for passage_id, text in passages.items():
-        (corpus / f"{passage_id}.txt").write_text(text, encoding="utf-8")
+    dataset = load_rgb(str(path), limit=limit)
+    questions, passages, corpus = dataset.questions, dataset.corpus, dataset.write_corpus(work / path.stem)
     data_dir = work / f"{path.stem}-index"
     with Ponder(load_config(overrides={"data_dir": str(data_dir)})) as ponder:
         started = time.perf_counter()

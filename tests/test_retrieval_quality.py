@@ -23,11 +23,8 @@ FLOORS = {
 
 @pytest.mark.parametrize("name, limit", list(FLOORS))
 def test_recall_floor_on_rgb_slice(shared: Path, make_ponder, tmp_path: Path, name: str, limit: int) -> None:
-    questions, passages = load_rgb(shared / "data" / "rgb" / f"{name}.json", limit)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for passage_id, text in passages.items():
-        (corpus / f"{passage_id}.txt").write_text(text, encoding="utf-8")
+    dataset = load_rgb(name, shared, limit)
+    questions, corpus = dataset.questions, dataset.write_corpus(tmp_path / "corpus")
     data = tmp_path / "data"
     make_ponder(data).ingest([corpus])
     measured = {}

@@ -1,0 +1,137 @@
+"""Evaluation datasets: questions with expected answers, relevant passages, and (for benchmarks that
+bring one) their own corpus. Loaders register by name and are picked with ``kind:location``:
+
+* ``rgb:zh_int`` (or ``rgb:path/to/en_fact.json``) — the RGB benchmark (Chen et al., AAAI 2024);
+  every passage of the file is a document; a question's relevant passages are its ``positive``
+  ones; ``*_fact`` files also carry the counterfactual (``fakeanswer``) their wrong passages state.
+* ``jsonl:questions.jsonl`` — one object a line: ``question``, ``answers`` (a list of
+  alternatives, or a list of lists: all groups needed), optional ``relevant`` (document file names
+  or passage ids) and ``type``; the corpus is the user's own, ingested separately.
+* ``beir:folder`` — BEIR layout: ``corpus.jsonl`` (``_id``, ``title``, ``text``),
+  ``queries.jsonl`` (``_id``, ``text``, optional ``answers``), ``qrels/test.tsv`` (or ``qrels.tsv``).
+
+Example::
+
+    dataset = load_dataset("rgb:en_fact", shared=Path("../shared"))
+    dataset.questions[0].answers, dataset.questions[0].relevant, len(dataset.corpus)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ponder.evaluate.answers import Expected
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    query: str
+    answers: Expected = ()
+    relevant: frozenset[str] = frozenset()  # passage or document ids
+    type: str = ""
+    counterfactual: str = ""  # RGB *_fact: the wrong answer the counterfactual passages state
+
+
+@dataclass
+class Dataset:
+    name: str
+    questions: list[EvalQuestion]
+    corpus: dict[str, str] = field(default_factory=dict)  # passage id -> text; empty: the user's own documents
+
+    def write_corpus(self, folder: Path) -> Path:
+        """Each passage as ``<id>.txt`` in ``folder``, ready to ingest; a hit's file stem is its id."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for passage_id, text in self.corpus.items():
+            (folder / f"{passage_id}.txt").write_text(text, encoding="utf-8")
+        return folder
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be read; the message names the file and what is wrong."""
+
+
+def load_dataset(spec: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
+    """The dataset ``kind:location``; ValueError naming the valid kinds otherwise."""
+    kind, _, location = spec.partition(":")
+    if kind not in LOADERS or not location:
+        raise DatasetError(f"unknown dataset {spec!r}; use one of: " + ", ".join(f"{k}:…" for k in LOADERS))
+    return LOADERS[kind](location, shared, limit)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise DatasetError(f"{path}:{number}: not valid JSON ({exc})") from None
+    return rows
+
+
+def load_rgb(location: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
+    path = Path(location)
+    if not path.suffix and shared is not None:
+        path = shared / "data" / "rgb" / f"{location}.json"
+    rows = _read_jsonl(path)[:limit] if limit else _read_jsonl(path)
+    ids: dict[str, str] = {}  # passage text -> id (the same passage may serve several questions)
+    questions = []
+    for row in rows:
+        for key in ("positive", "negative", "positive_wrong"):
+            for text in _flatten(row.get(key) or []):
+                ids.setdefault(text, f"p{len(ids):05d}")
+        relevant = frozenset(ids[text] for text in _flatten(row.get("positive") or []))
+        answer = row.get("answer")
+        answers: Expected = [answer] if isinstance(answer, str) else [
+            [a] if isinstance(a, str) else a for a in answer or []]  # zh_int: all sub-answers needed
+        questions.append(EvalQuestion(str(row["id"]), row["query"], answers, relevant,
+                                      type=path.stem, counterfactual=str(row.get("fakeanswer") or "")))
+    return Dataset(f"rgb:{path.stem}", questions, {passage_id: text for text, passage_id in ids.items()})
+
+
+def load_jsonl(location: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
+    path = Path(location)
+    questions = []
+    for number, row in enumerate(_read_jsonl(path), start=1):
+        if not isinstance(row, dict) or "question" not in row or not isinstance(row.get("answers", []), list):
+            raise DatasetError(f"{path}:{number}: needs \"question\" and a list of \"answers\"")
+        questions.append(EvalQuestion(str(row.get("id", number)), row["question"], row.get("answers", []),
+                                      frozenset(map(str, row.get("relevant", []))), str(row.get("type", ""))))
+    return Dataset(f"jsonl:{path.name}", questions[:limit] if limit else questions)
+
+
+def load_beir(location: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
+    folder = Path(location)
+    corpus = {str(row["_id"]): "\n".join(p for p in (row.get("title"), row.get("text")) if p)
+              for row in _read_jsonl(folder / "corpus.jsonl")}
+    qrels_path = next((p for p in (folder / "qrels" / "test.tsv", folder / "qrels.tsv") if p.is_file()), None)
+    if qrels_path is None:
+        raise DatasetError(f"{folder}: no qrels/test.tsv or qrels.tsv")
+    relevant: dict[str, set[str]] = {}
+    with qrels_path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            if int(row.get("score", 1) or 0) > 0:
+                relevant.setdefault(str(row["query-id"]), set()).add(str(row["corpus-id"]))
+    questions = [EvalQuestion(str(row["_id"]), row["text"], row.get("answers") or row.get("metadata", {}).get(
+        "answers", []), frozenset(relevant.get(str(row["_id"]), ())))
+                 for row in _read_jsonl(folder / "queries.jsonl") if str(row["_id"]) in relevant]
+    return Dataset(f"beir:{folder.name}", questions[:limit] if limit else questions, corpus)
+
+
+LOADERS: dict[str, Callable[[str, Path | None, int | None], Dataset]] = {
+    "rgb": load_rgb, "jsonl": load_jsonl, "beir": load_beir,
+}
+
+
+def _flatten(items: list) -> list[str]:
+    flat: list[str] = []
+    for item in items:
+        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+    return [text for text in flat if isinstance(text, str) and text.strip()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -134,6 +135,8 @@ class Ponder:
         self._models: dict[Role, OpenAICompatibleLLM] = {}
         self._embedded: LocalServer | None = None
         self._call_log: CallLog | None = None
+        self._search_lock = threading.Lock()
+        self._lazy_lock = threading.RLock()  # models and the call log are made on first use, by any thread
 
     # -- ingest ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
@@ -256,12 +259,14 @@ class Ponder:
     def search(self, query: str, top_k: int | None = None, where: Filter | None = None) -> list[Hit]:
         """The best chunks for ``query`` (mode from ``retrieve.mode``), only from the documents
         ``where`` allows (ids, path glob, dates)."""
-        only = where.chunk_ids(self.store) if where else None
         top_k = top_k or self.config.retrieve.top_k
-        if self.reranker is None:
-            return self.retriever.search(query, top_k, only)
-        candidates = self.retriever.search(query, max(top_k, self.config.reranker.candidates), only)
-        return self.reranker.rerank(query, candidates, top_k)
+        # Questions may be answered concurrently (ponder eval, the server); retrieval takes
+        # milliseconds and its indexes and embedder are not all thread-safe, so it runs one at a time.
+        with self._search_lock:
+            only = where.chunk_ids(self.store) if where else None
+            candidates = self.retriever.search(
+                query, top_k if self.reranker is None else max(top_k, self.config.reranker.candidates), only)
+        return candidates if self.reranker is None else self.reranker.rerank(query, candidates, top_k)
 
     @property
     def reranker(self) -> Reranker | None:
@@ -336,9 +341,10 @@ class Ponder:
 
     def model(self, role: Role = "chat") -> OpenAICompatibleLLM:
         """The client for a model role (``chat`` or ``reasoner``), made on first use."""
-        if role not in self._models:
-            self._models[role] = make_llm(self.config, role, self._local_server, self.call_log)
-        return self._models[role]
+        with self._lazy_lock:
+            if role not in self._models:
+                self._models[role] = make_llm(self.config, role, self._local_server, self.call_log)
+            return self._models[role]
 
     def _local_server(self) -> LocalServer:
         if self._embedded is None:
@@ -348,9 +354,10 @@ class Ponder:
     @property
     def call_log(self) -> CallLog | None:
         """Every model call, in ``calls.db`` (``ponder log``); None when ``log.enabled`` is false."""
-        if self._call_log is None and self.config.log.enabled:
-            self._call_log = CallLog(self.data_dir / "calls.db")
-        return self._call_log
+        with self._lazy_lock:
+            if self._call_log is None and self.config.log.enabled:
+                self._call_log = CallLog(self.data_dir / "calls.db")
+            return self._call_log
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:

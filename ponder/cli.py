@@ -189,6 +189,79 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
     out.print(f"{len(documents)} documents")
 
 
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="rgb:NAME_OR_FILE, jsonl:FILE or beir:FOLDER."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Report folder; run again to resume."),
+    modes: Optional[list[str]] = typer.Option(None, "--mode", "-m", help="Repeatable (default: every mode)."),
+    budgets: Optional[list[int]] = typer.Option(None, "--budget", help="Also run agentic with this step limit. "
+                                                "Repeatable: the accuracy-versus-cost curve."),
+    configs: Optional[list[Path]] = typer.Option(None, "--config-variant", help="Run every mode under this config "
+                                                 "file too (say, another reasoner). Repeatable."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Documents to ingest for a jsonl dataset."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="Questions in flight at once."),
+) -> None:
+    """Answer a dataset in several modes and write the comparison: results.jsonl and report.md."""
+    from ponder.evaluate import load_dataset
+    from ponder.evaluate.report import write_markdown
+    from ponder.evaluate.runner import EvalRunner, System
+    from ponder.evaluate.scoring import Price
+
+    for mode in modes or []:
+        if mode not in MODE_NAMES:
+            raise typer.BadParameter(f"{mode!r} is not a mode; valid modes: {', '.join(MODE_NAMES)}",
+                                     param_hint="--mode")
+    base = load_config(ctx.obj["config"])
+    data = load_dataset(dataset, shared=_shared_dir(), limit=limit)
+    own_index = bool(data.corpus or corpus)
+    data_dir = str(out_dir / "index") if own_index else (str(ctx.obj["data_dir"]) if ctx.obj["data_dir"] else None)
+    systems = [System(mode, mode) for mode in modes or MODE_NAMES]
+    systems += [System(f"agentic@{steps}", "agentic", {"reason.max_steps": steps}) for steps in budgets or []]
+    systems += [System(f"{s.label}@{path.stem}", s.mode, s.overrides, path) for path in configs or [] for s in systems]
+
+    def make_config(system: System):
+        return load_config(system.config or ctx.obj["config"], overrides={"data_dir": data_dir, **system.overrides})
+
+    started = time.perf_counter()
+    with Ponder(make_config(System("ingest", "direct"))) as ponder:
+        if own_index:
+            source = data.write_corpus(out_dir / "corpus") if data.corpus else corpus
+            with _ingest_listener(quiet=False) as listener:
+                out.print(ponder.ingest([source], listener=listener).summary())
+    prices = {model: Price(p.input, p.output) for model, p in base.prices.items()}
+    runner = EvalRunner(make_config, data, systems, out_dir, concurrency=concurrency, prices=prices)
+    pending = runner.pending()
+    failures = 0
+    with Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, disable=not err.is_terminal) as progress:
+        task = progress.add_task("eval", total=len(pending))
+
+        def landed(row: dict[str, Any]) -> None:
+            nonlocal failures
+            failures += bool(row["error"])
+            progress.advance(task)
+            if not err.is_terminal:
+                status = f"error: {row['error']}" if row["error"] else (
+                    "right" if row["scores"]["correct"] else "wrong" if row["scores"]["correct"] is False else "done")
+                err.print(f"{row['system']} {row['question_id']}: {escape(status)}")
+
+        runner.on_result = landed
+        rows = runner.run()
+    config_text = (ctx.obj["config"].read_text(encoding="utf-8") if ctx.obj["config"]
+                   else "# defaults (no config file)")
+    report = write_markdown(rows, out_dir, config_text, f"Ponder evaluation: {data.name}",
+                            wall_seconds=time.perf_counter() - started)
+    results = escape(str(out_dir / "results.jsonl"))
+    out.print(f"{len(pending)} asked ({failures} failed), {len(rows)} results in {results}")
+    out.print(f"report: {escape(str(report))}")
+
+
+def _shared_dir() -> Path:
+    return Path(os.environ.get("PONDER_SHARED", "../shared"))
+
+
 @app.command()
 def log(
     ctx: typer.Context,

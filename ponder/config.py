@@ -237,6 +237,13 @@ class ReasonConfig(_Section):
     routes: RouteConfig = RouteConfig()
 
 
+class PriceConfig(_Section):
+    """US dollars per million tokens, as providers publish them (reasoning tokens bill as output)."""
+
+    input: float = Field(..., ge=0)
+    output: float = Field(..., ge=0)
+
+
 class LogConfig(_Section):
     enabled: bool = Field(True, description="Log every model call to calls.db in the data dir.")
 
@@ -253,6 +260,7 @@ class Config(_Section):
     embedded: EmbeddedModelConfig = EmbeddedModelConfig()
     models: dict[str, ModelOverride] = Field(default_factory=dict)
     reason: ReasonConfig = ReasonConfig()
+    prices: dict[str, PriceConfig] = Field(default_factory=dict, description='[prices."model"]: for eval costs.')
     log: LogConfig = LogConfig()
 
     def role(self, name: Literal["chat", "reasoner"]) -> ModelConfig:

@@ -29,6 +29,7 @@ class FakeProvider:
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     disconnects: int = 0  # streams the client hung up on before the end
+    default: Reply | None = None  # served when the queue is empty (else HTTP 500)
 
     def start(self) -> FakeProvider:
         provider = self
@@ -40,7 +41,8 @@ class FakeProvider:
                     "path": self.path, "headers": dict(self.headers),
                     "json": json.loads(self.rfile.read(length) or b"{}"),
                 })
-                reply = provider.replies.pop(0) if provider.replies else Reply(500, "no reply queued")
+                reply = (provider.replies.pop(0) if provider.replies
+                         else provider.default or Reply(500, "no reply queued"))
                 if reply.delay_s:
                     threading.Event().wait(reply.delay_s)
                 if reply.events is not None:

@@ -75,6 +75,7 @@ class Run:
         seconds = time.perf_counter() - started
         self.timings["retrieve"] += seconds
         self._add(TraceStep("retrieve", seconds, {"query": query, "chunk_ids": [h.chunk.id for h in hits],
+                                                   "paths": [h.chunk.path for h in hits],
                                                    "scores": [h.score for h in hits]}))
         return hits
 

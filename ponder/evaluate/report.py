@@ -1,0 +1,186 @@
+"""Aggregate per-question scores into the "is the reasoner worth it?" table, and write report.md.
+
+Example::
+
+    rows = read_results(Path("eval-out"))
+    table = aggregate(rows)       # system -> metric -> value
+    write_markdown(rows, Path("eval-out"), config_toml)
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+# (metric, label, higher is better) in table order
+COLUMNS = [
+    ("accuracy", "accuracy", True),
+    ("recall@5", "recall@5", True),
+    ("mrr@10", "MRR@10", True),
+    ("citation_precision", "cite prec.", True),
+    ("citation_recall", "cite rec.", True),
+    ("refusal_rate", "refusals", None),
+    ("fallback_rate", "fell back", False),
+    ("no_answer_rate", "no answer", False),
+    ("p50_s", "p50 s", False),
+    ("p95_s", "p95 s", False),
+    ("tokens", "tokens/q", False),
+    ("reasoning_tokens", "thinking/q", None),
+    ("cost", "cost $", False),
+    ("errors", "errors", False),
+]
+
+
+def _mean(values: list[Any]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return statistics.mean(present) if present else None
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per system: the mean of each score over the questions that have it, latency percentiles,
+    token means, total cost (None if any call had no price), error and fallback counts."""
+    by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_system[row["system"]].append(row)
+    table: dict[str, dict[str, Any]] = {}
+    for system, system_rows in by_system.items():
+        scored = [row["scores"] for row in system_rows if row["scores"]]
+        seconds = [s["seconds"] for s in scored]
+        costs = [s["cost"] for s in scored]
+        stages: dict[str, list[float]] = defaultdict(list)
+        for s in scored:
+            for stage, value in s["timings"].items():
+                stages[stage].append(value)
+        table[system] = {
+            "questions": len(system_rows),
+            "errors": sum(1 for row in system_rows if row["error"]),
+            "accuracy": _mean([s["correct"] for s in scored]),
+            "recall@5": _mean([s["recall@5"] for s in scored]),
+            "recall@20": _mean([s["recall@20"] for s in scored]),
+            "mrr@10": _mean([s["mrr@10"] for s in scored]),
+            "citation_precision": _mean([s["citation_precision"] for s in scored]),
+            "citation_recall": _mean([s["citation_recall"] for s in scored]),
+            "refusal_rate": _mean([s["refusal"] for s in scored]),
+            "refusal_correct": _mean([s["refusal_correct"] for s in scored]),
+            "fallback_rate": _mean([s["fell_back"] for s in scored]),
+            "no_answer_rate": _mean([s["no_answer"] for s in scored]),
+            "p50_s": _percentile(seconds, 50),
+            "p95_s": _percentile(seconds, 95),
+            "stages_p50": {stage: _percentile(values, 50) for stage, values in stages.items()},
+            "stages_p95": {stage: _percentile(values, 95) for stage, values in stages.items()},
+            "tokens": _mean([s["prompt_tokens"] + s["completion_tokens"] for s in scored]),
+            "prompt_tokens": _mean([s["prompt_tokens"] for s in scored]),
+            "completion_tokens": _mean([s["completion_tokens"] for s in scored]),
+            "reasoning_tokens": _mean([s["reasoning_tokens"] for s in scored]),
+            "tokens_estimated": any(s["tokens_estimated"] for s in scored),
+            "cost": None if any(c is None for c in costs) or not costs else sum(costs),
+            "follows_counterfactual": _mean([s.get("follows_counterfactual") for s in scored]),
+            "flags_conflict": _mean([s.get("flags_conflict") for s in scored]),
+            "by_type": {t: _mean([s["correct"] for row, s in zip(system_rows, scored) if row["type"] == t])
+                        for t in sorted({row["type"] for row in system_rows if row["type"]})},
+        }
+    return table
+
+
+def disagreements(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Questions where the systems are not all right or all wrong, with each system's answer."""
+    by_question: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        by_question[row["question_id"]][row["system"]] = row
+    found = []
+    for question_id, systems in by_question.items():
+        verdicts = {label: (row["scores"] or {}).get("correct") for label, row in systems.items()}
+        if len({v for v in verdicts.values() if v is not None}) > 1:
+            first = next(iter(systems.values()))
+            found.append({"question_id": question_id, "question": first["question"], "verdicts": verdicts,
+                          "answers": {label: (row["answer"] or {}).get("text") or f"(error: {row['error']})"
+                                      for label, row in systems.items()}})
+    return found
+
+
+def _cell(value: Any, metric: str) -> str:
+    if value is None:
+        return "–"
+    if metric in ("errors",):
+        return str(value)
+    if metric in ("tokens", "reasoning_tokens"):
+        return f"{value:,.0f}"
+    if metric == "cost":
+        return f"{value:.4f}"
+    if metric.endswith("_s"):
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def best_per_column(table: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    best: dict[str, set[str]] = {}
+    for metric, _, higher in COLUMNS:
+        values = {system: row[metric] for system, row in table.items() if row[metric] is not None}
+        if higher is None or len(values) < 2:
+            continue
+        target = max(values.values()) if higher else min(values.values())
+        best[metric] = {system for system, value in values.items() if value == target}
+    return best
+
+
+def markdown_table(table: dict[str, dict[str, Any]]) -> str:
+    best = best_per_column(table)
+    lines = ["| system | " + " | ".join(label for _, label, _ in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for system, row in table.items():
+        cells = []
+        for metric, _, _ in COLUMNS:
+            cell = _cell(row[metric], metric)
+            cells.append(f"**{cell}**" if system in best.get(metric, ()) else cell)
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_markdown(rows: list[dict[str, Any]], out_dir: Path, config_text: str, title: str,
+                   wall_seconds: float | None = None) -> Path:
+    table = aggregate(rows)
+    parts = [f"# {title}", "", f"{len({r['question_id'] for r in rows})} questions × {len(table)} systems"
+             + (f"; wall time {wall_seconds:.0f} s" if wall_seconds is not None else "") + ".", "",
+             "Best per column in bold. Accuracy: the answer contains every expected answer (normalised). "
+             "p50/p95: end-to-end seconds per question. Tokens: prompt + completion per question"
+             + (" (some estimated)" if any(r["tokens_estimated"] for r in table.values()) else "") + ".", "",
+             markdown_table(table), ""]
+    types = sorted({t for row in table.values() for t in row["by_type"]})
+    if types:
+        parts += ["## Accuracy by question type", "", "| system | " + " | ".join(types) + " |",
+                  "|---|" + "---|" * len(types)]
+        parts += [f"| {s} | " + " | ".join(_cell(row["by_type"].get(t), "accuracy") for t in types) + " |"
+                  for s, row in table.items()]
+        parts.append("")
+    if any(row["follows_counterfactual"] is not None for row in table.values()):
+        parts += ["## Counterfactual passages", "", "| system | follows the wrong documents | flags the conflict |",
+                  "|---|---|---|"]
+        parts += [f"| {s} | {_cell(row['follows_counterfactual'], 'x')} | {_cell(row['flags_conflict'], 'x')} |"
+                  for s, row in table.items()]
+        parts.append("")
+    parts += ["## Latency per stage (p50 / p95 seconds)", "", "| system | stage | p50 | p95 |", "|---|---|---|---|"]
+    for system, row in table.items():
+        parts += [f"| {system} | {stage} | {_cell(row['stages_p50'][stage], 'x_s')} | "
+                  f"{_cell(row['stages_p95'][stage], 'x_s')} |" for stage in row["stages_p50"]]
+    parts.append("")
+    disagreeing = disagreements(rows)
+    parts += [f"## Where the systems disagree ({len(disagreeing)} questions)", ""]
+    for item in disagreeing[:50]:
+        parts.append(f"**{item['question']}**  ")
+        parts += [f"- {label} ({'right' if item['verdicts'][label] else 'wrong'}): "
+                  f"{' '.join(str(text).split())[:300]}" for label, text in item["answers"].items()]
+        parts.append("")
+    parts += ["## Configuration", "", "```toml", config_text.strip(), "```", ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path

@@ -1,0 +1,103 @@
+"""`ponder eval` end to end against a replayed provider: scores, the report, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ponder import Ponder
+from ponder.config import load_config
+from ponder.evaluate import Dataset, EvalQuestion
+from ponder.evaluate.report import aggregate, disagreements
+from ponder.evaluate.runner import EvalRunner, System, read_results
+from ponder.evaluate.scoring import Price
+from tests.conftest import EXAMPLES, write
+from tests.fake_provider import FakeProvider, Reply, chat_response
+
+QUESTIONS = [
+    {"id": "oolong", "question": "How long is the oolong roasted?", "answers": ["eight hours", "8 hours"],
+     "relevant": ["tea-cooperative.md"], "type": "lookup"},
+    {"id": "closed", "question": "青溪村图书馆每周哪天闭馆？", "answers": ["周一", "星期一"],
+     "relevant": ["青溪图书馆.md"], "type": "lookup"},
+    {"id": "jacket", "question": "Who must wear a life jacket?", "answers": ["everyone"], "type": "safety"},
+]
+
+
+def _dataset_file(tmp_path: Path) -> Path:
+    return write(tmp_path / "qa.jsonl", "\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS))
+
+
+def _env(provider: FakeProvider) -> dict[str, str]:
+    return {"PONDER_CHAT__BASE_URL": provider.url, "PONDER_CHAT__MODEL": "deepseek-chat",
+            "PONDER_RETRIEVE__MODE": "bm25", "PONDER_CHAT__RETRIES": "0"}
+
+
+def test_scores_and_report_through_the_runner(tmp_path: Path) -> None:
+    provider = FakeProvider().start()
+    try:
+        provider.default = Reply(body=chat_response("The oolong is roasted for eight hours [1].",
+                                                    usage={"prompt_tokens": 1000, "completion_tokens": 100},
+                                                    model="deepseek-chat"))
+        settings = {"data_dir": str(tmp_path / "index"), "chat.base_url": provider.url, "chat.model": "deepseek-chat",
+                    "retrieve.mode": "bm25", "prices": {"deepseek-chat": {"input": 0.27, "output": 1.10}}}
+        with Ponder(load_config(env={}, overrides=settings)) as ponder:
+            ponder.ingest([EXAMPLES])
+        dataset = Dataset("qa", [EvalQuestion(q["id"], q["question"], q["answers"], frozenset(q.get("relevant", [])),
+                                              q["type"]) for q in QUESTIONS])
+        systems = [System("direct", "direct"), System("corrective", "corrective")]
+        prices = {"deepseek-chat": Price(0.27, 1.10)}
+        rows = EvalRunner(lambda s: load_config(env={}, overrides=settings | s.overrides), dataset, systems,
+                          tmp_path / "out", prices=prices).run()
+    finally:
+        provider.stop()
+    assert len(rows) == 6 and not any(row["error"] for row in rows)
+    direct = {row["question_id"]: row["scores"] for row in rows if row["system"] == "direct"}
+    assert direct["oolong"]["correct"] is True and direct["closed"]["correct"] is False
+    assert direct["oolong"]["recall@5"] == 1.0 and direct["oolong"]["citation_precision"] == 1.0
+    assert direct["oolong"]["cost"] == (1000 * 0.27 + 100 * 1.10) / 1e6
+    assert direct["jacket"]["recall@5"] is None  # no relevant passages given for it
+    table = aggregate(rows)
+    assert table["direct"]["accuracy"] == 1 / 3 and table["direct"]["questions"] == 3
+    assert table["direct"]["by_type"] == {"lookup": 0.5, "safety": 0.0}
+    # corrective grades before answering: more calls, more tokens, for the same answers here
+    assert table["direct"]["fallback_rate"] == 0.0 and table["corrective"]["tokens"] > table["direct"]["tokens"]
+    assert disagreements(rows) == []  # same scripted answer everywhere
+
+
+def test_cli_eval_resumes_after_a_kill_without_asking_twice(tmp_path: Path) -> None:
+    provider = FakeProvider().start()
+    try:
+        provider.default = Reply(body=chat_response("It is roasted for eight hours [1]."), delay_s=0.4)
+        env = {**os.environ, **_env(provider)}
+        command = [sys.executable, "-m", "ponder.cli", "eval", f"jsonl:{_dataset_file(tmp_path)}", "--out",
+                   str(tmp_path / "out"), "--corpus", str(EXAMPLES), "--mode", "direct", "--mode", "reasoner"]
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        results = tmp_path / "out" / "results.jsonl"
+        deadline = time.time() + 120
+        while time.time() < deadline and (not results.is_file() or len(results.read_text().splitlines()) < 2):
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        answered_before = len(read_results(tmp_path / "out"))
+        assert 2 <= answered_before < 6
+        asked_before = len(provider.requests)
+
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 0, second.stderr
+    finally:
+        provider.stop()
+    rows = read_results(tmp_path / "out")
+    assert sorted((r["system"], r["question_id"]) for r in rows) == sorted(
+        (s, q["id"]) for s in ("direct", "reasoner") for q in QUESTIONS)
+    # no question asked twice: the second run asked only for the ones not yet recorded (one may have
+    # been in flight when the first was killed)
+    asked_after = len(provider.requests) - asked_before
+    assert 6 - answered_before <= asked_after <= 6 - answered_before + 1
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "| direct |" in report and "| reasoner |" in report and "## Accuracy by question type" in report
+    assert "wall time" in report and "## Configuration" in report

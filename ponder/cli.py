@@ -205,7 +205,7 @@ def evaluate(
 ) -> None:
     """Answer a dataset in several modes and write the comparison: results.jsonl and report.md."""
     from ponder.evaluate import load_dataset
-    from ponder.evaluate.report import write_markdown
+    from ponder.evaluate.report import write_report
     from ponder.evaluate.runner import EvalRunner, System
     from ponder.evaluate.scoring import Price
 
@@ -251,11 +251,11 @@ def evaluate(
         rows = runner.run()
     config_text = (ctx.obj["config"].read_text(encoding="utf-8") if ctx.obj["config"]
                    else "# defaults (no config file)")
-    report = write_markdown(rows, out_dir, config_text, f"Ponder evaluation: {data.name}",
-                            wall_seconds=time.perf_counter() - started)
+    markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}",
+                                  wall_seconds=time.perf_counter() - started)
     results = escape(str(out_dir / "results.jsonl"))
     out.print(f"{len(pending)} asked ({failures} failed), {len(rows)} results in {results}")
-    out.print(f"report: {escape(str(report))}")
+    out.print(f"report: {escape(str(markdown))} and {escape(str(page))}")
 
 
 def _shared_dir() -> Path:

@@ -100,4 +100,33 @@ def test_cli_eval_resumes_after_a_kill_without_asking_twice(tmp_path: Path) -> N
     assert 6 - answered_before <= asked_after <= 6 - answered_before + 1
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "| direct |" in report and "| reasoner |" in report and "## Accuracy by question type" in report
-    assert "wall time" in report and "## Configuration" in report
+    assert "wall time" in report and "## Configuration" in report and "![Accuracy vs. latency]" in report
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 4 and "src='http" not in page and "<th>direct</th>" in page
+    for plot in ("accuracy_latency", "accuracy_tokens", "tokens", "accuracy_by_type"):
+        assert (tmp_path / "out" / "plots" / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_marks_the_best_and_draws_the_budget_curve(tmp_path: Path) -> None:
+    from ponder.evaluate.report import best_per_column, write_report
+
+    def row(system: str, question: str, correct: bool, seconds: float, tokens: int) -> dict:
+        scores = {"correct": correct, "refusal": False, "refusal_correct": None, "no_answer": False,
+                  "fell_back": False, "fallbacks": 0, "invalid_citations": 0, "seconds": seconds,
+                  "timings": {"retrieve": 0.01, "answer": seconds}, "prompt_tokens": tokens,
+                  "completion_tokens": tokens // 10, "reasoning_tokens": tokens // 20, "tokens_estimated": False,
+                  "cost": tokens * 1e-6, "steps": 1, "recall@5": 1.0, "recall@20": 1.0, "mrr@10": 1.0,
+                  "citation_precision": 1.0, "citation_recall": 1.0}
+        return {"system": system, "mode": system.split("@")[0], "question_id": question, "question": question,
+                "type": "t", "error": None, "scores": scores, "answer": {"text": f"{system} says {question}"}}
+
+    rows = [row(f"agentic@{n}", q, correct=(n >= 2 or q == "a"), seconds=n, tokens=1000 * n)
+            for n in (1, 2, 4) for q in ("a", "b")] + [row("direct", q, q == "a", 0.5, 500) for q in ("a", "b")]
+    table = aggregate(rows)
+    best = best_per_column(table)
+    assert best["accuracy"] == {"agentic@2", "agentic@4"} and best["p50_s"] == {"direct"}
+    markdown, page = write_report(rows, tmp_path, "[reason]\nmode = 'agentic'", "budgets")
+    text = markdown.read_text(encoding="utf-8")
+    assert "| agentic@2 | **1.000** |" in text and "| direct | 0.500 |" in text
+    assert "Where the systems disagree (1 questions)" in text and "agentic@1 (wrong): agentic@1 says b" in text
+    assert "class='best'" in page.read_text(encoding="utf-8")

@@ -1,18 +1,26 @@
-"""Aggregate per-question scores into the "is the reasoner worth it?" table, and write report.md.
+"""Aggregate per-question scores into the "is the reasoner worth it?" table, and write the report:
+``report.md`` and a self-contained ``report.html`` (plots inlined), with the PNG plots beside them.
 
 Example::
 
     rows = read_results(Path("eval-out"))
     table = aggregate(rows)       # system -> metric -> value
-    write_markdown(rows, Path("eval-out"), config_toml)
+    write_report(rows, Path("eval-out"), config_toml, "RGB zh_int")
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from ponder.evaluate.plots import draw_plots
+
+PLOT_TITLES = {"accuracy_latency": "Accuracy vs. latency", "accuracy_tokens": "Accuracy vs. tokens",
+               "tokens": "Tokens per question, by kind", "by_type": "Accuracy by question type"}
 
 # (metric, label, higher is better) in table order
 COLUMNS = [
@@ -146,15 +154,27 @@ def markdown_table(table: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(rows: list[dict[str, Any]], out_dir: Path, config_text: str, title: str,
-                   wall_seconds: float | None = None) -> Path:
+def write_report(rows: list[dict[str, Any]], out_dir: Path, config_text: str, title: str,
+                 wall_seconds: float | None = None) -> tuple[Path, Path]:
+    """Plots, report.md and report.html in ``out_dir``; returns the two report paths."""
     table = aggregate(rows)
-    parts = [f"# {title}", "", f"{len({r['question_id'] for r in rows})} questions × {len(table)} systems"
-             + (f"; wall time {wall_seconds:.0f} s" if wall_seconds is not None else "") + ".", "",
-             "Best per column in bold. Accuracy: the answer contains every expected answer (normalised). "
-             "p50/p95: end-to-end seconds per question. Tokens: prompt + completion per question"
-             + (" (some estimated)" if any(r["tokens_estimated"] for r in table.values()) else "") + ".", "",
-             markdown_table(table), ""]
+    plots = draw_plots(table, out_dir / "plots")
+    return (_write_markdown(rows, table, plots, out_dir, config_text, title, wall_seconds),
+            _write_html(rows, table, plots, out_dir, config_text, title, wall_seconds))
+
+
+def _summary(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]], wall_seconds: float | None) -> str:
+    return (f"{len({r['question_id'] for r in rows})} questions × {len(table)} systems"
+            + (f"; wall time {wall_seconds:.0f} s" if wall_seconds is not None else "") + ". "
+            "Best per column in bold. Accuracy: the answer contains every expected answer (normalised). "
+            "p50/p95: end-to-end seconds per question. Tokens: prompt + completion per question"
+            + (" (some estimated)" if any(r["tokens_estimated"] for r in table.values()) else "") + ".")
+
+
+def _write_markdown(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]], plots: dict[str, Path],
+                    out_dir: Path, config_text: str, title: str, wall_seconds: float | None) -> Path:
+    parts = [f"# {title}", "", _summary(rows, table, wall_seconds), "", markdown_table(table), ""]
+    parts += [f"![{PLOT_TITLES[name]}]({path.relative_to(out_dir)})" for name, path in plots.items()] + [""]
     types = sorted({t for row in table.values() for t in row["by_type"]})
     if types:
         parts += ["## Accuracy by question type", "", "| system | " + " | ".join(types) + " |",
@@ -183,4 +203,48 @@ def write_markdown(rows: list[dict[str, Any]], out_dir: Path, config_text: str, 
     parts += ["## Configuration", "", "```toml", config_text.strip(), "```", ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def _write_html(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]], plots: dict[str, Path],
+                out_dir: Path, config_text: str, title: str, wall_seconds: float | None) -> Path:
+    """One file, no external resources: styles inline, plots as data URIs."""
+    best = best_per_column(table)
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in COLUMNS)
+    body = []
+    for system, row in table.items():
+        cells = "".join(
+            f"<td class='{'best' if system in best.get(metric, ()) else ''}'>{html.escape(_cell(row[metric], metric))}"
+            "</td>" for metric, _, _ in COLUMNS)
+        body.append(f"<tr><th>{html.escape(system)}</th>{cells}</tr>")
+    figures = "".join(
+        f"<figure><img alt='{html.escape(PLOT_TITLES[name])}' src='data:image/png;base64,"
+        f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{html.escape(PLOT_TITLES[name])}"
+        "</figcaption></figure>" for name, path in plots.items())
+    disagreeing = []
+    for item in disagreements(rows)[:50]:
+        answers = "".join(
+            f"<li class='{'right' if item['verdicts'][label] else 'wrong'}'><b>{html.escape(label)}</b>: "
+            f"{html.escape(' '.join(str(text).split())[:400])}</li>" for label, text in item["answers"].items())
+        disagreeing.append(f"<h3>{html.escape(item['question'])}</h3><ul>{answers}</ul>")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} th, td {{ border: 1px solid #ccc; padding: 4px 8px; }}
+td {{ text-align: right; }} td.best {{ font-weight: bold; background: #e8f5e9; }}
+figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 560px; border: 1px solid #eee; }}
+li.right b {{ color: #2e7d32; }} li.wrong b {{ color: #c62828; }} pre {{ background: #f6f6f6; padding: 1em; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(_summary(rows, table, wall_seconds).replace("in bold", "highlighted"))}</p>
+<table><thead><tr><th>system</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+{figures}
+<h2>Where the systems disagree ({len(disagreements(rows))} questions)</h2>
+{''.join(disagreeing) or '<p>None.</p>'}
+<h2>Configuration</h2><pre>{html.escape(config_text.strip())}</pre>
+</body></html>
+"""
+    path = out_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
     return path

@@ -192,8 +192,10 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
 @app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    dataset: str = typer.Argument(..., help="rgb:NAME_OR_FILE, jsonl:FILE or beir:FOLDER."),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Report folder; run again to resume."),
+    dataset: Optional[str] = typer.Argument(None, help="rgb:NAME_OR_FILE, jsonl:FILE or beir:FOLDER."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder; run again to resume."),
+    compare: Optional[tuple[Path, Path]] = typer.Option(None, "--compare", help="Compare two report folders "
+                                                        "(BEFORE AFTER) instead of running."),
     modes: Optional[list[str]] = typer.Option(None, "--mode", "-m", help="Repeatable (default: every mode)."),
     budgets: Optional[list[int]] = typer.Option(None, "--budget", help="Also run agentic with this step limit. "
                                                 "Repeatable: the accuracy-versus-cost curve."),
@@ -209,6 +211,17 @@ def evaluate(
     from ponder.evaluate.runner import EvalRunner, System
     from ponder.evaluate.scoring import Price
 
+    if compare:
+        from ponder.evaluate.compare import compare_runs
+        from ponder.evaluate.runner import read_results
+
+        before, after = (read_results(folder) for folder in compare)
+        if not before or not after:
+            raise typer.BadParameter("both folders need a results.jsonl from `ponder eval`", param_hint="--compare")
+        out.print(compare_runs(before, after), markup=False)
+        return
+    if dataset is None or out_dir is None:
+        raise typer.BadParameter("give a DATASET and --out DIR (or --compare BEFORE AFTER)")
     for mode in modes or []:
         if mode not in MODE_NAMES:
             raise typer.BadParameter(f"{mode!r} is not a mode; valid modes: {', '.join(MODE_NAMES)}",

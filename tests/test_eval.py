@@ -130,3 +130,30 @@ def test_report_marks_the_best_and_draws_the_budget_curve(tmp_path: Path) -> Non
     assert "| agentic@2 | **1.000** |" in text and "| direct | 0.500 |" in text
     assert "Where the systems disagree (1 questions)" in text and "agentic@1 (wrong): agentic@1 says b" in text
     assert "class='best'" in page.read_text(encoding="utf-8")
+
+
+def test_compare_flags_flips_and_uses_a_paired_bootstrap(tmp_path: Path) -> None:
+    from ponder.evaluate.compare import bootstrap_interval, compare_runs
+
+    def rows(correct: list[bool]) -> list[dict]:
+        return [{"system": "direct", "question_id": str(i), "question": f"q{i}", "error": None,
+                 "scores": {"correct": c, "recall@5": None, "seconds": 1.0, "prompt_tokens": 10,
+                            "completion_tokens": 1}} for i, c in enumerate(correct)]
+
+    before, after = rows([False] * 40), rows([True] * 30 + [False] * 10)
+    report = compare_runs(before, after)
+    assert "| direct | accuracy | 0.000 | 0.750 | +0.750 |" in report and "| yes |" in report
+    assert "30 questions flipped." in report and "- direct: wrong → right: q0" in report
+    noise = compare_runs(rows([True, False] * 20), rows([False, True] * 20))
+    assert "| direct | accuracy | 0.500 | 0.500 | +0.000 |" in noise and "| no |" in noise
+    low, high = bootstrap_interval([1.0, -1.0] * 50)
+    assert low < 0 < high
+
+    for name, data in (("before", before), ("after", after)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "results.jsonl").write_text("\n".join(json.dumps(r) for r in data), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "ponder.cli", "eval", "--compare", str(tmp_path / "before"),
+                             str(tmp_path / "after")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "30 questions flipped." in result.stdout and "95% interval" in result.stdout

@@ -204,6 +204,8 @@ def evaluate(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Documents to ingest for a jsonl dataset."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="Questions in flight at once."),
+    judge: bool = typer.Option(False, "--judge", help="Also have the [judge] model (default: chat) grade each "
+                               "answer; reported apart, as 'judge acc. (LLM)'."),
 ) -> None:
     """Answer a dataset in several modes and write the comparison: results.jsonl and report.md."""
     from ponder.evaluate import load_dataset
@@ -244,7 +246,7 @@ def evaluate(
             with _ingest_listener(quiet=False) as listener:
                 out.print(ponder.ingest([source], listener=listener).summary())
     prices = {model: Price(p.input, p.output) for model, p in base.prices.items()}
-    runner = EvalRunner(make_config, data, systems, out_dir, concurrency=concurrency, prices=prices)
+    runner = EvalRunner(make_config, data, systems, out_dir, concurrency=concurrency, prices=prices, judge=judge)
     pending = runner.pending()
     failures = 0
     with Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -257,17 +257,21 @@ class Config(_Section):
     reranker: RerankerConfig = RerankerConfig()
     chat: ModelConfig = ModelConfig()
     reasoner: ReasonerConfig = ReasonerConfig()
+    judge: ModelConfig = Field(default_factory=ModelConfig, description="ponder eval --judge: grades answers "
+                                                                         "containment cannot; unset: the chat model.")
     embedded: EmbeddedModelConfig = EmbeddedModelConfig()
     models: dict[str, ModelOverride] = Field(default_factory=dict)
     reason: ReasonConfig = ReasonConfig()
     prices: dict[str, PriceConfig] = Field(default_factory=dict, description='[prices."model"]: for eval costs.')
     log: LogConfig = LogConfig()
 
-    def role(self, name: Literal["chat", "reasoner"]) -> ModelConfig:
+    def role(self, name: Literal["chat", "reasoner", "judge"]) -> ModelConfig:
         """The settings a role runs with. An unset reasoner is the chat model with the reasoner's
-        token budget and temperature."""
+        token budget and temperature; an unset judge is the chat model."""
         if name == "chat":
             return self.chat
+        if name == "judge":
+            return self.judge if (self.judge.base_url or self.judge.model) else self.chat
         if self.reasoner.base_url or self.reasoner.model:
             return self.reasoner
         # Only what was set explicitly, so per-model overrides still apply to the rest.

@@ -157,3 +157,25 @@ def test_compare_flags_flips_and_uses_a_paired_bootstrap(tmp_path: Path) -> None
                              str(tmp_path / "after")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "30 questions flipped." in result.stdout and "95% interval" in result.stdout
+
+
+def test_judge_grades_apart_from_containment(tmp_path: Path) -> None:
+    provider = FakeProvider().start()
+    try:
+        settings = {"data_dir": str(tmp_path / "index"), "chat.base_url": provider.url, "chat.model": "deepseek-chat",
+                    "judge.base_url": provider.url, "judge.model": "judge-model", "retrieve.mode": "bm25"}
+        with Ponder(load_config(env={}, overrides=settings)) as ponder:
+            ponder.ingest([EXAMPLES])
+        provider.replies += [Reply(body=chat_response("Roughly a third of a day [1].")),
+                             Reply(body=chat_response('{"correct": true, "why": "8 hours is a third of a day"}'))]
+        dataset = Dataset("qa", [EvalQuestion("oolong", "How long is the oolong roasted?", ["eight hours"])])
+        [row] = EvalRunner(lambda s: load_config(env={}, overrides=settings), dataset, [System("direct", "direct")],
+                           tmp_path / "out", judge=True).run()
+    finally:
+        provider.stop()
+    assert row["scores"]["correct"] is False and row["scores"]["judge_correct"] is True
+    judge_request = provider.requests[1]["json"]
+    assert judge_request["model"] == "judge-model" and "Expected answer(s): eight hours" in judge_request[
+        "messages"][0]["content"]
+    table = aggregate([row])
+    assert table["direct"]["judge_accuracy"] == 1.0 and table["direct"]["accuracy"] == 0.0

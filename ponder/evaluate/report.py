@@ -25,6 +25,7 @@ PLOT_TITLES = {"accuracy_latency": "Accuracy vs. latency", "accuracy_tokens": "A
 # (metric, label, higher is better) in table order
 COLUMNS = [
     ("accuracy", "accuracy", True),
+    ("judge_accuracy", "judge acc. (LLM)", True),
     ("recall@5", "recall@5", True),
     ("mrr@10", "MRR@10", True),
     ("citation_precision", "cite prec.", True),
@@ -73,6 +74,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "questions": len(system_rows),
             "errors": sum(1 for row in system_rows if row["error"]),
             "accuracy": _mean([s["correct"] for s in scored]),
+            "judge_accuracy": _mean([s.get("judge_correct") for s in scored]),
             "recall@5": _mean([s["recall@5"] for s in scored]),
             "recall@20": _mean([s["recall@20"] for s in scored]),
             "mrr@10": _mean([s["mrr@10"] for s in scored]),
@@ -130,9 +132,14 @@ def _cell(value: Any, metric: str) -> str:
     return f"{value:.3f}"
 
 
+def columns(table: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """The headline columns some system has a value for (no judge column without a judge)."""
+    return [column for column in COLUMNS if any(row[column[0]] is not None for row in table.values())]
+
+
 def best_per_column(table: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     best: dict[str, set[str]] = {}
-    for metric, _, higher in COLUMNS:
+    for metric, _, higher in columns(table):
         values = {system: row[metric] for system, row in table.items() if row[metric] is not None}
         if higher is None or len(values) < 2:
             continue
@@ -143,11 +150,11 @@ def best_per_column(table: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
 
 def markdown_table(table: dict[str, dict[str, Any]]) -> str:
     best = best_per_column(table)
-    lines = ["| system | " + " | ".join(label for _, label, _ in COLUMNS) + " |",
-             "|---|" + "---|" * len(COLUMNS)]
+    shown = columns(table)
+    lines = ["| system | " + " | ".join(label for _, label, _ in shown) + " |", "|---|" + "---|" * len(shown)]
     for system, row in table.items():
         cells = []
-        for metric, _, _ in COLUMNS:
+        for metric, _, _ in shown:
             cell = _cell(row[metric], metric)
             cells.append(f"**{cell}**" if system in best.get(metric, ()) else cell)
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
@@ -210,12 +217,13 @@ def _write_html(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]], pl
                 out_dir: Path, config_text: str, title: str, wall_seconds: float | None) -> Path:
     """One file, no external resources: styles inline, plots as data URIs."""
     best = best_per_column(table)
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in COLUMNS)
+    shown = columns(table)
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in shown)
     body = []
     for system, row in table.items():
         cells = "".join(
             f"<td class='{'best' if system in best.get(metric, ()) else ''}'>{html.escape(_cell(row[metric], metric))}"
-            "</td>" for metric, _, _ in COLUMNS)
+            "</td>" for metric, _, _ in shown)
         body.append(f"<tr><th>{html.escape(system)}</th>{cells}</tr>")
     figures = "".join(
         f"<figure><img alt='{html.escape(PLOT_TITLES[name])}' src='data:image/png;base64,"

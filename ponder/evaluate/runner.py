@@ -26,6 +26,7 @@ from typing import Any, Callable
 from ponder.api import Ponder
 from ponder.config import Config
 from ponder.evaluate.datasets import Dataset, EvalQuestion
+from ponder.evaluate.judge import Judge
 from ponder.evaluate.scoring import Price, score_answer
 
 RESULTS = "results.jsonl"
@@ -60,7 +61,7 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
 class EvalRunner:
     def __init__(self, make_config: Callable[[System], Config], dataset: Dataset, systems: list[System],
                  out_dir: Path,
-                 concurrency: int = 1, prices: dict[str, Price] | None = None,
+                 concurrency: int = 1, prices: dict[str, Price] | None = None, judge: bool = False,
                  on_result: Callable[[dict[str, Any]], None] | None = None):
         self.make_config = make_config
         self.dataset = dataset
@@ -68,6 +69,7 @@ class EvalRunner:
         self.out_dir = out_dir
         self.concurrency = concurrency
         self.prices = prices or {}
+        self.judge = judge
         self.on_result = on_result
         self._write_lock = threading.Lock()
 
@@ -98,7 +100,11 @@ class EvalRunner:
                                "question": question.query, "type": question.type, "error": None}
         try:
             answer = ponder.ask(question.query, mode=system.mode)
-            row |= {"scores": score_answer(question, answer, self.prices), "answer": answer.to_dict()}
+            scores = score_answer(question, answer, self.prices)
+            if self.judge:
+                scores["judge_correct"] = Judge(ponder.model("judge")).verdict(question.query, question.answers,
+                                                                               answer.text)
+            row |= {"scores": scores, "answer": answer.to_dict()}
         except Exception as exc:  # noqa: BLE001 - one question's failure is recorded, not fatal
             row |= {"error": f"{type(exc).__name__}: {exc}", "scores": None, "answer": None}
         row["wall_seconds"] = time.perf_counter() - started

@@ -19,7 +19,7 @@ from typing import Literal
 
 from ponder.config import Config, ModelOverride
 
-Role = Literal["chat", "reasoner"]
+Role = Literal["chat", "reasoner", "judge"]
 StructuredOutput = Literal["json_schema", "json_object", "text"]
 
 BUILTIN_OVERRIDES: dict[str, ModelOverride] = {

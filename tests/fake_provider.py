@@ -30,9 +30,12 @@ class FakeProvider:
     url: str = ""
     disconnects: int = 0  # streams the client hung up on before the end
     default: Reply | None = None  # served when the queue is empty (else HTTP 500)
+    max_in_flight: int = 0  # most requests being answered at once
+    _in_flight: int = 0
 
     def start(self) -> FakeProvider:
         provider = self
+        self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
@@ -43,6 +46,16 @@ class FakeProvider:
                 })
                 reply = (provider.replies.pop(0) if provider.replies
                          else provider.default or Reply(500, "no reply queued"))
+                with provider._lock:
+                    provider._in_flight += 1
+                    provider.max_in_flight = max(provider.max_in_flight, provider._in_flight)
+                try:
+                    self._answer(reply)
+                finally:
+                    with provider._lock:
+                        provider._in_flight -= 1
+
+            def _answer(self, reply: Reply) -> None:
                 if reply.delay_s:
                     threading.Event().wait(reply.delay_s)
                 if reply.events is not None:

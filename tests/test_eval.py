@@ -179,3 +179,23 @@ def test_judge_grades_apart_from_containment(tmp_path: Path) -> None:
         "messages"][0]["content"]
     table = aggregate([row])
     assert table["direct"]["judge_accuracy"] == 1.0 and table["direct"]["accuracy"] == 0.0
+
+
+def test_questions_run_concurrently_and_failures_are_recorded(tmp_path: Path) -> None:
+    provider = FakeProvider().start()
+    try:
+        settings = {"data_dir": str(tmp_path / "index"), "chat.base_url": provider.url, "chat.model": "m",
+                    "chat.retries": 0, "retrieve.mode": "bm25"}
+        with Ponder(load_config(env={}, overrides=settings)) as ponder:
+            ponder.ingest([EXAMPLES])
+        provider.default = Reply(body=chat_response("Eight hours [1]."), delay_s=0.3)
+        provider.replies.append(Reply(500, "upstream exploded"))  # the first question asked fails
+        questions = [EvalQuestion(str(i), f"How long is the oolong roasted? ({i})", ["eight hours"]) for i in range(6)]
+        rows = EvalRunner(lambda s: load_config(env={}, overrides=settings), Dataset("qa", questions),
+                          [System("direct", "direct")], tmp_path / "out", concurrency=3).run()
+    finally:
+        provider.stop()
+    assert provider.max_in_flight == 3
+    failed = [row for row in rows if row["error"]]
+    assert len(rows) == 6 and len(failed) == 1 and "HTTP 500: upstream exploded" in failed[0]["error"]
+    assert aggregate(rows)["direct"]["errors"] == 1 and aggregate(rows)["direct"]["accuracy"] == 1.0

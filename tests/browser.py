@@ -1,0 +1,30 @@
+"""Headless Chromium for tests: Debian's ``chromium`` driven by Playwright (its own browser download
+does not work offline). Flags as the machines need them: no sandbox as root, no background
+networking (the closed network refuses it), a fresh profile."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("browser tests need Chromium: apt-get install chromium (the README's test command does)")
+    return path
+
+
+def not_blank(png: Path) -> bool:
+    """More than a handful of colours: a page that rendered, not an empty white screen."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    return colours is None or len(colours) > 16

@@ -104,3 +104,14 @@ def test_stale_index_is_rebuilt_from_the_store(make_ponder, corpus: Path, tmp_pa
     shutil.rmtree(tmp_path / "data" / "bm25")  # lost or never written: the store is the source of truth
     reopened = make_ponder(tmp_path / "data")
     assert Path(reopened.search("Etna volcano", top_k=1)[0].chunk.path).name == "volcano.txt"
+
+
+def test_bm25_top_k_keeps_positive_scores_best_first_ties_by_position() -> None:
+    import numpy as np
+
+    from ponder.index.bm25 import top_positive
+
+    scores = np.array([0, 2, 5, 0, 5, 1, 2, 2], dtype=np.float32)
+    assert top_positive(scores, 3).tolist() == [2, 4, 1]  # 5, 5, then the first of the three 2s
+    assert top_positive(scores, 10).tolist() == [2, 4, 1, 6, 7, 5]  # zeros never returned
+    assert top_positive(np.zeros(5, dtype=np.float32), 2).tolist() == []

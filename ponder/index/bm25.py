@@ -30,23 +30,24 @@ class BM25Index:
         self.directory = directory
         self._store = store
         self._retriever: bm25s.BM25 | None = None
+        self._vocabulary: dict[str, int] = {}
         self._ids: list[str] = []
         self._position: dict[str, int] = {}
         self._revision = -1
 
     def search(self, query_tokens: list[str], k: int, only: set[str] | None = None) -> list[tuple[str, float]]:
-        """Top ``k`` (chunk id, score) pairs with a positive score; ``only`` restricts to those ids."""
+        """Top ``k`` (chunk id, score) pairs with a positive score, ties in file-path order; ``only``
+        restricts to those ids."""
         self.refresh()
-        if self._retriever is None or not query_tokens:
+        known = [token for token in query_tokens if token in self._vocabulary]
+        if self._retriever is None or not known:
             return []
         mask = None
         if only is not None:
             mask = np.zeros(len(self._ids), dtype=np.float32)
             mask[[self._position[i] for i in only if i in self._position]] = 1.0
-        documents, scores = self._retriever.retrieve(
-            [query_tokens], k=min(k, len(self._ids)), show_progress=False, weight_mask=mask, n_threads=0,
-        )
-        return [(self._ids[int(d)], float(s)) for d, s in zip(documents[0], scores[0]) if s > 0]
+        scores = self._retriever.get_scores(known, weight_mask=mask)
+        return [(self._ids[int(d)], float(scores[d])) for d in top_positive(scores, k)]
 
     def refresh(self) -> None:
         """Bring the index up to the store's revision: load it, rebuilding first if it is stale."""
@@ -92,6 +93,20 @@ class BM25Index:
         self._position = {chunk_id: i for i, chunk_id in enumerate(self._ids)}
         saved = self.directory / "bm25s"
         self._retriever = bm25s.BM25.load(str(saved)) if self._ids else None
+        self._vocabulary = self._retriever.vocab_dict if self._retriever else {}
+
+
+def top_positive(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best positive scores, best first, ties by index.
+
+    Selecting among the positive scores only: bm25s's top-k partitions all documents, and numpy's
+    partition crawls over the sea of zeros most documents score (170 ms at 1M chunks, 3 ms here).
+    """
+    hits = np.flatnonzero(scores > 0)
+    if len(hits) > k:
+        kth = -np.partition(-scores[hits], k - 1)[k - 1]
+        hits = hits[scores[hits] >= kth]  # every document tied with the k-th stays in the running
+    return hits[np.lexsort((hits, -scores[hits]))][:k]
 
 
 class _TokenIdCorpus(Sequence):

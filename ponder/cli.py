@@ -7,6 +7,7 @@ Every command takes ``--config PATH`` and ``--data-dir PATH`` before the command
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import time
@@ -266,8 +267,11 @@ def evaluate(
         rows = runner.run()
     config_text = (ctx.obj["config"].read_text(encoding="utf-8") if ctx.obj["config"]
                    else "# defaults (no config file)")
-    markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}",
-                                  wall_seconds=time.perf_counter() - started)
+    # A resumed evaluation's wall time is the sum over its runs (a killed run's share is lost).
+    with (out_dir / "runs.jsonl").open("a", encoding="utf-8") as runs:
+        runs.write(json.dumps({"asked": len(pending), "seconds": time.perf_counter() - started}) + "\n")
+    wall = sum(json.loads(line)["seconds"] for line in (out_dir / "runs.jsonl").read_text().splitlines() if line)
+    markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}", wall_seconds=wall)
     results = escape(str(out_dir / "results.jsonl"))
     out.print(f"{len(pending)} asked ({failures} failed), {len(rows)} results in {results}")
     out.print(f"report: {escape(str(markdown))} and {escape(str(page))}")

@@ -39,12 +39,13 @@ def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Pat
 
 def _scatter(table: dict[str, dict[str, Any]], x_metric: str, x_label: str, title: str, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    points: dict[tuple[float, float], list[str]] = {}  # systems at the same point share one label
     for system, row in table.items():
-        if row[x_metric] is None:
-            continue
-        axes.scatter(row[x_metric], row["accuracy"], s=40)
-        axes.annotate(system, (row[x_metric], row["accuracy"]), textcoords="offset points", xytext=(5, 4),
-                      fontsize=8)
+        if row[x_metric] is not None:
+            points.setdefault((round(row[x_metric], 6), round(row["accuracy"], 6)), []).append(system)
+    for (x, y), systems in points.items():
+        axes.scatter(x, y, s=40)
+        axes.annotate(", ".join(systems), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     budgets = sorted((int(m.group(1)), row) for s, row in table.items() if (m := _BUDGET.match(s))
                      and row[x_metric] is not None)
     if len(budgets) >= 2:

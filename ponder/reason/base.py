@@ -60,6 +60,10 @@ class Mode:
         fused = reciprocal_rank_fusion({q: [h.chunk.id for h in hits] for q, hits in found.items()}, {}, k=60)
         return [by_id[chunk_id] for chunk_id, _ in fused]
 
+    def passages_for_question(self, run: Run) -> Numbered:
+        """The question's passages, gathered, packed into the context budget and numbered."""
+        return run.passages.number(run.pack(self.gather(run, run.question)))
+
     def write(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered, instruction: str,
               notes: str = "", purpose: str = "answer") -> Generation:
         """The cited answer from ``numbered`` passages (instruction: answer, reasoner or writer)."""

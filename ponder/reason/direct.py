@@ -19,8 +19,7 @@ class DirectMode(Mode):
     name = "direct"
 
     def answer(self, run: Run) -> Answer:
-        hits = run.pack(self.gather(run, run.question))
-        if not hits:
+        numbered = self.passages_for_question(run)
+        if not numbered:
             return self.nothing_found(run)
-        numbered = run.passages.number(hits)
         return run.answer(self.name, self.write(run, self.models.chat, numbered, "answer"), numbered)

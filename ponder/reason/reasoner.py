@@ -20,8 +20,7 @@ class ReasonerMode(Mode):
     name = "reasoner"
 
     def answer(self, run: Run) -> Answer:
-        hits = run.pack(self.gather(run, run.question))
-        if not hits:
+        numbered = self.passages_for_question(run)
+        if not numbered:
             return self.nothing_found(run)
-        numbered = run.passages.number(hits)
         return run.answer(self.name, self.write(run, self.models.reasoner, numbered, "reasoner"), numbered)

@@ -21,10 +21,9 @@ class ThinkThenAnswerMode(Mode):
     name = "think-then-answer"
 
     def answer(self, run: Run) -> Answer:
-        hits = run.pack(self.gather(run, run.question))
-        if not hits:
+        numbered = self.passages_for_question(run)
+        if not numbered:
             return self.nothing_found(run)
-        numbered = run.passages.number(hits)
         thought = self.write(run, self.models.reasoner, numbered, "reasoner", purpose="think")
         words = LANGUAGES[run.language]
         parts = []

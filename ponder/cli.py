@@ -211,7 +211,7 @@ def evaluate(
     """Answer a dataset in several modes and write the comparison: results.jsonl and report.md."""
     from ponder.evaluate import load_dataset
     from ponder.evaluate.report import write_report
-    from ponder.evaluate.runner import EvalRunner, System
+    from ponder.evaluate.runner import EvalRunner, System, budget_curve
     from ponder.evaluate.scoring import Price
 
     if compare:
@@ -234,7 +234,9 @@ def evaluate(
     own_index = bool(data.corpus or corpus)
     data_dir = str(out_dir / "index") if own_index else (str(ctx.obj["data_dir"]) if ctx.obj["data_dir"] else None)
     systems = [System(mode, mode) for mode in modes or MODE_NAMES]
-    systems += [System(f"agentic@{steps}", "agentic", {"reason.max_steps": steps}) for steps in budgets or []]
+    curve = budget_curve(systems, budgets or [], base.reason.max_steps)
+    systems += [System(label, "agentic", {"reason.max_steps": steps}) for label, steps in curve.items()
+                if label != "agentic"]
     systems += [System(f"{s.label}@{path.stem}", s.mode, s.overrides, path) for path in configs or [] for s in systems]
 
     def make_config(system: System):
@@ -271,7 +273,8 @@ def evaluate(
     with (out_dir / "runs.jsonl").open("a", encoding="utf-8") as runs:
         runs.write(json.dumps({"asked": len(pending), "seconds": time.perf_counter() - started}) + "\n")
     wall = sum(json.loads(line)["seconds"] for line in (out_dir / "runs.jsonl").read_text().splitlines() if line)
-    markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}", wall_seconds=wall)
+    markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}", wall_seconds=wall,
+                                  budgets=curve)
     results = escape(str(out_dir / "results.jsonl"))
     out.print(f"{len(pending)} asked ({failures} failed), {len(rows)} results in {results}")
     out.print(f"report: {escape(str(markdown))} and {escape(str(page))}")

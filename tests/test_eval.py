@@ -125,7 +125,8 @@ def test_report_marks_the_best_and_draws_the_budget_curve(tmp_path: Path) -> Non
     table = aggregate(rows)
     best = best_per_column(table)
     assert best["accuracy"] == {"agentic@2", "agentic@4"} and best["p50_s"] == {"direct"}
-    markdown, page = write_report(rows, tmp_path, "[reason]\nmode = 'agentic'", "budgets")
+    markdown, page = write_report(rows, tmp_path, "[reason]\nmode = 'agentic'", "budgets",
+                                  budgets={f"agentic@{n}": n for n in (1, 2, 4)})
     text = markdown.read_text(encoding="utf-8")
     assert "| agentic@2 | **1.000** |" in text and "| direct | 0.500 |" in text
     assert "Where the systems disagree (1 questions)" in text and "agentic@1 (wrong): agentic@1 says b" in text
@@ -199,3 +200,12 @@ def test_questions_run_concurrently_and_failures_are_recorded(tmp_path: Path) ->
     failed = [row for row in rows if row["error"]]
     assert len(rows) == 6 and len(failed) == 1 and "HTTP 500: upstream exploded" in failed[0]["error"]
     assert aggregate(rows)["direct"]["errors"] == 1 and aggregate(rows)["direct"]["accuracy"] == 1.0
+
+
+def test_the_budget_curve_reuses_plain_agentic_at_the_configured_limit() -> None:
+    from ponder.evaluate.runner import System, budget_curve
+
+    every_mode = [System("direct", "direct"), System("agentic", "agentic")]
+    assert budget_curve(every_mode, [1, 2, 4, 2], default_steps=4) == {"agentic@1": 1, "agentic@2": 2, "agentic": 4}
+    assert budget_curve([System("direct", "direct")], [1, 4], default_steps=4) == {"agentic@1": 1, "agentic@4": 4}
+    assert budget_curve(every_mode, [], default_steps=4) == {}

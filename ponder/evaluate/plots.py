@@ -7,7 +7,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
-_BUDGET = re.compile(r"^agentic@(\d+)$")
-
-
-def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Path]:
-    """Accuracy vs latency, accuracy vs tokens (with the agentic budget curve), tokens by kind,
-    accuracy by question type. Plots whose data is missing (no accuracy measured) are skipped."""
+def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path,
+               budgets: dict[str, int] | None = None) -> dict[str, Path]:
+    """Accuracy vs latency, accuracy vs tokens (with the agentic budget curve through the systems in
+    ``budgets``, label → step limit), tokens by kind, accuracy by question type. Plots whose data is
+    missing (no accuracy measured) are skipped."""
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn: dict[str, Path] = {}
     scored = {s: row for s, row in table.items() if row["accuracy"] is not None}
     if scored:
         drawn["accuracy_latency"] = _scatter(scored, "p50_s", "median seconds per question",
-                                             "Accuracy vs. latency", out_dir / "accuracy_latency.png")
+                                             "Accuracy vs. latency", out_dir / "accuracy_latency.png", budgets)
         drawn["accuracy_tokens"] = _scatter(scored, "tokens", "tokens per question (prompt + completion)",
-                                            "Accuracy vs. tokens", out_dir / "accuracy_tokens.png")
+                                            "Accuracy vs. tokens", out_dir / "accuracy_tokens.png", budgets)
     drawn["tokens"] = _tokens(table, out_dir / "tokens.png")
     types = sorted({t for row in table.values() for t in row["by_type"]})
     if types and scored:
@@ -37,7 +35,8 @@ def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path) -> dict[str, Pat
     return drawn
 
 
-def _scatter(table: dict[str, dict[str, Any]], x_metric: str, x_label: str, title: str, path: Path) -> Path:
+def _scatter(table: dict[str, dict[str, Any]], x_metric: str, x_label: str, title: str, path: Path,
+             budgets: dict[str, int] | None) -> Path:
     figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     points: dict[tuple[float, float], list[str]] = {}  # systems at the same point share one label
     for system, row in table.items():
@@ -46,10 +45,10 @@ def _scatter(table: dict[str, dict[str, Any]], x_metric: str, x_label: str, titl
     for (x, y), systems in points.items():
         axes.scatter(x, y, s=40)
         axes.annotate(", ".join(systems), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    budgets = sorted((int(m.group(1)), row) for s, row in table.items() if (m := _BUDGET.match(s))
-                     and row[x_metric] is not None)
-    if len(budgets) >= 2:
-        axes.plot([row[x_metric] for _, row in budgets], [row["accuracy"] for _, row in budgets], "--",
+    curve = sorted((steps, table[system]) for system, steps in (budgets or {}).items()
+                   if system in table and table[system][x_metric] is not None)
+    if len(curve) >= 2:
+        axes.plot([row[x_metric] for _, row in curve], [row["accuracy"] for _, row in curve], "--",
                   color="grey", linewidth=1, label="agentic, by step budget")
         axes.legend(fontsize=8)
     axes.set_xlabel(x_label)

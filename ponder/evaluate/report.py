@@ -162,10 +162,11 @@ def markdown_table(table: dict[str, dict[str, Any]]) -> str:
 
 
 def write_report(rows: list[dict[str, Any]], out_dir: Path, config_text: str, title: str,
-                 wall_seconds: float | None = None) -> tuple[Path, Path]:
-    """Plots, report.md and report.html in ``out_dir``; returns the two report paths."""
+                 wall_seconds: float | None = None, budgets: dict[str, int] | None = None) -> tuple[Path, Path]:
+    """Plots, report.md and report.html in ``out_dir``; returns the two report paths. ``budgets``
+    maps the agentic systems of the budget curve to their step limits."""
     table = aggregate(rows)
-    plots = draw_plots(table, out_dir / "plots")
+    plots = draw_plots(table, out_dir / "plots", budgets)
     return (_write_markdown(rows, table, plots, out_dir, config_text, title, wall_seconds),
             _write_html(rows, table, plots, out_dir, config_text, title, wall_seconds))
 

@@ -43,6 +43,18 @@ class System:
     config: Path | None = None
 
 
+def budget_curve(systems: list[System], budgets: list[int], default_steps: int) -> dict[str, int]:
+    """The agentic step-budget curve: label → step limit, ``agentic@N`` for each budget, except that
+    the plain ``agentic`` system, when it runs, is the point at the configured limit (not asked twice).
+
+    >>> budget_curve([System("agentic", "agentic")], [1, 4, 1], default_steps=4)
+    {'agentic@1': 1, 'agentic': 4}
+    """
+    plain = any(s.label == "agentic" and not s.overrides for s in systems)
+    return {("agentic" if plain and steps == default_steps else f"agentic@{steps}"): steps
+            for steps in dict.fromkeys(budgets)}
+
+
 def read_results(out_dir: Path) -> list[dict[str, Any]]:
     """The rows of ``results.jsonl``, the last one for each (system, question); a line cut short by
     a killed run is ignored."""

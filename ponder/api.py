@@ -38,11 +38,11 @@ from ponder.ingest import (
     read_document,
 )
 from ponder.llm import CallLog, LocalServer, OpenAICompatibleLLM, Role, make_llm
-from ponder.reason import Models, make_mode
+from ponder.reason import Listener, Models, make_mode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.text import token_counter
-from ponder.types import Answer, Chunk, Document, FileOutcome, Hit, IngestReport
+from ponder.types import Answer, Chunk, Document, FileOutcome, Hit, IngestReport, Turn
 
 
 class NothingToSearch(RuntimeError):
@@ -307,10 +307,13 @@ class Ponder:
 
     # -- answer ---------------------------------------------------------------------------------
     def ask(self, question: str, docs: Sequence[str | Path] | None = None, where: Filter | None = None,
-            mode: str | None = None, listener: IngestListener | None = None) -> Answer:
+            mode: str | None = None, listener: IngestListener | None = None, history: Sequence[Turn] = (),
+            stream: Listener | None = None, cancelled: threading.Event | None = None) -> Answer:
         """Answer ``question`` in ``mode`` (default ``reason.mode``) from the index, or only from
         ``docs`` (ingested first if needed; ``listener`` hears how that went, as in :meth:`ingest`),
-        and only where ``where`` allows."""
+        and only where ``where`` allows. ``history`` (earlier turns) makes the question standalone
+        before retrieval; ``stream`` hears the answer as it is written; setting ``cancelled`` stops
+        it (raising :class:`~ponder.reason.Cancelled`)."""
         models = Models(self.model("chat"), self.model("reasoner"))
         answering = make_mode(mode or self.config.reason.mode, models, self.config.reason)
         if not question.strip():
@@ -335,7 +338,7 @@ class Ponder:
         if start_s:
             timings["start_model"] = start_s  # the embedded server, on first use
         top_k = self.config.retrieve.top_k
-        answer = answering.run(question, lambda query: self.search(query, top_k, where))
+        answer = answering.run(question, lambda query: self.search(query, top_k, where), history, stream, cancelled)
         answer.timings = timings | answer.timings
         return answer
 

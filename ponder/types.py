@@ -11,7 +11,7 @@ import bisect
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 def content_id(*parts: str, length: int = 16) -> str:
@@ -121,6 +121,14 @@ class Citation:
     heading_path: tuple[str, ...]
     source: str = "model"
     page_end: int | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier turn of a conversation (its reasoning already removed)."""
+
+    role: Literal["user", "assistant"]
+    text: str
 
 
 @dataclass

@@ -4,6 +4,8 @@ is the only fake): which calls each mode makes, to which role, what it passes on
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -290,3 +292,66 @@ def test_cli_mode_and_trace_tree(tmp_path: Path, provider: FakeProvider) -> None
     provider.replies += [reply("Eight hours [1].", "thinking")]
     data = json.loads(_cli(tmp_path, "ask", OOLONG, "--mode", "reasoner", "--json", env=env).stdout)
     assert data["mode"] == "reasoner" and data["thinking"] == "thinking" and data["fallbacks"] == []
+
+
+def test_a_listener_hears_progress_thinking_and_answer_in_order(make_ponder, provider: FakeProvider) -> None:
+    from ponder.llm import Delta
+    from ponder.reason import Progress
+    from tests.fake_provider import stream_events
+
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
+                            "reasoner.base_url": provider.url, "reasoner.model": "deepseek-reasoner"})
+    ponder.ingest([EXAMPLES])
+    provider.replies += [Reply(events=stream_events(["Draft: eight", " hours."], ["Passage 1 ", "says so."])),
+                         Reply(events=stream_events(["Eight hours", " [1]."]))]
+    heard: list = []
+    answer = ponder.ask(OOLONG, mode="think-then-answer", stream=heard.append)
+    assert isinstance(heard[0], Progress) and heard[0].text.startswith(f"search: {OOLONG}")
+    deltas = [item for item in heard if isinstance(item, Delta)]
+    # The reasoner's thinking and its draft both stream as thinking; only the writer's text is the answer.
+    assert "".join(d.text for d in deltas if d.kind == "thinking") == "Passage 1 says so.Draft: eight hours."
+    assert "".join(d.text for d in deltas if d.kind == "text") == "Eight hours [1]."
+    assert answer.text == "Eight hours [1]." and answer.thinking == "Passage 1 says so."
+    assert all(request["json"]["stream"] for request in provider.requests)
+
+
+def test_cancelling_mid_stream_stops_the_upstream_call(ponder, provider: FakeProvider) -> None:
+    from ponder.reason import Cancelled
+    from tests.fake_provider import stream_events
+
+    provider.replies.append(Reply(events=stream_events([f"word{i} " for i in range(200)]), event_delay_s=0.02))
+    cancelled = threading.Event()
+
+    def listener(item) -> None:
+        if getattr(item, "kind", "") == "text":
+            cancelled.set()  # the client went away after the first answer delta
+
+    with pytest.raises(Cancelled):
+        ponder.ask(OOLONG, mode="direct", stream=listener, cancelled=cancelled)
+    deadline = time.monotonic() + 5
+    while not provider.disconnects and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert provider.disconnects == 1
+    assert ponder.call_log.recent(1)[0].error == "cancelled"
+
+
+def test_earlier_turns_make_the_question_standalone_before_retrieval(ponder, provider: FakeProvider) -> None:
+    from ponder.types import Turn
+
+    provider.replies += [reply("How long is the oolong roasted?"), reply("Eight hours [1].")]
+    history = [Turn("user", "Tell me about the oolong."), Turn("assistant", "It is a roasted tea [1].")]
+    answer = ponder.ask("How long is it roasted?", mode="direct", history=history)
+    model, prompt = sent(provider, 0)
+    assert model == "fast-chat" and "Conversation so far:" in prompt and "assistant: It is a roasted tea" in prompt
+    assert answer.trace.steps[0].stage == "llm" and answer.trace.steps[0].detail["purpose"] == "contextualize"
+    assert answer.trace.steps[2].detail["query"] == "How long is the oolong roasted?"
+    assert answer.question == "How long is the oolong roasted?"
+
+
+def test_an_unusable_standalone_rewrite_falls_back_to_the_previous_question(ponder, provider: FakeProvider) -> None:
+    from ponder.types import Turn
+
+    provider.replies += [reply(""), reply("Eight hours [1].")]
+    answer = ponder.ask("how long is it roasted?", mode="direct", history=[Turn("user", "什么是乌龙茶？")])
+    assert answer.question == "什么是乌龙茶？ how long is it roasted?"
+    assert answer.fallbacks and answer.fallbacks[0].startswith("contextualize")

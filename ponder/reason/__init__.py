@@ -23,7 +23,7 @@ from ponder.reason.base import Mode, Models
 from ponder.reason.corrective import CorrectiveMode
 from ponder.reason.direct import DirectMode
 from ponder.reason.reasoner import ReasonerMode
-from ponder.reason.run import PassageBook, Retrieve, Run
+from ponder.reason.run import Cancelled, Listener, PassageBook, Progress, Retrieve, Run
 from ponder.reason.think_then_answer import ThinkThenAnswerMode
 
 MODE_NAMES: tuple[str, ...] = get_args(ModeName)
@@ -31,7 +31,7 @@ _MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (
     DirectMode, ReasonerMode, ThinkThenAnswerMode, AgenticMode, CorrectiveMode)}
 
 __all__ = [
-    "AgenticMode", "AutoMode", "CorrectiveMode", "DirectMode", "MODE_NAMES", "Mode", "Models", "PassageBook",
+    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "Listener", "Progress", "DirectMode", "MODE_NAMES", "Mode", "Models", "PassageBook",
     "ReasonerMode", "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
 ]
 

@@ -8,13 +8,15 @@ times (agentic, corrective) call it more than once.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from ponder.config import ReasonConfig
 from ponder.llm import Generation, OpenAICompatibleLLM
 from ponder.reason.prompts import (
     COMPLETION_STOP,
+    LANGUAGES,
     NO_PASSAGES,
     Numbered,
     answer_completion,
@@ -22,9 +24,9 @@ from ponder.reason.prompts import (
     task_completion,
     task_messages,
 )
-from ponder.reason.run import Retrieve, Run
+from ponder.reason.run import Listener, Retrieve, Run
 from ponder.retrieve import reciprocal_rank_fusion
-from ponder.types import Answer, Hit
+from ponder.types import Answer, Hit, Turn
 
 
 @dataclass
@@ -42,8 +44,14 @@ class Mode:
         self.models = models
         self.settings = settings
 
-    def run(self, question: str, retrieve: Retrieve) -> Answer:
-        return self.answer(Run(question, retrieve, self.settings.context_tokens))
+    def run(self, question: str, retrieve: Retrieve, history: Sequence[Turn] = (),
+            listener: Listener | None = None, cancelled: threading.Event | None = None) -> Answer:
+        """Answer ``question``; earlier ``history`` turns only make it standalone first (what "it"
+        refers to). ``listener`` hears the answer stream; ``cancelled`` abandons it."""
+        run = Run(question, retrieve, self.settings.context_tokens, listener, cancelled)
+        if history:
+            run.question = standalone_question(run, self.models.chat, history)
+        return self.answer(run)
 
     def answer(self, run: Run) -> Answer:
         raise NotImplementedError
@@ -66,12 +74,14 @@ class Mode:
 
     def write(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered, instruction: str,
               notes: str = "", purpose: str = "answer") -> Generation:
-        """The cited answer from ``numbered`` passages (instruction: answer, reasoner or writer)."""
+        """The cited answer from ``numbered`` passages (instruction: answer, reasoner or writer).
+        Streamed to a listener; a ``think`` call (a draft for another model) streams as thinking."""
+        stream = "thinking" if purpose == "think" else "answer"
         if llm.prompt_style == "completion":
             prompt: Any = answer_completion(run.question, numbered, run.language, notes)
-            return run.generate(llm, prompt, purpose=purpose, stop=COMPLETION_STOP)
+            return run.generate(llm, prompt, purpose=purpose, stop=COMPLETION_STOP, stream=stream)
         return run.generate(llm, answer_messages(run.question, numbered, run.language, instruction, notes),
-                            purpose=purpose)
+                            purpose=purpose, stream=stream)
 
     def nothing_found(self, run: Run) -> Answer:
         """No passage matched: say so rather than let a model invent an answer."""
@@ -83,6 +93,24 @@ def task_prompt(llm: OpenAICompatibleLLM, task: str, question: str, language: st
     if llm.prompt_style == "completion":
         return task_completion(task, question, language, numbered, extra)
     return task_messages(task, question, language, numbered, extra)
+
+
+def standalone_question(run: Run, llm: OpenAICompatibleLLM, history: Sequence[Turn], turns: int = 6) -> str:
+    """The latest question rewritten to stand alone, from the last ``turns`` turns of the
+    conversation. A model that returns nothing usable leaves the question as asked, preceded by the
+    user's previous question (so "and the price?" still searches near what was discussed)."""
+    words = LANGUAGES[run.language]
+    lines = [f"{turn.role}: {' '.join(turn.text.split())[:400]}" for turn in history[-turns:]]
+    prompt = task_prompt(llm, "contextualize", run.question, run.language,
+                         extra=f"{words.conversation}\n" + "\n".join(lines))
+    generation = run.generate(llm, prompt, purpose="contextualize", stop=["\n"], max_tokens=64)
+    rewritten = " ".join(generation.text.split())
+    if not rewritten or len(rewritten) > 4 * len(run.question) + 200:
+        previous = next((turn.text for turn in reversed(history) if turn.role == "user"), "")
+        rewritten = f"{' '.join(previous.split())[:200]} {run.question}".strip()
+        run.fallback("contextualize: no usable rewrite; searched with the previous question and this one")
+    run.note("contextualize", asked=run.question, standalone=rewritten)
+    return rewritten
 
 
 QUERY_SCHEMA = {"type": "object", "properties": {"questions": {"type": "array", "items": {"type": "string"}}},

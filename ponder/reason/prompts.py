@@ -33,6 +33,8 @@ class _Language:
     asked: str
     grade: str
     rewrite: str
+    contextualize: str
+    conversation: str
     decompose: str
     hyde: str
     route: str
@@ -67,6 +69,10 @@ LANGUAGES = {
         asked="Searches so far:",
         grade=("For each numbered passage, decide whether it helps answer the question. Reply with JSON only: "
                '{"relevant": [<numbers of the helpful passages>]}'),
+        contextualize=("Below is a conversation and the user's latest question. Rewrite the latest question so "
+                       "that it is understood without the conversation (replace 'it', 'that', 'the second one' "
+                       "with what they refer to), as one short search query. Reply with the query only."),
+        conversation="Conversation so far:",
         rewrite=("Rewrite the question as one short search query for the user's documents: keep names, "
                  "numbers and key terms, drop filler. Reply with the query only."),
         decompose=("Split the question into the simpler sub-questions that must be looked up to answer it "
@@ -101,6 +107,9 @@ LANGUAGES = {
               '资料已足够回答时回复 {"action": "answer"}。'),
         asked="已做过的检索：",
         grade='请逐条判断编号资料是否有助于回答问题。只回复 JSON：{"relevant": [<有帮助的资料编号>]}',
+        contextualize=("下面是一段对话和用户的最新问题。请把最新问题改写成脱离对话也能理解的一条简短检索查询"
+                       "（把“它”“那个”“第二个”等指代换成所指的具体名称）。只回复查询本身。"),
+        conversation="此前的对话：",
         rewrite="请把问题改写成一条简短的检索查询：保留名称、数字和关键词，去掉无关的字词。只回复查询本身。",
         decompose=('请把问题拆成回答它所需查找的更简单的子问题（最多 4 个）。只回复 JSON：'
                    '{"questions": ["...", "..."]}'),

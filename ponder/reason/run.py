@@ -17,18 +17,33 @@ Example::
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from contextlib import closing, contextmanager
+from typing import Any, Callable, Iterator, Literal, NamedTuple, TypeVar
 
-from ponder.llm import Generation, Messages, OpenAICompatibleLLM, StructuredResult, ask_json
+from ponder.llm import Delta, Generation, Messages, OpenAICompatibleLLM, StructuredResult, ask_json
 from ponder.reason.citations import resolve_citations
 from ponder.text import detect_language, estimate_tokens
 from ponder.types import Answer, Hit, Trace, TraceStep, Usage
 
 Retrieve = Callable[[str], list[Hit]]
 T = TypeVar("T")
+
+
+class Progress(NamedTuple):
+    """A step worth showing while an answer streams (a search made, a plan decided)."""
+
+    text: str
+
+
+#: Hears a streamed answer: the final calls' thinking and answer deltas, and progress between calls.
+Listener = Callable[[Delta | Progress], None]
+
+
+class Cancelled(RuntimeError):
+    """Whoever asked stopped listening (a client disconnected); the question was abandoned."""
 
 
 class PassageBook:
@@ -56,7 +71,11 @@ class PassageBook:
 
 
 class Run:
-    def __init__(self, question: str, retrieve: Retrieve, context_tokens: int = 3000):
+    """One question being answered. With a ``listener`` the calls that write the answer stream to
+    it; setting ``cancelled`` abandons the question at the next step (a stream stops at once)."""
+
+    def __init__(self, question: str, retrieve: Retrieve, context_tokens: int = 3000,
+                 listener: Listener | None = None, cancelled: threading.Event | None = None):
         self.question = question
         self.language = detect_language(question)
         self.context_tokens = context_tokens
@@ -65,11 +84,14 @@ class Run:
         self.usage = Usage()
         self.timings: dict[str, float] = defaultdict(float)
         self.fallbacks: list[str] = []
+        self.listener = listener
+        self.cancelled = cancelled or threading.Event()
         self._retrieve = retrieve
         self._group: TraceStep | None = None
 
     # -- steps ----------------------------------------------------------------------------------
     def retrieve(self, query: str) -> list[Hit]:
+        self._check_cancelled()
         started = time.perf_counter()
         hits = self._retrieve(query)
         seconds = time.perf_counter() - started
@@ -77,20 +99,45 @@ class Run:
         self._add(TraceStep("retrieve", seconds, {"query": query, "chunk_ids": [h.chunk.id for h in hits],
                                                    "paths": [h.chunk.path for h in hits],
                                                    "scores": [h.score for h in hits]}))
+        self.progress(f"search: {query} ({len(hits)} passages)")
         return hits
 
     def generate(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, purpose: str,
-                 stop: list[str] | None = None, max_tokens: int | None = None) -> Generation:
+                 stop: list[str] | None = None, max_tokens: int | None = None,
+                 stream: Literal["answer", "thinking"] | None = None) -> Generation:
         """One model call; chat messages or, for base models, a completion prompt. ``max_tokens``
         caps base models only: they do not stop on their own, while a chat model that thinks
-        before a short reply needs its role's whole budget."""
+        before a short reply needs its role's whole budget. ``stream`` (when someone listens):
+        pass the deltas on as they are (``answer``) or all as thinking (a draft nobody should
+        mistake for the answer)."""
+        self._check_cancelled()
         max_tokens = _base_model_cap(llm, max_tokens)
-        if isinstance(prompt, str):
+        if stream and self.listener:
+            generation = self._stream(llm, prompt, purpose, stop, max_tokens, stream)
+        elif isinstance(prompt, str):
             generation = llm.complete(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
         else:
             generation = llm.chat(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
         self._record_call(llm, purpose, prompt, generation)
         return generation
+
+    def _stream(self, llm: OpenAICompatibleLLM, prompt: Messages | str, purpose: str, stop: list[str] | None,
+                max_tokens: int | None, how: Literal["answer", "thinking"]) -> Generation:
+        assert self.listener is not None
+        if isinstance(prompt, str):
+            stream = llm.stream_complete(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
+        else:
+            stream = llm.stream_chat(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
+        with closing(stream):  # closing early cancels the call upstream
+            for delta in stream:
+                self._check_cancelled()
+                self.listener(delta if how == "answer" else Delta("thinking", delta.text))
+        assert stream.generation is not None
+        return stream.generation
+
+    def progress(self, text: str) -> None:
+        if self.listener:
+            self.listener(Progress(text))
 
     def ask_json(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, schema: dict[str, Any],
                  validate: Callable[[Any], T], purpose: str, max_tokens: int | None = None) -> StructuredResult[T]:
@@ -161,6 +208,10 @@ class Run:
         )
 
     # -- internals ------------------------------------------------------------------------------
+    def _check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled(f"stopped answering {self.question!r}: nobody is listening")
+
     def _record_call(self, llm: OpenAICompatibleLLM, purpose: str, prompt: Messages | str,
                      generation: Generation, **extra: Any) -> None:
         self.usage.add(generation.usage)

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
+from ponder.backends import Backends
 from ponder.config import Config, load_config
 from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
-from ponder.index.embedders import Embedder, make_embedder, passage_text
+from ponder.index.embedders import Embedder, passage_text
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.ingest import (
     IngestError,
@@ -37,7 +38,7 @@ from ponder.ingest import (
     load_bytes,
     read_document,
 )
-from ponder.llm import CallLog, LocalServer, OpenAICompatibleLLM, Role, make_llm
+from ponder.llm import CallLog, OpenAICompatibleLLM, Role
 from ponder.reason import Listener, Models, make_mode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.rerank import Reranker, make_reranker
@@ -120,7 +121,7 @@ class Ponder:
     """One data directory's index plus the configured model."""
 
     def __init__(self, config: Config | None = None, *, data_dir: str | Path | None = None,
-                 config_path: str | Path | None = None):
+                 config_path: str | Path | None = None, backends: Backends | None = None):
         data_dir_override = {"data_dir": str(data_dir)} if data_dir else {}
         if config is None:
             config = load_config(config_path, overrides=data_dir_override)
@@ -129,14 +130,10 @@ class Ponder:
         self.store = ChunkStore(self.data_dir / "ponder.db")
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
         self.vectors = self._vector_index()
-        self._embedder: Embedder | None = None
+        self._owns_backends = backends is None
+        self.backends = backends or Backends(self.config)
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
-        self._models: dict[Role, OpenAICompatibleLLM] = {}
-        self._embedded: LocalServer | None = None
-        self._call_log: CallLog | None = None
-        self._search_lock = threading.Lock()
-        self._lazy_lock = threading.RLock()  # models and the call log are made on first use, by any thread
 
     # -- ingest ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
@@ -260,9 +257,7 @@ class Ponder:
         """The best chunks for ``query`` (mode from ``retrieve.mode``), only from the documents
         ``where`` allows (ids, path glob, dates)."""
         top_k = top_k or self.config.retrieve.top_k
-        # Questions may be answered concurrently (ponder eval, the server); retrieval takes
-        # milliseconds and its indexes and embedder are not all thread-safe, so it runs one at a time.
-        with self._search_lock:
+        with self.backends.search_lock:
             only = where.chunk_ids(self.store) if where else None
             candidates = self.retriever.search(
                 query, top_k if self.reranker is None else max(top_k, self.config.reranker.candidates), only)
@@ -301,9 +296,7 @@ class Ponder:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.config.embedder)
-        return self._embedder
+        return self.backends.embedder
 
     # -- answer ---------------------------------------------------------------------------------
     def ask(self, question: str, docs: Sequence[str | Path] | None = None, where: Filter | None = None,
@@ -344,34 +337,17 @@ class Ponder:
 
     def model(self, role: Role = "chat") -> OpenAICompatibleLLM:
         """The client for a model role (``chat`` or ``reasoner``), made on first use."""
-        with self._lazy_lock:
-            if role not in self._models:
-                self._models[role] = make_llm(self.config, role, self._local_server, self.call_log)
-            return self._models[role]
-
-    def _local_server(self) -> LocalServer:
-        if self._embedded is None:
-            self._embedded = LocalServer(self.config.embedded, log_path=self.data_dir / "run" / "llama-server.log")
-        return self._embedded
+        return self.backends.model(role)
 
     @property
     def call_log(self) -> CallLog | None:
         """Every model call, in ``calls.db`` (``ponder log``); None when ``log.enabled`` is false."""
-        with self._lazy_lock:
-            if self._call_log is None and self.config.log.enabled:
-                self._call_log = CallLog(self.data_dir / "calls.db")
-            return self._call_log
+        return self.backends.call_log
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:
-        for model in self._models.values():
-            model.close()
-        self._models.clear()
-        if self._embedded is not None:
-            self._embedded.close()
-        if self._call_log is not None:
-            self._call_log.close()
-            self._call_log = None
+        if self._owns_backends:
+            self.backends.close()
         self.vectors.close()
         self.store.close()
 

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
+
 def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path,
                budgets: dict[str, int] | None = None) -> dict[str, Path]:
     """Accuracy vs latency, accuracy vs tokens (with the agentic budget curve through the systems in

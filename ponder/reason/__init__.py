@@ -31,7 +31,8 @@ _MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (
     DirectMode, ReasonerMode, ThinkThenAnswerMode, AgenticMode, CorrectiveMode)}
 
 __all__ = [
-    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "Listener", "Progress", "DirectMode", "MODE_NAMES", "Mode", "Models", "PassageBook",
+    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "Listener", "MODE_NAMES", "Mode",
+    "Models", "PassageBook", "Progress",
     "ReasonerMode", "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
 ]
 

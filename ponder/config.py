@@ -248,6 +248,23 @@ class LogConfig(_Section):
     enabled: bool = Field(True, description="Log every model call to calls.db in the data dir.")
 
 
+class ServeConfig(_Section):
+    host: str = Field("127.0.0.1", description="ponder serve / ponder mcp --http: the address to listen on.")
+    port: int = Field(8000, ge=1, le=65535)
+    require_keys: bool = Field(True, description="Every request needs an API key (ponder keys create); "
+                                                 "false serves every collection to anyone who can connect.")
+    cors_origins: list[str] = Field(default_factory=list, description='Browser origins allowed to call the API '
+                                                                      '(["*"] for any).')
+    rate_limit_per_minute: int = Field(120, ge=0, description="Requests per API key per minute; 0: no limit.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by upload.")
+    max_files_per_upload: int = Field(20, ge=1)
+    upload_types: list[str] = Field(default_factory=lambda: [".pdf", ".docx", ".html", ".htm", ".md", ".markdown",
+                                                             ".txt"],
+                                    description="File name endings accepted by upload.")
+    max_concurrent_answers: int = Field(64, ge=1, description="Questions answered at once; more wait their turn.")
+    default_collection: str = Field("default", description="The collection that model 'ponder' answers from.")
+
+
 class Config(_Section):
     data_dir: str = Field("", description="Where the index lives; empty means the platform data dir.")
     ingest: IngestConfig = IngestConfig()
@@ -264,6 +281,7 @@ class Config(_Section):
     reason: ReasonConfig = ReasonConfig()
     prices: dict[str, PriceConfig] = Field(default_factory=dict, description='[prices."model"]: for eval costs.')
     log: LogConfig = LogConfig()
+    serve: ServeConfig = ServeConfig()
 
     def role(self, name: Literal["chat", "reasoner", "judge"]) -> ModelConfig:
         """The settings a role runs with. An unset reasoner is the chat model with the reasoner's

@@ -15,21 +15,38 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
+from ponder.api import NothingToSearch
 from ponder.backends import Backends
 from ponder.config import Config
+from ponder.llm import LLMError
 from ponder.reason import MODE_NAMES
-from ponder.serve.collections import Collections
+from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.openai_chat import chunk_view, citations_json
+
+T = TypeVar("T")
+
+
+async def _in_thread(work: Callable[[], T]) -> T:
+    """Run blocking work off the event loop; expected failures reach the client as tool errors
+    with their message (anything else is reported by the SDK as a crash)."""
+    try:
+        return await anyio.to_thread.run_sync(work)
+    except (CollectionError, NothingToSearch, LLMError, ValueError) as exc:
+        raise ToolError(str(exc)) from exc
 
 
 def build_mcp(config: Config) -> MCPServer:
     backends = Backends(config)
     collections = Collections(config, backends)
+
+    def pick(name: str) -> Collection:
+        return collections.get(name or collections.default)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
@@ -50,32 +67,31 @@ def build_mcp(config: Config) -> MCPServer:
     @server.tool()
     async def list_documents(collection: str = "") -> list[dict[str, Any]]:
         """The documents in a collection (default: the default collection): file, type, pages, chunks."""
-        chosen = collections.get(collection or collections.default)
-        return [{"id": d.id, "file": Path(d.path).name, "file_type": d.file_type, "pages": d.page_count,
-                 "chunks": d.chunk_count} for d in chosen.ponder.documents()]
+        def run() -> list[dict[str, Any]]:
+            return [{"id": d.id, "file": Path(d.path).name, "file_type": d.file_type, "pages": d.page_count,
+                     "chunks": d.chunk_count} for d in pick(collection).ponder.documents()]
+        return await _in_thread(run)
 
     @server.tool()
     async def search(query: str, collection: str = "", top_k: int = 5) -> list[dict[str, Any]]:
         """The passages that best match the query, with file, page and heading."""
-        chosen = collections.get(collection or collections.default)
-
         def run() -> list[dict[str, Any]]:
+            chosen = pick(collection)
             with chosen.lock.reading():
                 return [chunk_view(hit.chunk, chosen.name) | {"score": hit.score}
                         for hit in chosen.ponder.search(query, top_k)]
-        return await anyio.to_thread.run_sync(run)
+        return await _in_thread(run)
 
     @server.tool(description="Answer a question from a collection's documents, with citations. mode: "
                  + ", ".join(MODE_NAMES) + " (empty: the configured mode).")
     async def ask(question: str, collection: str = "", mode: str = "") -> dict[str, Any]:
-        chosen = collections.get(collection or collections.default)
-
         def run() -> dict[str, Any]:
+            chosen = pick(collection)
             with chosen.lock.reading():
                 answer = chosen.ponder.ask(question, mode=mode or None)
             return {"answer": answer.text, "thinking": answer.thinking, "mode": answer.mode, "route": answer.route,
                     "citations": citations_json(answer, chosen.name), "timings": answer.timings}
-        return await anyio.to_thread.run_sync(run)
+        return await _in_thread(run)
 
     return server
 

@@ -303,8 +303,8 @@ def create_app(config: Config) -> FastAPI:
         return page
 
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "keys_required": config.serve.require_keys}
 
     return app
 

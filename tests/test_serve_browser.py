@@ -1,0 +1,78 @@
+"""The web page served by ``ponder serve``, in headless Chromium: enter a key, upload a document,
+ask, watch the thinking stream before the answer, click a citation to open the cited chunk, delete
+the document. Screenshots go to test-artifacts/ and are checked not blank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ponder.config import load_config
+from ponder.serve.keys import KeyStore
+from tests.browser import ARTIFACTS, FLAGS, chromium_path, not_blank
+from tests.conftest import EXAMPLES
+from tests.fake_provider import FakeProvider, Reply, stream_events
+from tests.live_server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    provider = FakeProvider().start()
+    # Slow deltas, so that the page shows the thinking while the answer has not begun.
+    provider.replies.append(Reply(events=stream_events(
+        ["The oolong is roasted ", "for eight hours [1]."],
+        ["Passage 1 is about ", "roasting oolong; ", "it says eight hours."]), event_delay_s=0.4))
+    config = load_config(env={}, overrides={
+        "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "chat.base_url": provider.url,
+        "chat.model": "fast-chat", "reasoner.base_url": provider.url, "reasoner.model": "deepseek-reasoner"})
+    keys = KeyStore(tmp_path / "data" / "keys.db")
+    secret = keys.create("browser", write=["default"])[1]
+    keys.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    try:
+        with LiveServer(config) as server, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server.url + "/")
+            expect(page.locator("#job")).to_contain_text("Enter an API key")
+            page.fill("#key", secret)
+            page.press("#key", "Tab")  # the key is used once it changes
+            expect(page.locator("#collection option")).to_have_text(["default"])
+            expect(page.locator("#mode option", has_text="agentic")).to_have_count(1)
+
+            page.set_input_files("#files", str(EXAMPLES / "tea-cooperative.md"))
+            page.click("#upload")
+            expect(page.locator("#job")).to_contain_text("tea-cooperative.md: ingested", timeout=60_000)
+            expect(page.locator("#documents li")).to_contain_text(["tea-cooperative.md"])
+
+            page.select_option("#mode", "reasoner")
+            page.fill("#question", "How long is the oolong roasted?")
+            page.click("#ask button")
+            thinking, answer = page.locator(".thinking pre").first, page.locator(".answer").first
+            expect(thinking).to_contain_text("Passage 1 is about", timeout=30_000)
+            assert answer.inner_text() == ""  # thinking first, the answer not yet begun
+            assert "› search: How long is the oolong roasted?" in thinking.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "web-thinking.png"))
+            expect(answer).to_contain_text("for eight hours", timeout=30_000)
+            citation = page.locator("a.cite", has_text="[1]").first
+            expect(citation).to_be_visible(timeout=30_000)
+            expect(answer).to_contain_text("Sources:")
+            citation.click()
+            expect(page.locator("#chunk-location")).to_contain_text("tea-cooperative.md")
+            expect(page.locator("#chunk pre")).to_contain_text("oolong")
+            page.screenshot(path=str(ARTIFACTS / "web-answer.png"))
+
+            page.locator("#documents li button", has_text="delete").click()
+            expect(page.locator("#documents li")).to_have_count(0)
+            browser.close()
+    finally:
+        provider.stop()
+    assert errors == []
+    assert not_blank(ARTIFACTS / "web-thinking.png") and not_blank(ARTIFACTS / "web-answer.png")

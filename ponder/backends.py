@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import threading
 
 from ponder.config import Config
@@ -33,6 +34,13 @@ class Backends:
         self._embedded: LocalServer | None = None
         self._call_log: CallLog | None = None
         self._lock = threading.RLock()  # things are made on first use, by any thread
+
+    @staticmethod
+    def key(config: Config) -> str:
+        """Equal for configs whose Backends would be the same (they differ only in, say, the mode's
+        settings): such configs can share one."""
+        fields = {"data_dir", "chat", "reasoner", "judge", "embedded", "models", "embedder", "log"}
+        return json.dumps(config.model_dump(mode="json", include=fields), sort_keys=True)
 
     @property
     def embedder(self) -> Embedder:

@@ -209,3 +209,15 @@ def test_the_budget_curve_reuses_plain_agentic_at_the_configured_limit() -> None
     assert budget_curve(every_mode, [1, 2, 4, 2], default_steps=4) == {"agentic@1": 1, "agentic@2": 2, "agentic": 4}
     assert budget_curve([System("direct", "direct")], [1, 4], default_steps=4) == {"agentic@1": 1, "agentic@4": 4}
     assert budget_curve(every_mode, [], default_steps=4) == {}
+
+
+def test_systems_that_differ_only_in_reasoning_settings_share_their_models() -> None:
+    from ponder.backends import Backends
+    from ponder.config import load_config
+
+    base = load_config(env={}, overrides={"data_dir": "/tmp/x"})
+    budget = load_config(env={}, overrides={"data_dir": "/tmp/x", "reason.max_steps": 1, "reason.mode": "agentic"})
+    other_model = load_config(env={}, overrides={"data_dir": "/tmp/x", "reasoner.model": "deepseek-reasoner",
+                                                 "reasoner.base_url": "http://127.0.0.1:9/v1"})
+    assert Backends.key(base) == Backends.key(budget)
+    assert Backends.key(base) != Backends.key(other_model)

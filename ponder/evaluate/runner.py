@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ponder.api import Ponder
+from ponder.backends import Backends
 from ponder.config import Config
 from ponder.evaluate.datasets import Dataset, EvalQuestion
 from ponder.evaluate.judge import Judge
@@ -95,15 +96,21 @@ class EvalRunner:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         todo = self.pending()
         ponders: dict[str, Ponder] = {}
+        # Systems that differ only in reasoning settings share one set of models (one embedded server).
+        shared: dict[str, Backends] = {}
         try:
             for system in {s.label: s for s, _ in todo}.values():
-                ponders[system.label] = Ponder(self.make_config(system))
+                config = self.make_config(system)
+                backends = shared.setdefault(Backends.key(config), Backends(config))
+                ponders[system.label] = Ponder(config, backends=backends)
             with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
                 for system, question in todo:
                     pool.submit(self._ask, ponders[system.label], system, question)
         finally:
             for ponder in ponders.values():
                 ponder.close()
+            for backends in shared.values():
+                backends.close()
         return read_results(self.out_dir)
 
     def _ask(self, ponder: Ponder, system: System, question: EvalQuestion) -> None:

@@ -319,3 +319,12 @@ def test_serve_help_says_how_to_connect_chat_clients() -> None:
     help_text = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
     for client_name in ("Open WebUI", "Chatbox", "Cherry Studio", "reasoning_content", "/v1"):
         assert client_name in help_text
+
+
+def test_an_answer_written_without_a_model_call_still_streams_as_content(setup, provider) -> None:
+    server, keys = setup
+    stream = client(server, keys["admin"]).chat.completions.create(
+        model="ponder:tea:direct", messages=[{"role": "user", "content": "zqxv wplk"}], stream=True)
+    content = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert content.startswith("No passage in the indexed documents matches this question")
+    assert provider.requests == []  # nothing found: no model was asked to invent an answer

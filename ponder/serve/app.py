@@ -334,6 +334,7 @@ async def _stream(server: Server, ask: Callable[..., Answer], model: str, collec
         return sse(chunk_json(completion_id, model, delta, finish, **extra))
 
     loop.run_in_executor(server.answering, work)
+    streamed_answer = False
     try:
         yield chunk({"role": "assistant", "content": ""})
         while True:
@@ -344,9 +345,12 @@ async def _stream(server: Server, ask: Callable[..., Answer], model: str, collec
                 elif item.kind == "thinking":
                     yield chunk({"reasoning_content": item.text})
                 else:
+                    streamed_answer = True
                     yield chunk({"content": item.text})
             elif kind == "done":
                 answer: Answer = item
+                if not streamed_answer:  # written without a model call (nothing found) or not streamed
+                    yield chunk({"content": answer.text})
                 sources = sources_text(answer)
                 if sources:
                     yield chunk({"content": sources})

@@ -25,9 +25,8 @@ import httpx
 from common import REPO, header, percentile
 
 sys.path.insert(0, str(REPO))
-from tests.fake_provider import FakeProvider, Reply, stream_events  # noqa: E402 - after the path is set
-
 from ponder import Ponder, load_config  # noqa: E402
+from tests.fake_provider import FakeProvider, Reply, stream_events  # noqa: E402 - after the path is set
 
 
 def rss_mib(pid: int) -> float:

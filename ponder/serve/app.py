@@ -52,6 +52,7 @@ from ponder.serve.openai_chat import (
     chunk_view,
     completion_json,
     conversation,
+    document_view,
     error_json,
     parse_model,
     ponder_extra,
@@ -223,9 +224,7 @@ def create_app(config: Config) -> FastAPI:
     @app.get("/v1/collections/{name}/documents")
     def list_documents(name: str, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         collection = allowed(key, name, "read")
-        return {"data": [{"id": d.id, "file": Path(d.path).name, "file_type": d.file_type, "pages": d.page_count,
-                          "chunks": d.chunk_count, "ingested_at": d.ingested_at, "modified_at": d.modified_at}
-                         for d in collection.ponder.documents()]}
+        return {"data": [document_view(d) for d in collection.ponder.documents()]}
 
     @app.post("/v1/collections/{name}/documents", status_code=202)
     async def upload(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:

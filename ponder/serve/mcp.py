@@ -14,7 +14,6 @@ Example::
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, AsyncIterator, Callable, TypeVar
 
 import anyio
@@ -27,7 +26,7 @@ from ponder.config import Config
 from ponder.llm import LLMError
 from ponder.reason import MODE_NAMES
 from ponder.serve.collections import Collection, CollectionError, Collections
-from ponder.serve.openai_chat import chunk_view, citations_json
+from ponder.serve.openai_chat import chunk_view, citations_json, document_view
 
 T = TypeVar("T")
 
@@ -68,8 +67,7 @@ def build_mcp(config: Config) -> MCPServer:
     async def list_documents(collection: str = "") -> list[dict[str, Any]]:
         """The documents in a collection (default: the default collection): file, type, pages, chunks."""
         def run() -> list[dict[str, Any]]:
-            return [{"id": d.id, "file": Path(d.path).name, "file_type": d.file_type, "pages": d.page_count,
-                     "chunks": d.chunk_count} for d in pick(collection).ponder.documents()]
+            return [document_view(d) for d in pick(collection).ponder.documents()]
         return await _in_thread(run)
 
     @server.tool()

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ponder.index import StoredDocument
 from ponder.llm.thinking import split_thinking
 from ponder.types import Answer, Chunk, Turn, location
 
@@ -91,6 +92,13 @@ def chunk_view(chunk: Chunk, collection: str) -> dict[str, Any]:
             "page_end": chunk.page_end, "heading_path": list(chunk.heading_path),
             "location": location(file, chunk.page, chunk.heading_path, chunk.page_end), "text": chunk.text,
             "collection": collection, "url": f"/v1/collections/{collection}/chunks/{chunk.id}"}
+
+
+def document_view(document: StoredDocument) -> dict[str, Any]:
+    """An indexed document as clients see it (its file's name, not the server's path)."""
+    return {"id": document.id, "file": _file_name(document.path), "file_type": document.file_type,
+            "pages": document.page_count, "chunks": document.chunk_count, "ingested_at": document.ingested_at,
+            "modified_at": document.modified_at}
 
 
 def citations_json(answer: Answer, collection: str) -> list[dict[str, Any]]:

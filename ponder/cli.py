@@ -354,7 +354,11 @@ def serve(
     config = _config(ctx, {"serve.require_keys": False} if no_auth else {})
     host, port = host or config.serve.host, port or config.serve.port
     if config.serve.require_keys:
-        err.print("API keys required: create one with `ponder keys create NAME --write '*'`")
+        store = _key_store(ctx)
+        if not any(key.revoked_at is None for key in store.list()):
+            err.print("every request needs an API key and there is none yet: "
+                      "`ponder keys create NAME --write '*'` (or serve with --no-auth)")
+        store.close()
     elif host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] no API keys required and listening on {escape(host)}: anyone who can "
                   "reach it can read and change every collection")

@@ -289,6 +289,12 @@ def test_errors_are_openai_shaped(setup) -> None:
         api.chat.completions.create(model="ponder:nosuch", messages=[{"role": "user", "content": "q"}])
     with pytest.raises(openai.BadRequestError, match="last message must be a user message"):
         api.chat.completions.create(model="ponder", messages=[{"role": "assistant", "content": "hi"}])
+    malformed = httpx.post(server.url + "/v1/chat/completions", json={"model": "ponder", "messages": "hi"},
+                           headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert malformed.status_code == 400 and "list of message objects" in malformed.json()["error"]["message"]
+    not_json = httpx.post(server.url + "/v1/chat/completions", content=b"{oops",
+                          headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid_json"
 
 
 def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def create_app(config: Config) -> FastAPI:
         body = await _json_body(request)
         model = parse_model(str(body.get("model") or ""), server.collections.default, MODE_NAMES)
         collection = allowed(key, model.collection, "read")
-        question, history = conversation(body.get("messages") or [])
+        question, history = conversation(body.get("messages"))
         model_name = str(body.get("model") or model.id)
         completion_id = "chatcmpl-" + secrets.token_hex(12)
 

@@ -54,12 +54,14 @@ def parse_model(model: str, default_collection: str, modes: tuple[str, ...]) -> 
     return ModelId(collection, mode)
 
 
-def conversation(messages: list[dict[str, Any]]) -> tuple[str, list[Turn]]:
+def conversation(messages: Any) -> tuple[str, list[Turn]]:
     """The question (the last user turn) and the earlier turns, their reasoning removed: neither a
     ``reasoning_content`` field nor inline ``<think>`` text goes back to a model. System turns are
     ignored (Ponder writes its own instructions)."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise ChatRequestError("'messages' must be a list of message objects")
     if not messages:
-        raise ChatRequestError("messages is empty")
+        raise ChatRequestError("'messages' is empty")
     turns: list[Turn] = []
     for message in messages:
         role = message.get("role")

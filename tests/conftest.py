@@ -27,6 +27,16 @@ def shared() -> Path:
 
 
 @pytest.fixture
+def provider():
+    """The replayed OpenAI-compatible provider (tests/fake_provider.py), stopped after the test."""
+    from tests.fake_provider import FakeProvider
+
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
 def make_ponder(tmp_path: Path):
     """Open a Ponder on a fresh data dir; closed at the end of the test."""
     opened: list[Ponder] = []

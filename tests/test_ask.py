@@ -14,13 +14,6 @@ from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response
 
 
-@pytest.fixture
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
 def _endpoint_settings(provider: FakeProvider) -> dict[str, str]:
     return {"chat.base_url": provider.url, "chat.model": "deepseek-reasoner"}
 

@@ -14,13 +14,6 @@ from ponder.llm import CallLog, LLMError, OpenAICompatibleLLM, ask_json, make_ll
 from tests.fake_provider import FakeProvider, Reply, chat_response, stream_events
 
 
-@pytest.fixture
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
 def _llm(provider: FakeProvider | str, role: str = "reasoner", model: str = "deepseek-reasoner",
          log: CallLog | None = None, **settings: object) -> OpenAICompatibleLLM:
     url = provider if isinstance(provider, str) else provider.url

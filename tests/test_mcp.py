@@ -23,13 +23,6 @@ from tests.fake_provider import FakeProvider, Reply, chat_response
 
 
 @pytest.fixture
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def config_file(tmp_path: Path, provider: FakeProvider) -> Path:
     data = tmp_path / "data"
     path = tmp_path / "ponder.toml"

@@ -17,13 +17,6 @@ from tests.fake_provider import FakeProvider, Reply, chat_response
 
 
 @pytest.fixture
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def ponder(make_ponder, provider: FakeProvider):
     instance = make_ponder(**{
         "retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",

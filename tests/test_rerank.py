@@ -12,13 +12,6 @@ from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response
 
 
-@pytest.fixture
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
 def _hits(*texts: str) -> list[Hit]:
     return [Hit(Chunk(f"c{n}", "d", "/x.txt", text, 0, len(text)), 1.0 / n, "hybrid", n, {"bm25": n})
             for n, text in enumerate(texts, start=1)]

@@ -22,13 +22,6 @@ from tests.live_server import LiveServer
 OOLONG = "How long is the oolong roasted?"
 
 
-@pytest.fixture
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
 def _config(tmp_path: Path, provider: FakeProvider, **overrides: object):
     return load_config(env={}, overrides={
         "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "chat.base_url": provider.url,

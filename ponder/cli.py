@@ -354,11 +354,11 @@ def serve(
     config = _config(ctx, {"serve.require_keys": False} if no_auth else {})
     host, port = host or config.serve.host, port or config.serve.port
     if config.serve.require_keys:
-        store = _key_store(ctx)
-        if not any(key.revoked_at is None for key in store.list()):
+        with _key_store(ctx) as store:
+            live = any(key.revoked_at is None for key in store.list())
+        if not live:
             err.print("every request needs an API key and there is none yet: "
                       "`ponder keys create NAME --write '*'` (or serve with --no-auth)")
-        store.close()
     elif host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] no API keys required and listening on {escape(host)}: anyone who can "
                   "reach it can read and change every collection")
@@ -384,10 +384,11 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys for `ponder serve`, 
 app.add_typer(keys_app, name="keys")
 
 
-def _key_store(ctx: typer.Context):
+def _key_store(ctx: typer.Context) -> contextlib.closing:
+    """The data dir's key store, closed when the ``with`` block ends (errors included)."""
     from ponder.serve.keys import KeyStore
 
-    return KeyStore(_config(ctx, {}).data_path / "keys.db")
+    return contextlib.closing(KeyStore(_config(ctx, {}).data_path / "keys.db"))
 
 
 @keys_app.command("create")
@@ -400,13 +401,11 @@ def keys_create(
                                               "from and create ('*': all). Repeatable."),
 ) -> None:
     """Create a key; its secret is printed once (only a hash is stored)."""
-    store = _key_store(ctx)
-    try:
-        key, secret = store.create(name, read or [], write or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--read/--write") from None
-    finally:
-        store.close()
+    with _key_store(ctx) as store:
+        try:
+            key, secret = store.create(name, read or [], write or [])
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--read/--write") from None
     err.print(f"key {key.id} ({escape(name)}): " + ", ".join(f"{c} {a}" for c, a in key.scopes.items()))
     out.print(secret)
 
@@ -414,9 +413,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(ctx: typer.Context) -> None:
     """Every key: id, name, scopes, created, revoked."""
-    store = _key_store(ctx)
-    keys = store.list()
-    store.close()
+    with _key_store(ctx) as store:
+        keys = store.list()
     for key in keys:
         scopes = ", ".join(f"{c} {a}" for c, a in key.scopes.items())
         revoked = f"  revoked {datetime.fromtimestamp(key.revoked_at):%Y-%m-%d %H:%M}" if key.revoked_at else ""
@@ -429,9 +427,8 @@ def keys_list(ctx: typer.Context) -> None:
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, key_id: str = typer.Argument(..., help="The key's id (ponder keys list).")) -> None:
     """Revoke a key: requests with it get 401 from then on."""
-    store = _key_store(ctx)
-    revoked = store.revoke(key_id)
-    store.close()
+    with _key_store(ctx) as store:
+        revoked = store.revoke(key_id)
     if not revoked:
         raise typer.BadParameter(f"no live key with id {key_id!r} (see `ponder keys list`)", param_hint="KEY_ID")
     out.print(f"revoked {key_id}")

@@ -7,7 +7,6 @@ Every command takes ``--config PATH`` and ``--data-dir PATH`` before the command
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import time
@@ -210,7 +209,7 @@ def evaluate(
     """Answer a dataset in several modes and write the comparison: results.jsonl and report.md."""
     from ponder.evaluate import load_dataset
     from ponder.evaluate.report import write_report
-    from ponder.evaluate.runner import EvalRunner, System, budget_curve
+    from ponder.evaluate.runner import EvalRunner, RunLog, System, budget_curve
     from ponder.evaluate.scoring import Price
 
     if compare:
@@ -241,7 +240,7 @@ def evaluate(
     def make_config(system: System):
         return load_config(system.config or ctx.obj["config"], overrides={"data_dir": data_dir, **system.overrides})
 
-    started = time.perf_counter()
+    run_log = RunLog(out_dir)
     with Ponder(make_config(System("ingest", "direct"))) as ponder:
         if own_index:
             source = data.write_corpus(out_dir / "corpus") if data.corpus else corpus
@@ -250,14 +249,16 @@ def evaluate(
     prices = {model: Price(p.input, p.output) for model, p in base.prices.items()}
     runner = EvalRunner(make_config, data, systems, out_dir, concurrency=concurrency, prices=prices, judge=judge)
     pending = runner.pending()
-    failures = 0
+    failures = asked = 0
     with Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("eval", total=len(pending))
 
         def landed(row: dict[str, Any]) -> None:
-            nonlocal failures
+            nonlocal failures, asked
             failures += bool(row["error"])
+            asked += 1
+            run_log.record(asked)
             progress.advance(task)
             if not err.is_terminal:
                 status = f"error: {row['error']}" if row["error"] else (
@@ -268,10 +269,9 @@ def evaluate(
         rows = runner.run()
     config_text = (ctx.obj["config"].read_text(encoding="utf-8") if ctx.obj["config"]
                    else "# defaults (no config file)")
-    # A resumed evaluation's wall time is the sum over its runs (a killed run's share is lost).
-    with (out_dir / "runs.jsonl").open("a", encoding="utf-8") as runs:
-        runs.write(json.dumps({"asked": len(pending), "seconds": time.perf_counter() - started}) + "\n")
-    wall = sum(json.loads(line)["seconds"] for line in (out_dir / "runs.jsonl").read_text().splitlines() if line)
+    if pending:  # a run that only redraws the report asked nothing and adds no time
+        run_log.record(len(pending))
+    wall = run_log.total_seconds()
     markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}", wall_seconds=wall,
                                   budgets=curve)
     results = escape(str(out_dir / "results.jsonl"))

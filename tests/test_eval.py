@@ -101,6 +101,17 @@ def test_cli_eval_resumes_after_a_kill_without_asking_twice(tmp_path: Path) -> N
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "| direct |" in report and "| reasoner |" in report and "## Accuracy by question type" in report
     assert "wall time" in report and "## Configuration" in report and "![Accuracy vs. latency]" in report
+    # the killed run kept its time up to its last answer; the report's wall time counts both runs
+    runs = (tmp_path / "out" / "runs.jsonl").read_text().splitlines()
+    killed, resumed = (json.loads(line) for line in runs)
+    assert 1 <= killed["asked"] <= answered_before and killed["seconds"] > 0
+    assert resumed["asked"] == 6 - answered_before
+    assert f"wall time {killed['seconds'] + resumed['seconds']:.0f} s" in report
+    # asking again only redraws the report: nothing asked, no run recorded
+    third = subprocess.run(command, env=env | {"PONDER_CHAT__BASE_URL": "http://127.0.0.1:9"},
+                           capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0 and "0 asked" in third.stdout, third.stderr
+    assert (tmp_path / "out" / "runs.jsonl").read_text().splitlines() == runs and len(runs) == 2
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 4 and "src='http" not in page and "<th>direct</th>" in page
     for plot in ("accuracy_latency", "accuracy_tokens", "tokens", "accuracy_by_type"):
@@ -122,6 +133,11 @@ def test_report_marks_the_best_and_draws_the_budget_curve(tmp_path: Path) -> Non
 
     rows = [row(f"agentic@{n}", q, correct=(n >= 2 or q == "a"), seconds=n, tokens=1000 * n)
             for n in (1, 2, 4) for q in ("a", "b")] + [row("direct", q, q == "a", 0.5, 500) for q in ("a", "b")]
+    silent = row("corrective", "b", False, 1, 100) | {"answer": {"text": ""}}
+    failed = row("think-then-answer", "b", False, 1, 100) | {"answer": None, "error": "LLMError: timed out"}
+    assert [d["answers"] for d in disagreements(rows + [silent, failed]) if d["question"] == "b"][0] == {
+        **{f"agentic@{n}": f"agentic@{n} says b" for n in (1, 2, 4)}, "direct": "direct says b",
+        "corrective": "(no answer)", "think-then-answer": "(error: LLMError: timed out)"}
     table = aggregate(rows)
     best = best_per_column(table)
     assert best["accuracy"] == {"agentic@2", "agentic@4"} and best["p50_s"] == {"direct"}

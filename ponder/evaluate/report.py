@@ -113,9 +113,14 @@ def disagreements(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len({v for v in verdicts.values() if v is not None}) > 1:
             first = next(iter(systems.values()))
             found.append({"question_id": question_id, "question": first["question"], "verdicts": verdicts,
-                          "answers": {label: (row["answer"] or {}).get("text") or f"(error: {row['error']})"
-                                      for label, row in systems.items()}})
+                          "answers": {label: _shown_answer(row) for label, row in systems.items()}})
     return found
+
+
+def _shown_answer(row: dict[str, Any]) -> str:
+    if row["error"]:
+        return f"(error: {row['error']})"
+    return (row["answer"] or {}).get("text") or "(no answer)"
 
 
 def _cell(value: Any, metric: str) -> str:

@@ -31,6 +31,7 @@ from ponder.evaluate.judge import Judge
 from ponder.evaluate.scoring import Price, score_answer
 
 RESULTS = "results.jsonl"
+RUNS = "runs.jsonl"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,29 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
                 continue
             latest[(row["system"], row["question_id"])] = row
     return list(latest.values())
+
+
+class RunLog:
+    """``runs.jsonl``: one line per run of ``ponder eval`` on a directory, how many questions it
+    asked and for how long. The current run's line is rewritten as its answers land, so a killed run
+    keeps its time up to its last answer; the evaluation's wall time is the sum over the runs."""
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / RUNS
+        self._earlier = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+        self._started = time.perf_counter()
+
+    def record(self, asked: int) -> None:
+        line = json.dumps({"asked": asked, "seconds": time.perf_counter() - self._started})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text("\n".join([*self._earlier, line]) + "\n", encoding="utf-8")
+        partial.replace(self.path)  # never a half-written log
+
+    def total_seconds(self) -> float | None:
+        if not self.path.is_file():
+            return None
+        return sum(json.loads(line)["seconds"] for line in self.path.read_text(encoding="utf-8").splitlines() if line)
 
 
 class EvalRunner:

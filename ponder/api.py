@@ -24,6 +24,8 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from ponder.backends import Backends
 from ponder.config import Config, load_config
+from ponder.graph import EntityGraph, NLPExtractor, update_graph
+from ponder.graph.communities import Communities, Community
 from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
 from ponder.index.embedders import Embedder, passage_text
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
@@ -41,9 +43,10 @@ from ponder.ingest import (
 from ponder.llm import CallLog, OpenAICompatibleLLM, Role
 from ponder.reason import Listener, Models, make_mode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
+from ponder.retrieve.graph import GraphRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.text import token_counter
-from ponder.types import Answer, Chunk, Document, FileOutcome, Hit, IngestReport, Turn
+from ponder.types import Answer, Chunk, Document, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
 
 
 class NothingToSearch(RuntimeError):
@@ -130,6 +133,8 @@ class Ponder:
         self.store = ChunkStore(self.data_dir / "ponder.db")
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
         self.vectors = self._vector_index()
+        self.graph = EntityGraph(self.store)
+        self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._owns_backends = backends is None
         self.backends = backends or Backends(self.config)
         self._retriever: FusionRetriever | None = None
@@ -185,6 +190,7 @@ class Ponder:
             self._remove_paths(report.removed)
         if dense:
             self._embed_missing()  # chunks stored without vectors (by a bm25-only ingest, or a crash)
+        report.graph = self.update_graph()
         self._refresh_indexes()  # now, so the first search after ingest is fast
         report.seconds = time.perf_counter() - started
         return report
@@ -210,10 +216,23 @@ class Ponder:
                 on_batch(start + len(batch), len(todo))
         return len(todo)
 
+    def update_graph(self) -> GraphUpdate | None:
+        """Extract entities from every chunk the configured extractor has not read (after an ingest,
+        a crash, or a change of extractor); None when the graph is off."""
+        if self.config.graph.extractor == "none":
+            return None
+        return update_graph(self.store, NLPExtractor())
+
+    def communities(self) -> list[Community]:
+        """The entity graph's communities (hierarchical Leiden), recomputed when the graph changed."""
+        return self._communities.current()
+
     def _refresh_indexes(self) -> None:
         self.bm25.refresh()
         if self.config.retrieve.uses_vectors:
             self.vectors.refresh()
+        if self.config.retrieve.uses_graph:
+            self.graph.refresh()
 
     def _load(self, path: Path, record: Callable[[FileOutcome], None]) -> tuple[Path, bytes] | None:
         """The file's bytes if it needs converting; otherwise record why not and return None."""
@@ -282,8 +301,13 @@ class Ponder:
                                      f"'bm25'?); run `ponder reindex` to embed it")
                 self.store.claim_embedder(self.embedder.name)
                 choices.append((DenseRetriever(self.store, self.vectors, self.embedder), settings.dense_weight))
+            expander = None
+            if settings.uses_graph:
+                graph = self.config.graph
+                expander = (GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share),
+                            graph.weight)
             self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
-                                              settings.min_score)
+                                              settings.min_score, expander)
         return self._retriever
 
     def _vector_index(self) -> VectorIndex:

@@ -380,6 +380,80 @@ def mcp_server(
     run_mcp(config, "streamable-http" if http else "stdio", host or config.serve.host, port or config.serve.port)
 
 
+graph_app = typer.Typer(help="The entity graph: counts, top entities, communities; show an entity; export.")
+app.add_typer(graph_app, name="graph")
+
+
+@graph_app.callback(invoke_without_command=True)
+def graph_summary(ctx: typer.Context, top: int = typer.Option(15, "--top", help="Entities and communities to list.")
+                  ) -> None:
+    """Counts, the most connected entities and the largest communities."""
+    if ctx.invoked_subcommand:
+        return
+    from ponder.graph.communities import extractive_summary
+
+    with _open(ctx) as ponder:
+        graph = ponder.graph
+        graph.refresh()
+        counts = ponder.store.graph_counts()
+        out.print(f"{len(graph.entities)} entities in {len(graph.chunk_ids)} chunks, "
+                  f"{graph.related.nnz // 2} relations; " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+        ranked = sorted(range(len(graph.entities)), key=lambda i: (-graph.entities[i].chunks, graph.entities[i].key))
+        out.print("\n[bold]Entities named in most chunks[/]")
+        for i in ranked[:top]:
+            entity = graph.entities[i]
+            out.print(f"  {escape(entity.name)} ({entity.type}): {entity.chunks} chunks, "
+                      f"{len(graph.neighbours(i, limit=10_000))} related")
+        communities = [c for c in ponder.communities() if c.level == 0]
+        out.print(f"\n[bold]{len(communities)} communities[/] (largest first)")
+        for community in communities[:top]:
+            summary = extractive_summary(community, graph, ponder.store, entities=6, max_sentences=1)
+            out.print(f"  {community.id[:8]} · {len(community.entities)} entities, {len(community.chunk_ids)} chunks: "
+                      f"{escape(_one_line(summary, 160))}")
+
+
+@graph_app.command("show")
+def graph_show(ctx: typer.Context, entity: str = typer.Argument(..., help="An entity's name (any case or width)."),
+               limit: int = typer.Option(20, "--limit", help="Neighbours to list.")) -> None:
+    """An entity's neighbours, with edge weights and the chunks stating each relation."""
+    from ponder.graph import entity_key
+
+    with _open(ctx) as ponder:
+        graph = ponder.graph
+        graph.refresh()
+        key = entity_key(entity)
+        if key not in graph.index:
+            near = [e.name for e in graph.entities if key and key in e.key][:5]
+            hint = f"; did you mean: {', '.join(near)}" if near else ""
+            raise typer.BadParameter(f"no entity {entity!r} in the graph{hint}", param_hint="ENTITY")
+        position = graph.index[key]
+        found = graph.entities[position]
+        out.print(f"[bold]{escape(found.name)}[/] ({found.type}), named in {found.chunks} chunks")
+        if found.description:
+            out.print(f"  {escape(found.description)}")
+        for chunk in ponder.store.get_chunks(graph.chunks_of(position)[:5]):
+            out.print(f"  · {escape(_relative(chunk.path))} {escape(location('', chunk.page, chunk.heading_path, chunk.page_end).strip())}")
+        sources = ponder.store.relation_sources(key)
+        out.print("[bold]Neighbours[/] (weight: sentences naming both)")
+        for neighbour, weight in graph.neighbours(position, limit):
+            other = graph.entities[neighbour]
+            chunk_ids = sources.get(tuple(sorted((key, other.key))), [])
+            paths = sorted({_relative(c.path) for c in ponder.store.get_chunks(chunk_ids)})
+            out.print(f"  {escape(other.name)} ({other.type})  {weight:g}  ← {escape(', '.join(paths[:3]))}"
+                      + (f" +{len(paths) - 3}" if len(paths) > 3 else ""))
+
+
+@graph_app.command("export")
+def graph_export(ctx: typer.Context, path: Path = typer.Argument(..., help="FILE.graphml (Gephi, Neo4j) or "
+                                                                           "FILE.json (node-link).")) -> None:
+    """Write the entity graph with its communities and every edge's source chunks."""
+    from ponder.graph.export import write_graph
+
+    with _open(ctx) as ponder:
+        counts = write_graph(ponder.graph, ponder.communities(), ponder.store, path)
+    out.print(f"wrote {path}: {counts['nodes']} entities, {counts['edges']} relations")
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for `ponder serve`, each scoped to collections.")
 app.add_typer(keys_app, name="keys")
 

@@ -76,8 +76,10 @@ class IngestConfig(_Section):
 
 
 class RetrieveConfig(_Section):
-    mode: Literal["hybrid", "bm25", "dense"] = Field(
-        "hybrid", description="hybrid: BM25 and dense fused by reciprocal rank; bm25 also skips embedding at ingest.")
+    mode: Literal["hybrid", "bm25", "dense", "graph", "hybrid+graph"] = Field(
+        "hybrid", description="hybrid: BM25 and dense fused by reciprocal rank; bm25 also skips embedding at ingest; "
+                              "graph: a walk over the entity graph; hybrid+graph: the hybrid's hits expanded "
+                              "over the graph, all fused.")
     top_k: int = Field(5, ge=1, le=100, description="Passages given to the model.")
     candidates: int = Field(40, ge=1, le=1000, description="Hits each retriever contributes to the fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant: score = sum(w / (rrf_k + rank)).")
@@ -88,12 +90,28 @@ class RetrieveConfig(_Section):
 
     @property
     def uses_bm25(self) -> bool:
-        return self.mode in ("hybrid", "bm25")
+        return self.mode in ("hybrid", "bm25", "hybrid+graph")
 
     @property
     def uses_vectors(self) -> bool:
         """Dense retrieval is on, so ingest embeds chunks and the vector index is kept current."""
-        return self.mode in ("hybrid", "dense")
+        return self.mode in ("hybrid", "dense", "hybrid+graph")
+
+    @property
+    def uses_graph(self) -> bool:
+        return self.mode in ("graph", "hybrid+graph")
+
+
+class GraphConfig(_Section):
+    """The entity graph built at ingest and the graph retriever walking it."""
+
+    extractor: Literal["nlp", "llm", "none"] = Field(
+        "nlp", description="nlp: entities by capitalisation and jieba's tags, no model; llm: typed entities and "
+                           "relations with descriptions from the chat model; none: no graph.")
+    weight: float = Field(1.0, ge=0, description="hybrid+graph: the graph retriever's weight in the fusion.")
+    seed_passages: int = Field(5, ge=0, le=50, description="hybrid+graph: first-stage hits the walk starts from.")
+    passage_share: float = Field(0.5, ge=0, le=1, description="Share of the walk's restarts at those passages "
+                                                              "(the rest at the question's entities).")
 
 
 class _RemoteService(_Section):
@@ -269,6 +287,7 @@ class Config(_Section):
     data_dir: str = Field("", description="Where the index lives; empty means the platform data dir.")
     ingest: IngestConfig = IngestConfig()
     retrieve: RetrieveConfig = RetrieveConfig()
+    graph: GraphConfig = GraphConfig()
     embedder: EmbedderConfig = EmbedderConfig()
     vectors: VectorsConfig = VectorsConfig()
     reranker: RerankerConfig = RerankerConfig()
@@ -282,6 +301,13 @@ class Config(_Section):
     prices: dict[str, PriceConfig] = Field(default_factory=dict, description='[prices."model"]: for eval costs.')
     log: LogConfig = LogConfig()
     serve: ServeConfig = ServeConfig()
+
+    @model_validator(mode="after")
+    def _graph_retrieval_needs_graph(self) -> Config:
+        if self.retrieve.uses_graph and self.graph.extractor == "none":
+            raise ValueError(f"retrieve.mode = '{self.retrieve.mode}' needs the entity graph, but graph.extractor "
+                             f"is 'none'; choose nlp or llm")
+        return self
 
     def role(self, name: Literal["chat", "reasoner", "judge"]) -> ModelConfig:
         """The settings a role runs with. An unset reasoner is the chat model with the reasoner's

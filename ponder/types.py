@@ -91,6 +91,41 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class EntityMention:
+    """An entity named in a chunk. ``key`` is the normalised name that identifies the entity across
+    chunks (``"barack obama"`` for "Barack Obama's"); ``name`` is the form as written; ``weight``
+    says how much the chunk is about it (mentions, more for a title); ``description`` is filled by
+    the LLM extractor only."""
+
+    key: str
+    name: str
+    type: str = "other"
+    weight: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EntityRelation:
+    """Two entities a chunk connects: named in one sentence (``nlp`` extractor, ``weight`` counts
+    the sentences) or stated as related (``llm`` extractor, with a ``description``)."""
+
+    source: str
+    target: str
+    weight: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ChunkGraph:
+    """What an extractor found in one chunk; stored with the chunk id, so every entity and edge
+    keeps the chunks it came from."""
+
+    chunk_id: str
+    mentions: tuple[EntityMention, ...] = ()
+    relations: tuple[EntityRelation, ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit:
     """A chunk returned by a retriever, with its score and rank.
 
@@ -229,6 +264,16 @@ class FileOutcome:
 
 
 @dataclass
+class GraphUpdate:
+    """What bringing the entity graph up to date did: chunks read, mentions and relations written."""
+
+    chunks: int = 0
+    mentions: int = 0
+    relations: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
 class IngestReport:
     """The outcome of one ingest call, file by file."""
 
@@ -236,6 +281,7 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    graph: GraphUpdate | None = None  # what the entity extractor read after storing; None: graph off
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.files if outcome.status == status)

@@ -7,6 +7,10 @@ bring one) their own corpus. Loaders register by name and are picked with ``kind
 * ``jsonl:questions.jsonl`` — one object a line: ``question``, ``answers`` (a list of
   alternatives, or a list of lists: all groups needed), optional ``relevant`` (document file names
   or passage ids) and ``type``; the corpus is the user's own, ingested separately.
+* ``hotpotqa:multihop/hotpotqa_100`` (a path under ``shared/data``, or a file) — HotpotQA in its
+  own JSON format (Yang et al., EMNLP 2018): every question's ten paragraphs join one corpus, each
+  a Markdown document headed by its article title; a question's relevant passages are those its
+  ``supporting_facts`` name (usually two, from different articles).
 * ``beir:folder`` — BEIR layout: ``corpus.jsonl`` (``_id``, ``title``, ``text``),
   ``queries.jsonl`` (``_id``, ``text``, optional ``answers``), ``qrels/test.tsv`` (or ``qrels.tsv``).
 
@@ -42,12 +46,13 @@ class Dataset:
     name: str
     questions: list[EvalQuestion]
     corpus: dict[str, str] = field(default_factory=dict)  # passage id -> text; empty: the user's own documents
+    corpus_suffix: str = ".txt"  # how the passages are written: ".md" when they carry a title heading
 
     def write_corpus(self, folder: Path) -> Path:
-        """Each passage as ``<id>.txt`` in ``folder``, ready to ingest; a hit's file stem is its id."""
+        """Each passage as ``<id><suffix>`` in ``folder``, ready to ingest; a hit's file stem is its id."""
         folder.mkdir(parents=True, exist_ok=True)
         for passage_id, text in self.corpus.items():
-            (folder / f"{passage_id}.txt").write_text(text, encoding="utf-8")
+            (folder / f"{passage_id}{self.corpus_suffix}").write_text(text, encoding="utf-8")
         return folder
 
 
@@ -107,6 +112,33 @@ def load_jsonl(location: str, shared: Path | None = None, limit: int | None = No
     return Dataset(f"jsonl:{path.name}", questions[:limit] if limit else questions)
 
 
+def load_hotpotqa(location: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
+    path = Path(location)
+    if not path.suffix and shared is not None:
+        path = shared / "data" / f"{location}.json"
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from None
+    ids: dict[str, str] = {}  # title -> passage id: the corpus is the union of every question's paragraphs
+    corpus: dict[str, str] = {}
+    questions = []
+    for number, row in enumerate(rows[:limit] if limit else rows):
+        try:
+            for title, sentences in row["context"]:
+                if title not in ids:
+                    ids[title] = f"h{len(ids):05d}"
+                    corpus[ids[title]] = f"# {title}\n\n" + "".join(sentences).strip() + "\n"
+            relevant = frozenset(ids[title] for title, _ in row["supporting_facts"])
+            questions.append(EvalQuestion(str(row.get("_id", number)), row["question"], [row["answer"]], relevant,
+                                          type=str(row.get("type", ""))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{path}: question {number} is not in HotpotQA's format ({exc!r})") from None
+    return Dataset(f"hotpotqa:{path.stem}", questions, corpus, corpus_suffix=".md")
+
+
 def load_beir(location: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
     folder = Path(location)
     corpus = {str(row["_id"]): "\n".join(p for p in (row.get("title"), row.get("text")) if p)
@@ -126,7 +158,7 @@ def load_beir(location: str, shared: Path | None = None, limit: int | None = Non
 
 
 LOADERS: dict[str, Callable[[str, Path | None, int | None], Dataset]] = {
-    "rgb": load_rgb, "jsonl": load_jsonl, "beir": load_beir,
+    "rgb": load_rgb, "jsonl": load_jsonl, "hotpotqa": load_hotpotqa, "beir": load_beir,
 }
 
 

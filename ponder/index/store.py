@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ponder.types import Chunk, Document
+from ponder.types import Chunk, ChunkGraph, Document
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -57,6 +57,36 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('revision', '0');
+INSERT OR IGNORE INTO meta VALUES ('graph_revision', '0');
+-- The entity graph: which chunks an extractor has read, the entities each names and the relations
+-- each states. Rows die with their chunk, so an entity with no chunk left is gone.
+CREATE TABLE IF NOT EXISTS graph_chunks (
+    chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    extractor TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mentions (
+    chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    entity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    weight REAL NOT NULL,
+    description TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mentions_by_chunk ON mentions(chunk_id);
+CREATE INDEX IF NOT EXISTS mentions_by_entity ON mentions(entity);
+CREATE TABLE IF NOT EXISTS relations (
+    chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    weight REAL NOT NULL,
+    description TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relations_by_chunk ON relations(chunk_id);
+CREATE TABLE IF NOT EXISTS community_summaries (
+    key TEXT PRIMARY KEY,  -- a hash of the community's members and the model: a changed community is new
+    summary TEXT NOT NULL,
+    model TEXT NOT NULL
+);
 """
 SCHEMA_VERSION = 4
 VECTOR_DTYPE = np.float16  # half the disk of float32; cosine ranking does not notice
@@ -254,8 +284,80 @@ class ChunkStore:
         for chunk_id, tokens in self._db.execute("SELECT id, tokens FROM chunks ORDER BY path, seq"):
             yield chunk_id, tokens.split(" ") if tokens else []
 
+    # -- the entity graph -------------------------------------------------------------------------
+    @property
+    def graph_revision(self) -> int:
+        """Moves whenever the graph may have changed: a document stored or removed, or entities written."""
+        return int(self._db.execute("SELECT value FROM meta WHERE key='graph_revision'").fetchone()[0])
+
+    def put_graph(self, graphs: Sequence[ChunkGraph], extractor: str) -> None:
+        """Store what ``extractor`` found in these chunks, replacing what any extractor found before.
+        Chunks deleted meanwhile are skipped."""
+        with self._transaction():
+            for graph in graphs:
+                if not self._db.execute("SELECT 1 FROM chunks WHERE id=?", (graph.chunk_id,)).fetchone():
+                    continue
+                self._db.execute("DELETE FROM mentions WHERE chunk_id=?", (graph.chunk_id,))
+                self._db.execute("DELETE FROM relations WHERE chunk_id=?", (graph.chunk_id,))
+                self._db.execute("INSERT OR REPLACE INTO graph_chunks VALUES (?,?)", (graph.chunk_id, extractor))
+                self._db.executemany("INSERT INTO mentions VALUES (?,?,?,?,?,?)",
+                                     [(graph.chunk_id, m.key, m.name, m.type, m.weight, m.description)
+                                      for m in graph.mentions])
+                self._db.executemany("INSERT INTO relations VALUES (?,?,?,?,?)",
+                                     [(graph.chunk_id, r.source, r.target, r.weight, r.description)
+                                      for r in graph.relations])
+            self._bump_graph_revision()
+
+    def chunks_without_graph(self, extractor: str) -> list[Chunk]:
+        """Chunks ``extractor`` has not read yet (new ones, or read by another extractor), by document."""
+        rows = self._db.execute(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id NOT IN "
+            "(SELECT chunk_id FROM graph_chunks WHERE extractor=?) ORDER BY document_id, seq", (extractor,))
+        return [_chunk(row) for row in rows]
+
+    def iter_mentions(self) -> Iterator[tuple[str, str, str, str, float, str]]:
+        """(chunk id, entity key, name, type, weight, description) of every mention, in file-path order."""
+        yield from self._db.execute(
+            "SELECT m.chunk_id, m.entity, m.name, m.type, m.weight, m.description FROM mentions m "
+            "JOIN chunks c ON c.id = m.chunk_id ORDER BY c.path, c.seq, m.rowid")
+
+    def iter_relations(self) -> Iterator[tuple[str, str, str, float, str]]:
+        """(chunk id, source key, target key, weight, description) of every relation."""
+        yield from self._db.execute("SELECT chunk_id, source, target, weight, description FROM relations")
+
+    def relation_sources(self, entity: str | None = None) -> dict[tuple[str, str], list[str]]:
+        """The chunks stating each relation (of ``entity``, or all), keyed by the sorted pair of keys."""
+        query = "SELECT chunk_id, source, target FROM relations"
+        rows = self._db.execute(query + " WHERE source=? OR target=?", (entity, entity)) if entity else \
+            self._db.execute(query)
+        sources: dict[tuple[str, str], list[str]] = {}
+        for chunk_id, source, target in rows:
+            chunks = sources.setdefault((min(source, target), max(source, target)), [])
+            if chunk_id not in chunks:
+                chunks.append(chunk_id)
+        return sources
+
+    def graph_counts(self) -> dict[str, int]:
+        """Chunks read per extractor, and the rows of mentions and relations."""
+        counts = {f"chunks read ({extractor})": n for extractor, n in self._db.execute(
+            "SELECT extractor, COUNT(*) FROM graph_chunks GROUP BY extractor")}
+        counts["mentions"] = int(self._db.execute("SELECT COUNT(*) FROM mentions").fetchone()[0])
+        counts["relations"] = int(self._db.execute("SELECT COUNT(*) FROM relations").fetchone()[0])
+        return counts
+
+    def community_summary(self, key: str) -> str | None:
+        row = self._db.execute("SELECT summary FROM community_summaries WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put_community_summary(self, key: str, summary: str, model: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO community_summaries VALUES (?,?,?)", (key, summary, model))
+
     def _bump_revision(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")
+        self._bump_graph_revision()
+
+    def _bump_graph_revision(self) -> None:
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='graph_revision'")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

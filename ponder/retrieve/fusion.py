@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from ponder.types import Hit
 
@@ -34,28 +34,44 @@ def reciprocal_rank_fusion(rankings: dict[str, list[str]], weights: dict[str, fl
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+class Expander(Protocol):
+    """A retriever that can also start from another retrieval's hits (the graph walk)."""
+
+    name: str
+
+    def search(self, query: str, top_k: int, only: set[str] | None = None, seeds: Sequence[Hit] = ()) -> list[Hit]: ...
+
+
 class FusionRetriever:
-    """Runs its retrievers side by side and fuses them; with a single retriever, passes its hits on."""
+    """Runs its retrievers side by side and fuses them; with a single retriever, passes its hits on.
+    An ``expander`` runs after them, from their fused hits, and joins the fusion with its weight."""
 
     def __init__(self, name: str, retrievers: list[tuple[Retriever, float]], candidates: int, rrf_k: float,
-                 min_score: float = 0.0):
+                 min_score: float = 0.0, expander: tuple[Expander, float] | None = None):
         self.name = name
         self._retrievers = retrievers
         self._candidates = candidates
         self._rrf_k = rrf_k
         self._min_score = min_score
+        self._expander = expander
 
     def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
         pool = max(top_k, self._candidates)
         results = {retriever.name: retriever.search(query, pool, only) for retriever, _ in self._retrievers}
-        if len(results) == 1:
-            (hits,) = results.values()
-        else:
-            hits = self._fuse(results, {retriever.name: weight for retriever, weight in self._retrievers})
+        weights = {retriever.name: weight for retriever, weight in self._retrievers}
+        hits = self._fuse(results, weights)
+        if self._expander is not None:
+            expander, weight = self._expander
+            results[expander.name] = expander.search(query, pool, only, seeds=hits)
+            weights[expander.name] = weight
+            hits = self._fuse(results, weights)
         kept = [hit for hit in _without_duplicates(hits) if hit.score >= self._min_score][:top_k]
         return [Hit(hit.chunk, hit.score, hit.retriever, rank, hit.ranks) for rank, hit in enumerate(kept, start=1)]
 
     def _fuse(self, results: dict[str, list[Hit]], weights: dict[str, float]) -> list[Hit]:
+        if len(results) == 1:  # one retriever: its own ranking and scores
+            (hits,) = results.values()
+            return hits
         chunks = {hit.chunk.id: hit.chunk for hits in results.values() for hit in hits}
         ranks: dict[str, dict[str, int]] = {}
         for name, hits in results.items():

@@ -1,0 +1,194 @@
+"""The entity graph in memory: entities, the chunks that name them and the relations between them,
+loaded from the store and walked by personalised PageRank.
+
+The graph has two kinds of node, entities and chunks (the HippoRAG idea, with passages as nodes
+as in HippoRAG 2). A chunk links to the entities it names (weighted by how much it is about
+them); an entity links to related entities. A walk restarts at the question's entities (weighted
+by how rare they are) and at the passages a first retrieval found, so the chunks it reaches often
+are those one hop away: the second paragraph of a two-hop question.
+
+Like the BM25 index, it reflects a store revision and reloads when the store moved on.
+
+Example::
+
+    graph = EntityGraph(store)
+    graph.match("Who founded the employer of Ada Lovelace?")  # [(entity index, "ada lovelace")]
+    scores = graph.walk({graph.index["ada lovelace"]: 1.0}, {})
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import jieba
+import numpy as np
+from scipy import sparse
+
+from ponder.graph.extract import NLPExtractor, entity_key
+from ponder.index.store import ChunkStore
+from ponder.index.tokenize import ENGLISH_STOPWORDS
+
+DAMPING = 0.5  # as HippoRAG: half the mass returns to the seeds each step, so the walk stays near them
+ITERATIONS = 16  # 0.5 ** 16: the scores no longer move
+TO_CHUNKS = 0.7  # share of an entity's mass that goes to the chunks naming it (the rest to related entities)
+MAX_NGRAM = 6
+
+
+@dataclass(frozen=True)
+class Entity:
+    key: str
+    name: str
+    type: str
+    chunks: int  # how many chunks name it
+    weight: float  # summed mention weight
+    description: str = ""
+
+
+class EntityGraph:
+    """Entities and chunks of one store, as sparse matrices."""
+
+    def __init__(self, store: ChunkStore):
+        self._store = store
+        self._lock = threading.Lock()
+        self.revision = -1
+        self.extractor = NLPExtractor()
+        self.entities: list[Entity] = []
+        self.index: dict[str, int] = {}
+        self.chunk_ids: list[str] = []
+        self.chunk_position: dict[str, int] = {}
+        self.mentions = sparse.csr_matrix((0, 0))  # chunks x entities, mention weights
+        self.related = sparse.csr_matrix((0, 0))  # entities x entities, relation weights (symmetric)
+        self._chunk_to_entity = sparse.csr_matrix((0, 0))
+        self._entity_to_chunk = sparse.csr_matrix((0, 0))
+        self._entity_to_entity = sparse.csr_matrix((0, 0))
+        self._to_chunks = np.zeros(0)
+
+    def refresh(self) -> None:
+        """Reload from the store if it changed since the last load."""
+        with self._lock:
+            revision = self._store.graph_revision
+            if revision != self.revision:
+                self._load()
+                self.revision = revision
+
+    def _load(self) -> None:
+        chunk_ids: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        rows, cols, weights = [], [], []
+        names: dict[str, Counter[str]] = defaultdict(Counter)
+        types: dict[str, Counter[str]] = defaultdict(Counter)
+        descriptions: dict[str, list[str]] = defaultdict(list)
+        for chunk_id, key, name, type_, weight, description in self._store.iter_mentions():
+            rows.append(chunk_ids.setdefault(chunk_id, len(chunk_ids)))
+            cols.append(keys.setdefault(key, len(keys)))
+            weights.append(weight)
+            names[key][name] += weight
+            types[key][type_] += weight
+            if description and description not in descriptions[key]:
+                descriptions[key].append(description)
+        shape = (len(chunk_ids), len(keys))
+        mentions = sparse.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float64)
+        mentions.sum_duplicates()
+        relation_rows, relation_cols, relation_weights = [], [], []
+        for _, source, target, weight, _ in self._store.iter_relations():
+            if source in keys and target in keys and source != target:
+                relation_rows += [keys[source], keys[target]]
+                relation_cols += [keys[target], keys[source]]
+                relation_weights += [weight, weight]
+        related = sparse.csr_matrix((relation_weights, (relation_rows, relation_cols)),
+                                    shape=(len(keys), len(keys)), dtype=np.float64)
+        related.sum_duplicates()
+        chunk_counts = np.diff(mentions.tocsc().indptr)
+        totals = np.asarray(mentions.sum(axis=0)).ravel()
+        self.entities = [Entity(key, names[key].most_common(1)[0][0], _main_type(types[key]), int(chunk_counts[i]),
+                                float(totals[i]), " / ".join(descriptions[key]))
+                         for key, i in keys.items()]
+        self.index = keys
+        self.chunk_ids = list(chunk_ids)
+        self.chunk_position = chunk_ids
+        self.mentions = mentions
+        self.related = related
+        # Transition matrices, stored transposed so that one step is a product with the mass vector.
+        self._chunk_to_entity = _row_normalised(mentions).T.tocsr()  # entities x chunks
+        self._entity_to_chunk = _row_normalised(mentions.T.tocsr()).T.tocsr()  # chunks x entities
+        self._entity_to_entity = _row_normalised(related).T.tocsr()
+        has_relations = np.diff(related.indptr) > 0
+        self._to_chunks = np.where(has_relations, TO_CHUNKS, 1.0)
+
+    # -- questions ------------------------------------------------------------------------------
+    def match(self, text: str) -> list[tuple[int, str]]:
+        """Entities named in ``text``: what the extractor finds, plus every run of up to six words
+        that is an entity's key (so a lower-case question still finds "Ada Lovelace")."""
+        self.refresh()
+        found: dict[int, str] = {}
+        for key, _ in self.extractor.entities(text):
+            if key in self.index:
+                found.setdefault(self.index[key], key)
+        words = [w for w in jieba.lcut(entity_key(text)) if w.strip()]
+        for size in range(1, MAX_NGRAM + 1):
+            for start in range(len(words) - size + 1):
+                key = _join(words[start:start + size])
+                if key in self.index and (size > 1 or key not in ENGLISH_STOPWORDS):
+                    found.setdefault(self.index[key], key)
+        return sorted(found.items())
+
+    def specificity(self, entity: int) -> float:
+        """How much naming this entity narrows the search: rare entities weigh more (IDF)."""
+        return math.log(1 + len(self.chunk_ids) / max(self.entities[entity].chunks, 1))
+
+    def walk(self, entity_seeds: dict[int, float], chunk_seeds: dict[int, float]) -> np.ndarray:
+        """Personalised PageRank from the seeds (weights need not sum to one); the chunks' scores."""
+        self.refresh()
+        restart_e = np.zeros(len(self.entities))
+        restart_c = np.zeros(len(self.chunk_ids))
+        for position, weight in entity_seeds.items():
+            restart_e[position] += weight
+        for position, weight in chunk_seeds.items():
+            restart_c[position] += weight
+        total = restart_e.sum() + restart_c.sum()
+        if total <= 0:
+            return restart_c
+        restart_e /= total
+        restart_c /= total
+        mass_e, mass_c = restart_e.copy(), restart_c.copy()
+        for _ in range(ITERATIONS):
+            to_chunks = mass_e * self._to_chunks
+            next_e = self._chunk_to_entity @ mass_c + self._entity_to_entity @ (mass_e - to_chunks)
+            next_c = self._entity_to_chunk @ to_chunks
+            mass_e = (1 - DAMPING) * restart_e + DAMPING * next_e
+            mass_c = (1 - DAMPING) * restart_c + DAMPING * next_c
+        return mass_c
+
+    def neighbours(self, entity: int, limit: int = 20) -> list[tuple[int, float]]:
+        """Related entities, strongest relation first."""
+        row = self.related.getrow(entity)
+        order = np.lexsort((row.indices, -row.data))[:limit]
+        return [(int(row.indices[i]), float(row.data[i])) for i in order]
+
+    def chunks_of(self, entity: int) -> list[str]:
+        """Ids of the chunks naming the entity, most about it first."""
+        column = self.mentions.getcol(entity).tocoo()
+        order = np.lexsort((column.row, -column.data))
+        return [self.chunk_ids[column.row[i]] for i in order]
+
+
+def _join(words: list[str]) -> str:
+    """Words back into a key: a space only between two Latin words (as :func:`entity_key` writes)."""
+    text = words[0]
+    for word in words[1:]:
+        text += (" " if text[-1].isascii() and text[-1].isalnum() and word[0].isascii() else "") + word
+    return text
+
+
+def _main_type(types: Counter[str]) -> str:
+    named = [(count, type_) for type_, count in types.items() if type_ != "title"]
+    return max(named)[1] if named else "title"
+
+
+def _row_normalised(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
+    return sparse.diags(scale) @ matrix

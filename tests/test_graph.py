@@ -1,0 +1,227 @@
+"""The entity graph: extraction (English and Chinese), storage with provenance, incremental updates,
+the graph walk, and graph retrieval fused with the others."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ponder import load_config
+from ponder.config import ConfigError
+from ponder.graph import NLPExtractor, entity_key
+from ponder.types import Chunk
+from tests.conftest import write
+
+
+def chunk(text: str, heading: tuple[str, ...] = (), chunk_id: str = "c1") -> Chunk:
+    return Chunk(chunk_id, "d1", "/docs/a.md", text, 0, len(text), heading_path=heading)
+
+
+def mentions(*chunks: Chunk) -> dict[str, tuple[str, str, float]]:
+    graphs = NLPExtractor().extract(list(chunks))
+    return {m.key: (m.name, m.type, m.weight) for g in graphs for m in g.mentions}
+
+
+def test_entity_keys_fold_width_case_possessives_and_qualifiers():
+    assert entity_key("Lilu (mythology)") == "lilu"
+    assert entity_key("ＮＡＳＡ’s") == "nasa"
+    assert entity_key("Arthur's Magazine") == entity_key("arthur’s magazine") == "arthur magazine"
+    assert entity_key("北京 大学") == entity_key("北京大学") == "北京大学"
+    assert entity_key("Jean-Luc  Picard!") == "jean luc picard"
+
+
+def test_english_names_titles_and_aliases():
+    found = mentions(chunk(
+        "Barack Obama was born in Honolulu, Hawaii. Obama studied at Columbia University and Harvard Law "
+        "School. The World Health Organization (WHO) praised him. However, WHO later said so.",
+        heading=("Barack Obama",)))
+    # The title counts as what the chunk is about; "Obama" is aliased to the full name.
+    assert found["barack obama"][1] == "title" and found["barack obama"][2] > 3
+    assert "obama" not in found
+    assert {"honolulu", "hawaii", "columbia university", "harvard law school", "world health organization"} <= set(found)
+    assert found["world health organization"][2] == 3  # the name, "(WHO)" and the later "WHO"
+    assert not {"however", "the", "who", "columbia university and harvard law school"} & set(found)
+
+
+def test_aliases_resolve_across_a_documents_chunks():
+    first = chunk("Ada Lovelace wrote the first program.", chunk_id="c1")
+    second = chunk("Later, Lovelace met Charles Babbage in London.", chunk_id="c2")
+    graphs = NLPExtractor().extract([first, second])
+    assert {m.key for m in graphs[1].mentions} == {"ada lovelace", "charles babbage", "london"}
+
+
+def test_chinese_people_places_organisations_and_compounds():
+    found = mentions(chunk("张三在北京大学学习计算机科学，他的导师是李四。华为公司在深圳成立。"))
+    assert found["张三"][1] == "person" and found["李四"][1] == "person"
+    assert found["北京大学"][1] == "organization" and found["深圳"][1] == "place"
+    assert "计算机科学" in found and "华为公司" in found
+    assert not {"他", "的", "导师"} & set(found)
+
+
+def test_relations_join_names_of_one_sentence():
+    (graph,) = NLPExtractor().extract([chunk("Marie Curie worked in Paris. Pierre Curie taught at Sorbonne.")])
+    pairs = {(r.source, r.target) for r in graph.relations}
+    assert pairs == {("marie curie", "paris"), ("pierre curie", "sorbonne")}
+
+
+TWO_HOP = {
+    "demon-film.md": "# Demon Film\n\nDemon Film is a 1990 horror movie directed by Zara Quill.\n",
+    "zara-quill.md": "# Zara Quill\n\nZara Quill spent her childhood in the harbour town of Tromsø.\n",
+    "other-film.md": "# Night Garden\n\nNight Garden is a 1991 horror movie directed by Ivo Brandt.\n",
+    "ivo-brandt.md": "# Ivo Brandt\n\nIvo Brandt grew up in Graz and studied painting.\n",
+    "lake.md": "# Lake Bled\n\nLake Bled is a lake in the Julian Alps, popular with rowers.\n",
+}
+
+
+def corpus(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        write(folder / name, text)
+    return folder
+
+
+def stems(hits) -> list[str]:
+    return [Path(hit.chunk.path).stem for hit in hits]
+
+
+def test_ingest_stores_entities_with_their_chunks_and_updates_them(make_ponder, tmp_path):
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    ponder = make_ponder(**{"retrieve.mode": "bm25"})
+    report = ponder.ingest([docs])
+    assert report.graph is not None and report.graph.chunks == 5
+    graph = ponder.graph
+    graph.refresh()
+    zara = graph.index["zara quill"]
+    assert [Path(p.path).stem for p in ponder.store.get_chunks(graph.chunks_of(zara))] == ["zara-quill", "demon-film"]
+    assert graph.entities[zara].chunks == 2
+    assert graph.index["demon film"] in [n for n, _ in graph.neighbours(zara)]
+
+    # A changed file replaces its entities; a removed one takes away those no other chunk names.
+    write(docs / "zara-quill.md", "# Zara Quill\n\nZara Quill moved to Bergen in 1980.\n")
+    assert ponder.ingest([docs]).graph.chunks == 1
+    graph.refresh()
+    assert "bergen" in graph.index and "tromsø" not in graph.index
+    (docs / "lake.md").unlink()
+    assert ponder.ingest([docs], prune=True).graph.chunks == 0  # nothing new to read
+    graph.refresh()
+    assert "lake bled" not in graph.index and "julian alps" not in graph.index
+
+
+def test_graph_is_caught_up_for_chunks_stored_without_it(make_ponder, tmp_path):
+    """An index built with the graph off (or by a run killed before extracting) gets its graph on the
+    next ingest, without converting any file again."""
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    data = tmp_path / "data"
+    before = make_ponder(data, **{"retrieve.mode": "bm25", "graph.extractor": "none"})
+    assert before.ingest([docs]).graph is None
+    before.close()
+    with sqlite3.connect(data / "ponder.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM mentions").fetchone()[0] == 0
+    after = make_ponder(data, **{"retrieve.mode": "graph"})
+    report = after.ingest([docs])
+    assert report.count("unchanged") == 5 and report.graph.chunks == 5
+    assert stems(after.search("Who directed Demon Film?", top_k=2))[0] == "demon-film"
+
+
+def test_graph_walk_reaches_the_second_hop(make_ponder, tmp_path):
+    """The question shares no word with the paragraph about the director; BM25 cannot find it, the
+    walk from "Demon Film" through "Zara Quill" does."""
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    question = "In which town did the director of Demon Film spend her childhood?"
+    bm25 = make_ponder(tmp_path / "data", **{"retrieve.mode": "bm25"})
+    bm25.ingest([docs])
+    assert "zara-quill" not in stems(bm25.search("the director of Demon Film", top_k=2))
+    bm25.close()
+    graph = make_ponder(tmp_path / "data", **{"retrieve.mode": "graph"})
+    hits = graph.search(question, top_k=2)
+    assert stems(hits) == ["demon-film", "zara-quill"]
+    assert all(hit.retriever == "graph" and hit.score > 0 for hit in hits)
+    assert stems(graph.search("Who is Ivo Brandt?", top_k=5))[0] == "ivo-brandt"
+    assert graph.search("What is the boiling point of water?", top_k=5) == []  # no entity: nothing to walk from
+
+
+def test_hybrid_plus_graph_fuses_the_walk_and_respects_filters(make_ponder, tmp_path):
+    from ponder.retrieve import Filter
+
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    ponder = make_ponder(**{"retrieve.mode": "hybrid+graph"})
+    ponder.ingest([docs])
+    hits = ponder.search("In which town did the director of Demon Film spend her childhood?", top_k=3)
+    assert {"demon-film", "zara-quill"} <= set(stems(hits))
+    assert any("graph" in hit.ranks for hit in hits) and any("bm25" in hit.ranks for hit in hits)
+    only = ponder.search("director of Demon Film", top_k=5, where=Filter(path_glob="*/ivo-brandt.md"))
+    assert stems(only) == ["ivo-brandt"]
+
+
+def test_graph_retrieval_without_a_graph_is_a_config_error():
+    with pytest.raises(ConfigError, match="graph.extractor"):
+        load_config(env={}, overrides={"retrieve.mode": "hybrid+graph", "graph.extractor": "none"})
+
+
+def test_communities_group_what_documents_connect_and_summaries_quote_them(make_ponder, tmp_path):
+    from ponder.graph.communities import extractive_summary
+
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    ponder = make_ponder(**{"retrieve.mode": "bm25"})
+    ponder.ingest([docs])
+    communities = ponder.communities()
+    top = [c for c in communities if c.level == 0]
+    of = {key: c for c in top for key in c.entities}
+    assert of["demon film"] is of["zara quill"]  # one article names the other
+    assert of["demon film"] is not of["ivo brandt"]
+    assert of["lake bled"] is of["julian alps"]
+    assert ponder.communities() is communities  # unchanged graph: not recomputed
+    film = of["demon film"]
+    assert {Path(c.path).stem for c in ponder.store.get_chunks(list(film.chunk_ids))} == {"demon-film", "zara-quill"}
+    summary = extractive_summary(film, ponder.graph, ponder.store)
+    assert "Zara Quill" in summary and "Demon Film is a 1990 horror movie directed by Zara Quill." in summary
+
+    # The assignment is kept and seeds the next run: a new document leaves the others' communities as they were.
+    write(docs / "extra.md", "# Nova Prize\n\nThe Nova Prize is awarded in Reykjavik.\n")
+    ponder.ingest([docs])
+    again = {key: c.id for c in ponder.communities() if c.level == 0 for key in c.entities}
+    assert again["zara quill"] == film.id and again["nova prize"] == again["reykjavik"]
+
+
+def test_export_graphml_and_json_keep_edge_sources(make_ponder, tmp_path):
+    import json
+    import xml.etree.ElementTree as ET
+
+    from ponder.graph.export import write_graph
+
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    ponder = make_ponder(**{"retrieve.mode": "bm25"})
+    ponder.ingest([docs])
+    counts = write_graph(ponder.graph, ponder.communities(), ponder.store, tmp_path / "g.json")
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert counts == {"nodes": len(data["nodes"]), "edges": len(data["links"])} and counts["edges"] > 0
+    link = next(l for l in data["links"] if {l["source"], l["target"]} == {"demon film", "zara quill"})
+    (source,) = ponder.store.get_chunks(link["chunk_ids"])
+    assert Path(source.path).stem == "demon-film"
+    write_graph(ponder.graph, ponder.communities(), ponder.store, tmp_path / "g.graphml")
+    root = ET.parse(tmp_path / "g.graphml").getroot()
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    assert len(root.findall(".//g:node", ns)) == counts["nodes"] and len(root.findall(".//g:edge", ns)) == counts["edges"]
+    with pytest.raises(ValueError, match="graphml"):
+        write_graph(ponder.graph, [], ponder.store, tmp_path / "g.csv")
+
+
+def test_graph_commands(tmp_path):
+    from typer.testing import CliRunner
+
+    from ponder.cli import app
+
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "data")]
+    env = {"PONDER_RETRIEVE__MODE": "bm25", "COLUMNS": "250"}
+    assert runner.invoke(app, base + ["ingest", str(docs)], env=env).exit_code == 0
+    summary = runner.invoke(app, base + ["graph"], env=env)
+    assert summary.exit_code == 0 and "entities in 5 chunks" in summary.output and "communities" in summary.output
+    shown = runner.invoke(app, base + ["graph", "show", "ZARA QUILL"], env=env)
+    assert shown.exit_code == 0 and "Demon Film" in shown.output and "demon-film.md" in shown.output
+    missing = runner.invoke(app, base + ["graph", "show", "Quill"], env=env)
+    assert missing.exit_code != 0 and "Zara Quill" in missing.output  # suggests the full name
+    exported = runner.invoke(app, base + ["graph", "export", str(tmp_path / "g.graphml")], env=env)
+    assert exported.exit_code == 0 and (tmp_path / "g.graphml").is_file()

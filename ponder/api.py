@@ -26,6 +26,7 @@ from ponder.backends import Backends
 from ponder.config import Config, load_config
 from ponder.graph import EntityGraph, NLPExtractor, update_graph
 from ponder.graph.communities import Communities, Community
+from ponder.graph.llm_extract import LLMExtractor
 from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
 from ponder.index.embedders import Embedder, passage_text
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
@@ -191,6 +192,9 @@ class Ponder:
         if dense:
             self._embed_missing()  # chunks stored without vectors (by a bm25-only ingest, or a crash)
         report.graph = self.update_graph()
+        if report.graph and report.graph.error:
+            report.warnings.append(f"{report.graph.error}; {report.graph.chunks} chunks read, the rest are read "
+                                   f"on the next ingest")
         self._refresh_indexes()  # now, so the first search after ingest is fast
         report.seconds = time.perf_counter() - started
         return report
@@ -219,8 +223,11 @@ class Ponder:
     def update_graph(self) -> GraphUpdate | None:
         """Extract entities from every chunk the configured extractor has not read (after an ingest,
         a crash, or a change of extractor); None when the graph is off."""
-        if self.config.graph.extractor == "none":
+        settings = self.config.graph
+        if settings.extractor == "none":
             return None
+        if settings.extractor == "llm":
+            return update_graph(self.store, LLMExtractor(self.model("chat"), settings.glean))
         return update_graph(self.store, NLPExtractor())
 
     def communities(self) -> list[Community]:
@@ -301,14 +308,22 @@ class Ponder:
                                      f"'bm25'?); run `ponder reindex` to embed it")
                 self.store.claim_embedder(self.embedder.name)
                 choices.append((DenseRetriever(self.store, self.vectors, self.embedder), settings.dense_weight))
-            expander = None
-            if settings.uses_graph:
-                graph = self.config.graph
-                expander = (GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share),
-                            graph.weight)
+            graph = self.config.graph
+            if settings.uses_graph:  # the walk from the question's entities votes with the others
+                choices.append((GraphRetriever(self.store, self.graph), graph.weight))
+            bridger = None
+            if settings.mode == "hybrid+graph":
+                bridger = GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share,
+                                         self._similarity, graph.candidates)
             self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
-                                              settings.min_score, expander)
+                                              settings.min_score, bridger, graph.bridge_slots)
         return self._retriever
+
+    def _similarity(self, query: str, chunk_ids: list[str]) -> list[float]:
+        """Cosine of the question to each chunk, from the stored vectors (0 for a chunk without one)."""
+        found, vectors = self.store.get_vectors(chunk_ids)
+        closeness = dict(zip(found, (vectors @ self.embedder.embed_query(query)).tolist())) if found else {}
+        return [closeness.get(chunk_id, 0.0) for chunk_id in chunk_ids]
 
     def _vector_index(self) -> VectorIndex:
         settings = self.config.vectors

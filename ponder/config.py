@@ -78,8 +78,9 @@ class IngestConfig(_Section):
 class RetrieveConfig(_Section):
     mode: Literal["hybrid", "bm25", "dense", "graph", "hybrid+graph"] = Field(
         "hybrid", description="hybrid: BM25 and dense fused by reciprocal rank; bm25 also skips embedding at ingest; "
-                              "graph: a walk over the entity graph; hybrid+graph: the hybrid's hits expanded "
-                              "over the graph, all fused.")
+                              "graph: a walk over the entity graph from the question's entities; hybrid+graph: "
+                              "BM25, dense and the walk fused, with graph.bridge_slots of the top k given to "
+                              "what the best hits lead to.")
     top_k: int = Field(5, ge=1, le=100, description="Passages given to the model.")
     candidates: int = Field(40, ge=1, le=1000, description="Hits each retriever contributes to the fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant: score = sum(w / (rrf_k + rank)).")
@@ -107,11 +108,17 @@ class GraphConfig(_Section):
 
     extractor: Literal["nlp", "llm", "none"] = Field(
         "nlp", description="nlp: entities by capitalisation and jieba's tags, no model; llm: typed entities and "
-                           "relations with descriptions from the chat model; none: no graph.")
-    weight: float = Field(1.0, ge=0, description="hybrid+graph: the graph retriever's weight in the fusion.")
-    seed_passages: int = Field(5, ge=0, le=50, description="hybrid+graph: first-stage hits the walk starts from.")
+                           "relations with descriptions from the configured chat model; none: no graph.")
+    glean: bool = Field(False, description="llm: a second call per chunk asks what the first missed.")
+    weight: float = Field(1.0, ge=0, description="hybrid+graph: the graph walk's weight in the fusion "
+                                                 "(beside retrieve.bm25_weight and retrieve.dense_weight).")
+    bridge_slots: int = Field(1, ge=0, le=10, description="hybrid+graph: of the top k, how many go to "
+                                                          "passages the hybrid's hits lead to over the graph.")
+    seed_passages: int = Field(5, ge=0, le=50, description="hybrid+graph: hybrid hits the walk starts from.")
     passage_share: float = Field(0.5, ge=0, le=1, description="Share of the walk's restarts at those passages "
                                                               "(the rest at the question's entities).")
+    candidates: int = Field(10, ge=1, le=200, description="hybrid+graph: the walk's best new passages that "
+                                                          "compete, by similarity to the question, for a slot.")
 
 
 class _RemoteService(_Section):
@@ -307,6 +314,13 @@ class Config(_Section):
         if self.retrieve.uses_graph and self.graph.extractor == "none":
             raise ValueError(f"retrieve.mode = '{self.retrieve.mode}' needs the entity graph, but graph.extractor "
                              f"is 'none'; choose nlp or llm")
+        return self
+
+    @model_validator(mode="after")
+    def _llm_extractor_needs_endpoint(self) -> Config:
+        if self.graph.extractor == "llm" and not self.chat.base_url:
+            raise ValueError("graph.extractor = 'llm' needs a configured chat model (chat.base_url and chat.model); "
+                             "the embedded base model cannot extract entities, use 'nlp'")
         return self
 
     def role(self, name: Literal["chat", "reasoner", "judge"]) -> ModelConfig:

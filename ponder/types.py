@@ -265,12 +265,19 @@ class FileOutcome:
 
 @dataclass
 class GraphUpdate:
-    """What bringing the entity graph up to date did: chunks read, mentions and relations written."""
+    """What bringing the entity graph up to date did: chunks read, mentions and relations written;
+    for a model extractor its calls, tokens, fallbacks (unusable replies) and the error that
+    stopped it (the chunks read before it are kept)."""
 
+    extractor: str = ""
     chunks: int = 0
     mentions: int = 0
     relations: int = 0
     seconds: float = 0.0
+    calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    fallbacks: int = 0
+    error: str | None = None
 
 
 @dataclass

@@ -2,12 +2,13 @@
 they came from; the entity graph they form; its communities.
 
 * :mod:`~ponder.graph.extract` — the offline extractor (``graph.extractor = "nlp"``).
+* :mod:`~ponder.graph.llm_extract` — the model extractor (``graph.extractor = "llm"``).
 * :mod:`~ponder.graph.build` — brings the stored graph up to date after ingest.
 * :mod:`~ponder.graph.index` — the graph in memory, matched against questions and walked.
 """
 
-from ponder.graph.build import Extractor, update_graph
+from ponder.graph.build import ExtractionStopped, Extractor, update_graph
 from ponder.graph.extract import NLPExtractor, entity_key
 from ponder.graph.index import Entity, EntityGraph
 
-__all__ = ["Entity", "EntityGraph", "Extractor", "NLPExtractor", "entity_key", "update_graph"]
+__all__ = ["Entity", "EntityGraph", "ExtractionStopped", "Extractor", "NLPExtractor", "entity_key", "update_graph"]

@@ -78,14 +78,14 @@ def sentences(text: str) -> list[str]:
 class NLPExtractor:
     """Entities and co-occurrence relations from text, in Chinese and English, with no model."""
 
-    name = "nlp"
+    name = "nlp/1"  # bump when the rules change: stored graphs from older rules are then read again
 
     def extract(self, chunks: Sequence[Chunk]) -> list[ChunkGraph]:
         """One :class:`ChunkGraph` per chunk. Pass a document's chunks together: a short form is
         aliased to a full name written anywhere in the document."""
         per_chunk = [[self._sentence_names(s, _lower_case_words(chunk.text)) for s in sentences(chunk.text)]
                      for chunk in chunks]
-        titles = [_title(chunk) for chunk in chunks]
+        titles = [chunk_title(chunk) for chunk in chunks]
         aliases = _aliases([name for chunk in per_chunk for sentence in chunk for name in sentence]
                            + [title for title in titles if title])
         graphs = []
@@ -207,7 +207,7 @@ def _chinese_names(text: str) -> list[_Name]:
     return names
 
 
-def _title(chunk: Chunk) -> _Name | None:
+def chunk_title(chunk: Chunk) -> _Name | None:
     """The chunk's document title (its first heading, section number dropped), if it has one."""
     if not chunk.heading_path:
         return None

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ DAMPING = 0.5  # as HippoRAG: half the mass returns to the seeds each step, so t
 ITERATIONS = 16  # 0.5 ** 16: the scores no longer move
 TO_CHUNKS = 0.7  # share of an entity's mass that goes to the chunks naming it (the rest to related entities)
 MAX_NGRAM = 6
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ class EntityGraph:
         self.mentions = mentions
         self.related = related
         # Transition matrices, stored transposed so that one step is a product with the mass vector.
-        self._chunk_to_entity = _row_normalised(mentions).T.tocsr()  # entities x chunks
+        # A chunk passes its mass to its entities by weight x rarity: through "C. P. E. Bach", not "Germany".
+        specificity = np.log1p(len(chunk_ids) / np.maximum(chunk_counts, 1))
+        self._chunk_to_entity = _row_normalised(mentions @ sparse.diags(specificity)).T.tocsr()  # entities x chunks
         self._entity_to_chunk = _row_normalised(mentions.T.tocsr()).T.tocsr()  # chunks x entities
         self._entity_to_entity = _row_normalised(related).T.tocsr()
         has_relations = np.diff(related.indptr) > 0
@@ -120,19 +124,26 @@ class EntityGraph:
 
     # -- questions ------------------------------------------------------------------------------
     def match(self, text: str) -> list[tuple[int, str]]:
-        """Entities named in ``text``: what the extractor finds, plus every run of up to six words
-        that is an entity's key (so a lower-case question still finds "Ada Lovelace")."""
+        """Entities named in ``text``: the longest runs of up to six words that are an entity's key
+        (so a lower-case question still finds "ada lovelace", and "Death of Samantha" is not also
+        "Samantha"), plus what the extractor finds outside them."""
         self.refresh()
-        found: dict[int, str] = {}
-        for key, _ in self.extractor.entities(text):
-            if key in self.index:
-                found.setdefault(self.index[key], key)
+        capitalised = {w.casefold() for w in _LATIN_WORD.findall(text) if w[0].isupper()}
         words = [w for w in jieba.lcut(entity_key(text)) if w.strip()]
-        for size in range(1, MAX_NGRAM + 1):
+        taken = [False] * len(words)
+        found: dict[int, str] = {}
+        for size in range(min(MAX_NGRAM, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
-                key = _join(words[start:start + size])
-                if key in self.index and (size > 1 or key not in ENGLISH_STOPWORDS):
+                run = words[start:start + size]
+                key = _join(run)
+                # Lower-case Latin words name an entity only as a phrase: "born" or "city" alone do not.
+                named = not run[0].isascii() or size > 1 and key not in ENGLISH_STOPWORDS or run[0] in capitalised
+                if key in self.index and named and not any(taken[start:start + size]):
                     found.setdefault(self.index[key], key)
+                    taken[start:start + size] = [True] * size
+        for key, _ in self.extractor.entities(text):
+            if key in self.index and not any(f" {key} " in f" {longer} " for longer in found.values()):
+                found.setdefault(self.index[key], key)
         return sorted(found.items())
 
     def specificity(self, entity: int) -> float:

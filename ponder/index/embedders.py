@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Protocol
 
 import httpx
@@ -108,7 +109,20 @@ def passage_text(chunk: Chunk) -> str:
     return " › ".join(chunk.heading_path) + "\n" + chunk.text
 
 
+class QueryMemo:
+    """An embedder that remembers its latest query vectors: one question is embedded once, though
+    dense retrieval and the graph's bridge choice both need it (and a remote call costs money)."""
+
+    def __init__(self, embedder: Embedder, size: int = 256):
+        self.name = embedder.name
+        self.embed_passages = embedder.embed_passages
+        self._query = lru_cache(maxsize=size)(embedder.embed_query)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self._query(text)
+        vector.flags.writeable = False  # shared between callers
+        return vector
+
+
 def make_embedder(config: EmbedderConfig) -> Embedder:
-    if config.provider == "openai":
-        return OpenAIEmbedder(config)
-    return E5Embedder()
+    return QueryMemo(OpenAIEmbedder(config) if config.provider == "openai" else E5Embedder())

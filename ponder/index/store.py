@@ -309,10 +309,11 @@ class ChunkStore:
             self._bump_graph_revision()
 
     def chunks_without_graph(self, extractor: str) -> list[Chunk]:
-        """Chunks ``extractor`` has not read yet (new ones, or read by another extractor), by document."""
+        """Chunks ``extractor`` has not read yet (new ones, or read by another extractor), in file-path
+        order (a document's chunks together)."""
         rows = self._db.execute(
             f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id NOT IN "
-            "(SELECT chunk_id FROM graph_chunks WHERE extractor=?) ORDER BY document_id, seq", (extractor,))
+            "(SELECT chunk_id FROM graph_chunks WHERE extractor=?) ORDER BY path, seq", (extractor,))
         return [_chunk(row) for row in rows]
 
     def iter_mentions(self) -> Iterator[tuple[str, str, str, str, float, str]]:

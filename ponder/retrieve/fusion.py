@@ -34,38 +34,42 @@ def reciprocal_rank_fusion(rankings: dict[str, list[str]], weights: dict[str, fl
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-class Expander(Protocol):
-    """A retriever that can also start from another retrieval's hits (the graph walk)."""
+class Bridger(Protocol):
+    """Proposes passages that a first retrieval's hits lead to (the graph walk)."""
 
-    name: str
-
-    def search(self, query: str, top_k: int, only: set[str] | None = None, seeds: Sequence[Hit] = ()) -> list[Hit]: ...
+    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: set[str] | None = None) -> list[Hit]: ...
 
 
 class FusionRetriever:
     """Runs its retrievers side by side and fuses them; with a single retriever, passes its hits on.
-    An ``expander`` runs after them, from their fused hits, and joins the fusion with its weight."""
+
+    With a ``bridger`` (and ``bridge_slots`` > 0), the last slots of the top k go to passages the
+    fused top k lead to but do not hold: on a two-hop question, the paragraph about the entity
+    the first paragraph names, which shares too few words with the question to rank by itself.
+    """
 
     def __init__(self, name: str, retrievers: list[tuple[Retriever, float]], candidates: int, rrf_k: float,
-                 min_score: float = 0.0, expander: tuple[Expander, float] | None = None):
+                 min_score: float = 0.0, bridger: Bridger | None = None, bridge_slots: int = 0):
         self.name = name
         self._retrievers = retrievers
         self._candidates = candidates
         self._rrf_k = rrf_k
         self._min_score = min_score
-        self._expander = expander
+        self._bridger = bridger
+        self._bridge_slots = bridge_slots
 
     def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
         pool = max(top_k, self._candidates)
         results = {retriever.name: retriever.search(query, pool, only) for retriever, _ in self._retrievers}
-        weights = {retriever.name: weight for retriever, weight in self._retrievers}
-        hits = self._fuse(results, weights)
-        if self._expander is not None:
-            expander, weight = self._expander
-            results[expander.name] = expander.search(query, pool, only, seeds=hits)
-            weights[expander.name] = weight
-            hits = self._fuse(results, weights)
-        kept = [hit for hit in _without_duplicates(hits) if hit.score >= self._min_score][:top_k]
+        hits = self._fuse(results, {retriever.name: weight for retriever, weight in self._retrievers})
+        kept = [hit for hit in _without_duplicates(hits) if hit.score >= self._min_score]
+        if self._bridger is not None and self._bridge_slots and kept:
+            slots = min(self._bridge_slots, top_k - 1)  # the best first-stage hit always stays
+            bridges = self._bridger.bridges(query, kept[:top_k], slots, only)
+            bridged = {hit.chunk.id for hit in bridges}
+            kept = _without_duplicates(kept[:top_k - len(bridges)] + bridges
+                                       + [hit for hit in kept[top_k - len(bridges):] if hit.chunk.id not in bridged])
+        kept = kept[:top_k]
         return [Hit(hit.chunk, hit.score, hit.retriever, rank, hit.ranks) for rank, hit in enumerate(kept, start=1)]
 
     def _fuse(self, results: dict[str, list[Hit]], weights: dict[str, float]) -> list[Hit]:

@@ -10,12 +10,12 @@ Example::
 
     retriever = GraphRetriever(store, EntityGraph(store))
     retriever.search("Where was the director of Demon Dice born?", top_k=5)
-    retriever.search(question, top_k=5, seeds=hybrid_hits)   # expand from a first retrieval
+    retriever.bridges(question, hybrid_hits[:5], count=1)   # what the first passages lead to
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -26,19 +26,42 @@ from ponder.retrieve.bm25 import hits_from_scores
 from ponder.types import Hit
 
 
+Similarity = Callable[[str, list[str]], list[float]]  # (question, chunk ids) -> how close each is to it
+
+
 class GraphRetriever:
     name = "graph"
 
     def __init__(self, store: ChunkStore, graph: EntityGraph, seed_passages: int = 5,
-                 passage_share: float = 0.5):
+                 passage_share: float = 0.5, similarity: Similarity | None = None, candidates: int = 10):
         self._store = store
         self.graph = graph
         self._seed_passages = seed_passages
         self._passage_share = passage_share
+        self._similarity = similarity
+        self._candidates = candidates
 
     def search(self, query: str, top_k: int, only: set[str] | None = None, seeds: Sequence[Hit] = ()) -> list[Hit]:
         """The ``top_k`` chunks the walk from the question's entities (and from ``seeds``, the hits
         of a first retrieval) reaches most; ``only`` limits the result to those chunk ids."""
+        scores = self._walk(query, only, seeds)
+        best = top_positive(scores, top_k)
+        return hits_from_scores(self._store, [(self.graph.chunk_ids[i], float(scores[i])) for i in best], self.name)
+
+    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: set[str] | None = None) -> list[Hit]:
+        """The ``count`` passages the walk from ``seeds`` reaches that ``seeds`` do not hold, chosen
+        among the walk's best ``candidates`` by their similarity to the question: the walk proposes
+        what the first passages lead to, the question decides which of it matters."""
+        scores = self._walk(query, only, seeds)
+        held = {hit.chunk.id for hit in seeds}
+        reached = [(self.graph.chunk_ids[i], float(scores[i])) for i in top_positive(scores, self._candidates + len(held))]
+        new = [(chunk_id, score) for chunk_id, score in reached if chunk_id not in held][:self._candidates]
+        if self._similarity is not None and new:
+            closeness = self._similarity(query, [chunk_id for chunk_id, _ in new])
+            new = sorted(zip([c for c, _ in new], closeness), key=lambda pair: -pair[1])
+        return hits_from_scores(self._store, new[:count], self.name)
+
+    def _walk(self, query: str, only: set[str] | None, seeds: Sequence[Hit]) -> np.ndarray:
         graph = self.graph
         graph.refresh()
         entity_seeds = {entity: graph.specificity(entity) for entity, _ in graph.match(query)}
@@ -52,8 +75,7 @@ class GraphRetriever:
             allowed = np.zeros(len(scores), dtype=bool)
             allowed[[graph.chunk_position[i] for i in only if i in graph.chunk_position]] = True
             scores = np.where(allowed, scores, 0.0)
-        best = top_positive(scores, top_k)
-        return hits_from_scores(self._store, [(graph.chunk_ids[i], float(scores[i])) for i in best], self.name)
+        return scores
 
 
 def _scaled(weights: dict[int, float], total: float) -> dict[int, float]:

@@ -314,7 +314,7 @@ class Ponder:
             bridger = None
             if settings.mode == "hybrid+graph":
                 bridger = GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share,
-                                         self._similarity, graph.candidates)
+                                         self._similarity, graph.candidates, graph.bridge_margin)
             self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
                                               settings.min_score, bridger, graph.bridge_slots)
         return self._retriever

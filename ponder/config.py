@@ -110,7 +110,8 @@ class GraphConfig(_Section):
         "nlp", description="nlp: entities by capitalisation and jieba's tags, no model; llm: typed entities and "
                            "relations with descriptions from the configured chat model; none: no graph.")
     glean: bool = Field(False, description="llm: a second call per chunk asks what the first missed.")
-    weight: float = Field(1.0, ge=0, description="hybrid+graph: the graph walk's weight in the fusion "
+    # 0.5: on hotpotqa_100 1.0 gains as much, but costs single-hop RGB en_fact/zh_fact up to 0.05 recall@5.
+    weight: float = Field(0.5, ge=0, description="hybrid+graph: the graph walk's weight in the fusion "
                                                  "(beside retrieve.bm25_weight and retrieve.dense_weight).")
     bridge_slots: int = Field(1, ge=0, le=10, description="hybrid+graph: of the top k, how many go to "
                                                           "passages the hybrid's hits lead to over the graph.")
@@ -119,6 +120,11 @@ class GraphConfig(_Section):
                                                               "(the rest at the question's entities).")
     candidates: int = Field(10, ge=1, le=200, description="hybrid+graph: the walk's best new passages that "
                                                           "compete, by similarity to the question, for a slot.")
+    # 1.0: a bridge never displaces a passage closer to the question. Lower lets more bridges in; on RGB
+    # zh_fact (single-hop) 0 cost 0.03 recall@5 (benchmarks/README.md).
+    bridge_margin: float = Field(1.0, ge=0, description="hybrid+graph: a bridge takes a slot only when its "
+                                                        "similarity to the question is at least this times that "
+                                                        "of the passage it displaces.")
 
 
 class _RemoteService(_Section):

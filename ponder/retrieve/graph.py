@@ -33,13 +33,15 @@ class GraphRetriever:
     name = "graph"
 
     def __init__(self, store: ChunkStore, graph: EntityGraph, seed_passages: int = 5,
-                 passage_share: float = 0.5, similarity: Similarity | None = None, candidates: int = 10):
+                 passage_share: float = 0.5, similarity: Similarity | None = None, candidates: int = 10,
+                 margin: float = 0.0):
         self._store = store
         self.graph = graph
         self._seed_passages = seed_passages
         self._passage_share = passage_share
         self._similarity = similarity
         self._candidates = candidates
+        self._margin = margin
 
     def search(self, query: str, top_k: int, only: set[str] | None = None, seeds: Sequence[Hit] = ()) -> list[Hit]:
         """The ``top_k`` chunks the walk from the question's entities (and from ``seeds``, the hits
@@ -51,14 +53,17 @@ class GraphRetriever:
     def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: set[str] | None = None) -> list[Hit]:
         """The ``count`` passages the walk from ``seeds`` reaches that ``seeds`` do not hold, chosen
         among the walk's best ``candidates`` by their similarity to the question: the walk proposes
-        what the first passages lead to, the question decides which of it matters."""
+        what the first passages lead to, the question decides which of it matters. A candidate
+        less similar than ``margin`` times the seed it would displace (the last ones) is not taken."""
         scores = self._walk(query, only, seeds)
         held = {hit.chunk.id for hit in seeds}
         reached = [(self.graph.chunk_ids[i], float(scores[i])) for i in top_positive(scores, self._candidates + len(held))]
         new = [(chunk_id, score) for chunk_id, score in reached if chunk_id not in held][:self._candidates]
         if self._similarity is not None and new:
-            closeness = self._similarity(query, [chunk_id for chunk_id, _ in new])
-            new = sorted(zip([c for c, _ in new], closeness), key=lambda pair: -pair[1])
+            displaced = [hit.chunk.id for hit in seeds[len(seeds) - count:]]
+            closeness = self._similarity(query, [chunk_id for chunk_id, _ in new] + displaced)
+            bar = self._margin * min(closeness[len(new):], default=0.0)
+            new = sorted(((c, s) for (c, _), s in zip(new, closeness) if s >= bar), key=lambda pair: -pair[1])
         return hits_from_scores(self._store, new[:count], self.name)
 
     def _walk(self, query: str, only: set[str] | None, seeds: Sequence[Hit]) -> np.ndarray:

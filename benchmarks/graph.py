@@ -23,7 +23,10 @@ delete that folder to measure ingest again.
 from __future__ import annotations
 
 import argparse
+import random
+import sqlite3
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,14 +95,124 @@ def quality(specs: list[str], limit: int | None, variants: list[str]) -> None:
     print("\n" + "\n".join(table))
 
 
+GRAPH_TABLES = ("mentions", "mentions_by_chunk", "mentions_by_entity", "relations", "relations_by_chunk",
+                "graph_chunks", "sqlite_autoindex_graph_chunks_1")
+
+
+def table_bytes(data_dir: Path, tables: tuple[str, ...] | None = None) -> int:
+    """Bytes the store spends on ``tables`` (all when None), from SQLite's dbstat."""
+    with sqlite3.connect(data_dir / "ponder.db") as db:
+        rows = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+    return sum(size for name, size in rows if tables is None or name in tables)
+
+
+def cost(sizes: list[int], ingest_sample: int) -> None:
+    """Extraction speed (Chinese news, English Wikipedia), its share of a hybrid ingest, and the
+    graph's query latency and size at ``sizes`` chunks (CRUD news chunks replicated)."""
+    from crud_news import articles, query_from
+    from retrieval_scale import real_chunks
+
+    from ponder.graph import NLPExtractor
+    from ponder.retrieve.graph import GraphRetriever
+    from ponder.types import Chunk, ChunkGraph, Document, content_id
+
+    header("Graph cost")
+    extractor = NLPExtractor()
+    texts = articles()
+    started = time.perf_counter()
+    news = real_chunks(texts[:2000])
+    print(f"chunked 2,000 CRUD news articles into {len(news)} chunks in {time.perf_counter() - started:.0f} s")
+    by_document: dict[str, list] = {}
+    for chunk, _ in news:
+        by_document.setdefault(chunk.document_id, []).append(chunk)
+    started = time.perf_counter()
+    graphs = [g for chunks in by_document.values() for g in extractor.extract(chunks)]
+    seconds = time.perf_counter() - started
+    print(f"| nlp extractor, Chinese news | {len(news) / seconds:,.0f} chunks/s "
+          f"({1000 * seconds / len(news):.1f} s per 1,000 chunks; "
+          f"{sum(len(g.mentions) for g in graphs) / len(graphs):.1f} entities a chunk) |")
+    hotpot = load_dataset("hotpotqa:multihop/hotpotqa_100", shared=shared_dir())
+    english = [Chunk(pid, pid, f"/{pid}.md", text, 0, len(text), heading_path=(text.split("\n")[0][2:],))
+               for pid, text in hotpot.corpus.items()]
+    started = time.perf_counter()
+    for chunk in english:
+        extractor.extract([chunk])
+    seconds = time.perf_counter() - started
+    print(f"| nlp extractor, English Wikipedia paragraphs | {len(english) / seconds:,.0f} chunks/s |")
+
+    # Share of a full hybrid ingest (convert, chunk, embed, store, BM25, HNSW, graph), on real files.
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work) / "corpus"
+        folder.mkdir()
+        for number, text in enumerate(texts[2000:2000 + ingest_sample]):
+            (folder / f"{number:05d}.txt").write_text(text, encoding="utf-8")
+        with Ponder(load_config(env={}, overrides={"data_dir": str(Path(work) / "index")})) as ponder:
+            report = ponder.ingest([folder])
+        share = report.graph.seconds / report.seconds
+        print(f"| share of a hybrid ingest ({ingest_sample} news articles, {report.graph.chunks} chunks) | graph "
+              f"{report.graph.seconds:.2f} s of {report.seconds:.0f} s = {share:.1%} |")
+
+    picker = random.Random(0)
+    queries = [query_from(texts[picker.randrange(2000)], picker) for _ in range(100)]
+    rows = ["| chunks | entities | graph on disk (of the store) | load | walk p50 / p95 | "
+            "hybrid+graph adds p50 / p95 |", "|---|---|---|---|---|---|"]
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as work:
+            data_dir = Path(work)
+            settings = {"data_dir": str(data_dir), "retrieve.mode": "bm25"}
+            with Ponder(load_config(env={}, overrides=settings)) as ponder:
+                written, replica = 0, 0
+                while written < size:
+                    batch = list(zip(news, graphs))[: size - written]
+                    doc_id = content_id(f"replica-{replica}")
+                    document = Document(doc_id, f"/news/replica-{replica}", content_id(str(replica)), "", "text")
+                    copies = [(Chunk(content_id(doc_id, c.id), doc_id, document.path, c.text, c.start, c.end), t, g)
+                              for (c, t), g in batch]
+                    ponder.store.put_document(document, [c for c, _, _ in copies], [t for _, t, _ in copies])
+                    ponder.store.put_graph([ChunkGraph(c.id, g.mentions, g.relations) for c, _, g in copies],
+                                           extractor.name)
+                    written += len(copies)
+                    replica += 1
+                graph = ponder.graph
+                started = time.perf_counter()
+                graph.refresh()
+                load_s = time.perf_counter() - started
+                walker = GraphRetriever(ponder.store, graph)
+                walks, added = [], []
+                for query in queries:
+                    seeds = ponder.search(query, top_k=5)  # bm25: what hybrid+graph starts its bridges from
+                    started = time.perf_counter()
+                    walker.search(query, 40)
+                    middle = time.perf_counter()
+                    walker.bridges(query, seeds, 1)
+                    walks.append(middle - started)
+                    added.append(time.perf_counter() - started)
+                graph_mib = table_bytes(data_dir, GRAPH_TABLES) / 2**20
+                store_mib = table_bytes(data_dir) / 2**20
+            row = (f"| {size:,} | {len(graph.entities):,} | {graph_mib:,.0f} MiB ({graph_mib / store_mib:.0%}) | "
+                   f"{load_s:.1f} s | {1000 * percentile(walks, 50):.1f} / {1000 * percentile(walks, 95):.1f} ms | "
+                   f"{1000 * percentile(added, 50):.1f} / {1000 * percentile(added, 95):.1f} ms |")
+            rows.append(row)
+            print(row, flush=True)
+    print("\n" + "\n".join(rows))
+    print("\nhybrid+graph adds two walks (one from the question's entities, one from the first hits for the "
+          "bridge slot); the bridge's similarity to the question uses the query vector dense retrieval made.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["hotpotqa:multihop/hotpotqa_100", "rgb:en_fact",
                                                            "rgb:zh_fact", "rgb:zh_int"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (and their passages)")
     parser.add_argument("--variant", action="append", default=[], help="NAME:key=value,... (a hybrid+graph row)")
+    parser.add_argument("--cost", action="store_true", help="measure speed, share of ingest, latency and size")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--ingest-sample", type=int, default=150, help="--cost: news articles ingested with embeddings")
     args = parser.parse_args()
-    quality(args.datasets, args.limit, args.variant)
+    if args.cost:
+        cost(args.sizes, args.ingest_sample)
+    else:
+        quality(args.datasets, args.limit, args.variant)
 
 
 if __name__ == "__main__":

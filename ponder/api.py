@@ -20,13 +20,14 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Protocol, Sequence
 
 from ponder.backends import Backends
 from ponder.config import Config, load_config
 from ponder.graph import EntityGraph, NLPExtractor, update_graph
 from ponder.graph.communities import Communities, Community
 from ponder.graph.llm_extract import LLMExtractor
+from ponder.graph.reports import CommunityReports
 from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
 from ponder.index.embedders import Embedder, passage_text
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
@@ -340,14 +341,21 @@ class Ponder:
     # -- answer ---------------------------------------------------------------------------------
     def ask(self, question: str, docs: Sequence[str | Path] | None = None, where: Filter | None = None,
             mode: str | None = None, listener: IngestListener | None = None, history: Sequence[Turn] = (),
-            stream: Listener | None = None, cancelled: threading.Event | None = None) -> Answer:
+            stream: Listener | None = None, cancelled: threading.Event | None = None,
+            scope: Literal["local", "global"] = "local") -> Answer:
         """Answer ``question`` in ``mode`` (default ``reason.mode``) from the index, or only from
         ``docs`` (ingested first if needed; ``listener`` hears how that went, as in :meth:`ingest`),
         and only where ``where`` allows. ``history`` (earlier turns) makes the question standalone
         before retrieval; ``stream`` hears the answer as it is written; setting ``cancelled`` stops
-        it (raising :class:`~ponder.reason.Cancelled`)."""
+        it (raising :class:`~ponder.reason.Cancelled`). ``scope="global"`` answers a question about
+        the whole corpus from the entity graph's community reports (the ``global`` mode; filters
+        do not apply to communities)."""
         models = Models(self.model("chat"), self.model("reasoner"))
-        answering = make_mode(mode or self.config.reason.mode, models, self.config.reason)
+        similarity = self._similarity if self.config.retrieve.uses_vectors else None
+        reports = (CommunityReports(self.graph, self._communities, self.store, similarity)
+                   if self.config.graph.extractor != "none" else None)
+        chosen = "global" if scope == "global" else mode or self.config.reason.mode
+        answering = make_mode(chosen, models, self.config.reason, reports)
         if not question.strip():
             raise ValueError("the question is empty")
         ingest_s: float | None = None

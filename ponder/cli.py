@@ -154,6 +154,8 @@ def ask(
     before: Optional[str] = BEFORE,
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=f"One of: {', '.join(MODE_NAMES)} "
                                        "(default: reason.mode, itself 'direct' unless configured)."),
+    scope: str = typer.Option("local", "--scope", help="local: from the passages that match; global: a question "
+                              "about the whole corpus, from the entity graph's community reports."),
     show_thinking: bool = typer.Option(True, "--thinking/--no-thinking", help="Print the model's thinking."),
     show_trace: bool = typer.Option(False, "--trace", help="Print every step, retrieval and model call as a tree."),
     as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON."),
@@ -162,8 +164,11 @@ def ask(
     where = _where(glob, after, before)
     if mode is not None and mode not in MODE_NAMES:
         raise typer.BadParameter(f"{mode!r} is not a mode; valid modes: {', '.join(MODE_NAMES)}", param_hint="--mode")
+    if scope not in ("local", "global"):
+        raise typer.BadParameter(f"{scope!r} is not a scope; use local or global", param_hint="--scope")
     with _open(ctx) as ponder:
-        answer = ponder.ask(question, docs=docs, where=where, mode=mode, listener=PlainLines(show_ingested=False))
+        answer = ponder.ask(question, docs=docs, where=where, mode=mode, listener=PlainLines(show_ingested=False),
+                            scope=scope)
     if as_json:
         out.print_json(data=answer.to_dict())
         return
@@ -387,60 +392,49 @@ app.add_typer(graph_app, name="graph")
 @graph_app.callback(invoke_without_command=True)
 def graph_summary(ctx: typer.Context, top: int = typer.Option(15, "--top", help="Entities and communities to list.")
                   ) -> None:
-    """Counts, the most connected entities and the largest communities."""
+    """Counts, the entities named in most chunks and the largest communities."""
     if ctx.invoked_subcommand:
         return
-    from ponder.graph.communities import extractive_summary
+    from ponder.graph import views
 
     with _open(ctx) as ponder:
-        graph = ponder.graph
-        graph.refresh()
-        counts = ponder.store.graph_counts()
-        out.print(f"{len(graph.entities)} entities in {len(graph.chunk_ids)} chunks, "
-                  f"{graph.related.nnz // 2} relations; " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
-        ranked = sorted(range(len(graph.entities)), key=lambda i: (-graph.entities[i].chunks, graph.entities[i].key))
-        out.print("\n[bold]Entities named in most chunks[/]")
-        for i in ranked[:top]:
-            entity = graph.entities[i]
-            out.print(f"  {escape(entity.name)} ({entity.type}): {entity.chunks} chunks, "
-                      f"{len(graph.neighbours(i, limit=10_000))} related")
-        communities = [c for c in ponder.communities() if c.level == 0]
-        out.print(f"\n[bold]{len(communities)} communities[/] (largest first)")
-        for community in communities[:top]:
-            summary = extractive_summary(community, graph, ponder.store, entities=6, max_sentences=1)
-            out.print(f"  {community.id[:8]} · {len(community.entities)} entities, {len(community.chunk_ids)} chunks: "
-                      f"{escape(_one_line(summary, 160))}")
+        found = views.summary(ponder.graph, ponder.communities(), ponder.store, top)
+    out.print(f"{found['entities']} entities in {found['chunks']} chunks, {found['relations']} relations; "
+              + ", ".join(f"{k}: {v}" for k, v in found["stored"].items()))
+    out.print("\n[bold]Entities named in most chunks[/]")
+    for row in found["top_entities"]:
+        out.print(f"  {escape(row['name'])} ({row['type']}): {row['chunks']} chunks, {row['related']} related")
+    out.print(f"\n[bold]{found['communities']} communities[/] (largest first)")
+    for row in found["top_communities"]:
+        out.print(f"  {row['id'][:8]} · {row['entities']} entities, {row['chunks']} chunks: "
+                  f"{escape(_one_line(row['summary'], 160))}")
 
 
 @graph_app.command("show")
 def graph_show(ctx: typer.Context, entity: str = typer.Argument(..., help="An entity's name (any case or width)."),
                limit: int = typer.Option(20, "--limit", help="Neighbours to list.")) -> None:
     """An entity's neighbours, with edge weights and the chunks stating each relation."""
-    from ponder.graph import entity_key
+    from ponder.graph import views
 
     with _open(ctx) as ponder:
-        graph = ponder.graph
-        graph.refresh()
-        key = entity_key(entity)
-        if key not in graph.index:
-            near = [e.name for e in graph.entities if key and key in e.key][:5]
+        position, near = views.find(ponder.graph, entity)
+        if position is None:
             hint = f"; did you mean: {', '.join(near)}" if near else ""
             raise typer.BadParameter(f"no entity {entity!r} in the graph{hint}", param_hint="ENTITY")
-        position = graph.index[key]
-        found = graph.entities[position]
-        out.print(f"[bold]{escape(found.name)}[/] ({found.type}), named in {found.chunks} chunks")
-        if found.description:
-            out.print(f"  {escape(found.description)}")
-        for chunk in ponder.store.get_chunks(graph.chunks_of(position)[:5]):
-            out.print(f"  · {escape(_relative(chunk.path))} {escape(location('', chunk.page, chunk.heading_path, chunk.page_end).strip())}")
-        sources = ponder.store.relation_sources(key)
-        out.print("[bold]Neighbours[/] (weight: sentences naming both)")
-        for neighbour, weight in graph.neighbours(position, limit):
-            other = graph.entities[neighbour]
-            chunk_ids = sources.get(tuple(sorted((key, other.key))), [])
-            paths = sorted({_relative(c.path) for c in ponder.store.get_chunks(chunk_ids)})
-            out.print(f"  {escape(other.name)} ({other.type})  {weight:g}  ← {escape(', '.join(paths[:3]))}"
-                      + (f" +{len(paths) - 3}" if len(paths) > 3 else ""))
+        found = views.entity(ponder.graph, ponder.store, position, limit)
+        paths = {c.id: _relative(c.path) for c in ponder.store.get_chunks(
+            found["chunk_ids"] + [i for n in found["neighbours"] for i in n["chunk_ids"]])}
+    out.print(f"[bold]{escape(found['name'])}[/] ({found['type']}), named in {found['chunks']} chunks")
+    if found["description"]:
+        out.print(f"  {escape(found['description'])}")
+    for path in dict.fromkeys(paths[i] for i in found["chunk_ids"][:5]):
+        out.print(f"  · {escape(path)}")
+    out.print("[bold]Neighbours[/] (weight: sentences naming both)")
+    for row in found["neighbours"]:
+        sources = sorted({paths[i] for i in row["chunk_ids"] if i in paths})
+        more = f" +{len(sources) - 3}" if len(sources) > 3 else ""
+        where = escape(", ".join(sources[:3])) + more
+        out.print(f"  {escape(row['name'])} ({row['type']})  {row['weight']:g}  ← {where}")
 
 
 @graph_app.command("export")
@@ -558,6 +552,7 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
         out.print("[bold]Citations[/]")
         for citation in answer.citations:
             how = ("" if citation.source == "model"
+                   else "  [dim](behind the community report the model cited)[/]" if citation.source == "community"
                    else f"  [dim](not cited by the model; attributed by {citation.source})[/]")
             where = location(_relative(citation.path), citation.page, citation.heading_path, citation.page_end)
             out.print(f"  [{citation.marker}] [cyan]{escape(where)}[/]{how}")

@@ -235,7 +235,7 @@ class ModelOverride(_Section):
         None, description='Start the answer with "<think>\\n" for R1-family models that skip thinking.')
 
 
-AnsweringMode = Literal["direct", "reasoner", "think-then-answer", "agentic", "corrective"]
+AnsweringMode = Literal["direct", "reasoner", "think-then-answer", "agentic", "corrective", "global"]
 ModeName = Literal[AnsweringMode, "auto"]
 
 
@@ -247,8 +247,10 @@ class RouteConfig(_Section):
     comparison: AnsweringMode = "reasoner"
     multi_hop: AnsweringMode = "agentic"
     analysis: AnsweringMode = "think-then-answer"
+    overview: AnsweringMode = "global"  # about the corpus as a whole: themes, overall, 总结
     lookup: AnsweringMode = "direct"
-    extra_cues: dict[Literal["numeric", "comparison", "multi_hop", "analysis"], list[str]] = Field(default_factory=dict)
+    extra_cues: dict[Literal["overview", "numeric", "comparison", "multi_hop", "analysis"], list[str]] = Field(
+        default_factory=dict)
 
 
 class ReasonConfig(_Section):

@@ -40,7 +40,8 @@ def test_english_names_titles_and_aliases():
     # The title counts as what the chunk is about; "Obama" is aliased to the full name.
     assert found["barack obama"][1] == "title" and found["barack obama"][2] > 3
     assert "obama" not in found
-    assert {"honolulu", "hawaii", "columbia university", "harvard law school", "world health organization"} <= set(found)
+    assert {"honolulu", "hawaii", "columbia university", "harvard law school",
+            "world health organization"} <= set(found)
     assert found["world health organization"][2] == 3  # the name, "(WHO)" and the later "WHO"
     assert not {"however", "the", "who", "columbia university and harvard law school"} & set(found)
 
@@ -196,13 +197,14 @@ def test_export_graphml_and_json_keep_edge_sources(make_ponder, tmp_path):
     counts = write_graph(ponder.graph, ponder.communities(), ponder.store, tmp_path / "g.json")
     data = json.loads((tmp_path / "g.json").read_text())
     assert counts == {"nodes": len(data["nodes"]), "edges": len(data["links"])} and counts["edges"] > 0
-    link = next(l for l in data["links"] if {l["source"], l["target"]} == {"demon film", "zara quill"})
+    link = next(e for e in data["links"] if {e["source"], e["target"]} == {"demon film", "zara quill"})
     (source,) = ponder.store.get_chunks(link["chunk_ids"])
     assert Path(source.path).stem == "demon-film"
     write_graph(ponder.graph, ponder.communities(), ponder.store, tmp_path / "g.graphml")
     root = ET.parse(tmp_path / "g.graphml").getroot()
     ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
-    assert len(root.findall(".//g:node", ns)) == counts["nodes"] and len(root.findall(".//g:edge", ns)) == counts["edges"]
+    assert len(root.findall(".//g:node", ns)) == counts["nodes"]
+    assert len(root.findall(".//g:edge", ns)) == counts["edges"]
     with pytest.raises(ValueError, match="graphml"):
         write_graph(ponder.graph, [], ponder.store, tmp_path / "g.csv")
 

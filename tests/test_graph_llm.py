@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -39,8 +38,9 @@ def test_llm_extractor_stores_typed_entities_and_described_relations(make_ponder
     docs = tmp_path / "docs"
     write(docs / "film.md", "# Demon Film\n\nDemon Film is a 1990 horror movie directed by Zara Quill.\n")
     write(docs / "青溪.md", "# 青溪村\n\n张三在青溪村图书馆工作。\n")
-    provider.replies += [FILM, extraction([("张三", "person", "图书馆员。"), ("青溪村图书馆", "organization", "村图书馆。")],
-                                          [("张三", "青溪村图书馆", "张三在这里工作。", 7)])]
+    library = extraction([("张三", "person", "图书馆员。"), ("青溪村图书馆", "organization", "村图书馆。")],
+                         [("张三", "青溪村图书馆", "张三在这里工作。", 7)])
+    provider.replies += [FILM, library]
     ponder = make_ponder(**settings(provider))
     report = ponder.ingest([docs])
     update = report.graph

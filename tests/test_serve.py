@@ -56,11 +56,11 @@ def test_models_list_one_per_collection_and_mode_within_the_keys_scope(setup) ->
     server, keys = setup
     admin_ids = [m.id for m in client(server, keys["admin"]).models.list()]
     assert admin_ids[0] == "ponder" and "ponder:default:agentic" in admin_ids and "ponder:tea:direct" in admin_ids
-    assert len(admin_ids) == 1 + 2 * 7  # the default alias + (collection alone + 6 modes) per collection
+    assert len(admin_ids) == 1 + 2 * 8  # the default alias + (collection alone + 7 modes) per collection
     reader_ids = [m.id for m in client(server, keys["tea_reader"]).models.list()]
     assert reader_ids == ["ponder:tea"] + [f"ponder:tea:{mode}" for mode in
                                            ("direct", "reasoner", "think-then-answer", "agentic", "corrective",
-                                            "auto")]
+                                            "global", "auto")]
 
 
 def test_chat_answers_with_thinking_apart_and_citations_in_an_extra_field_and_the_content(setup, provider) -> None:
@@ -327,3 +327,40 @@ def test_an_answer_written_without_a_model_call_still_streams_as_content(setup, 
     content = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert content.startswith("No passage in the indexed documents matches this question")
     assert provider.requests == []  # nothing found: no model was asked to invent an answer
+
+
+def test_graph_endpoints_within_the_keys_scope(setup) -> None:
+    server, keys = setup
+    reader = {"Authorization": f"Bearer {keys['tea_reader']}"}
+    summary = httpx.get(server.url + "/v1/collections/tea/graph?top=5", headers=reader).json()
+    assert summary["entities"] > 0 and summary["top_entities"][0]["chunks"] >= 1 and summary["communities"] >= 1
+    name = "Hollow Valley Tea Cooperative"
+    entity = httpx.get(server.url + f"/v1/collections/tea/graph/entities/{name.upper()}", headers=reader).json()
+    assert entity["name"] == name and entity["chunk_ids"] and entity["neighbours"]
+    missing = httpx.get(server.url + "/v1/collections/tea/graph/entities/Hollow", headers=reader)
+    assert missing.status_code == 404 and name in missing.json()["error"]["message"]  # suggested
+    around = httpx.post(server.url + "/v1/collections/tea/graph/around", headers=reader,
+                        json={"text": "Who runs the Hollow Valley Tea Cooperative?", "chunk_ids": entity["chunk_ids"]})
+    nodes = around.json()["nodes"]
+    assert any(n["seed"] and n["name"] == name for n in nodes) and around.json()["edges"]
+    exported = httpx.get(server.url + "/v1/collections/tea/graph/export?format=graphml", headers=reader)
+    assert exported.status_code == 200 and exported.text.startswith("<?xml") and "<graphml" in exported.text
+    assert httpx.get(server.url + "/v1/collections/tea/graph/export?format=csv", headers=reader).status_code == 400
+    for path in ("/graph", "/graph/entities/x", "/graph/export"):  # another collection: 403 before anything
+        assert httpx.get(server.url + "/v1/collections/default" + path, headers=reader).status_code == 403
+    assert httpx.get(server.url + "/v1/collections/tea/graph").status_code == 401
+
+
+def test_global_answers_cite_the_chunks_behind_community_reports(setup, provider) -> None:
+    server, keys = setup
+    # One reply for every call: a summary, an unusable map reply (the report is kept whole), the answer.
+    provider.default = Reply(body=chat_response("Tea is roasted over charcoal [1]."))
+    reply = client(server, keys["tea_reader"]).chat.completions.create(
+        model="ponder:tea:global", messages=[{"role": "user", "content": "What are the main themes?"}])
+    extra = reply.model_extra["ponder"]
+    assert extra["mode"] == "global"
+    assert reply.choices[0].message.content.startswith("Tea is roasted over charcoal [1].")
+    assert any(f.startswith("map:") for f in extra["fallbacks"])
+    # [1] is a community report; the citations are the collection's real chunks behind it.
+    assert extra["citations"] and {c["n"] for c in extra["citations"]} == {1}
+    assert all(c["file"] == "tea-cooperative.md" and c["text"] for c in extra["citations"])

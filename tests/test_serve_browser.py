@@ -64,6 +64,11 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
             citation = page.locator("a.cite", has_text="[1]").first
             expect(citation).to_be_visible(timeout=30_000)
             expect(answer).to_contain_text("Sources:")
+            # The answer's entities drawn as a small graph: seeds from the question and the cited chunk.
+            expect(page.locator("#entities svg circle.seed").first).to_be_visible(timeout=30_000)
+            assert page.locator("#entities svg circle").count() >= 2 and page.locator("#entities svg line").count() >= 1
+            seed_names = page.locator("#entities svg circle.seed title", has_text="Hollow Valley Tea Cooperative")
+            expect(seed_names).to_have_count(1)
             citation.click()
             expect(page.locator("#chunk-location")).to_contain_text("tea-cooperative.md")
             expect(page.locator("#chunk pre")).to_contain_text("oolong")

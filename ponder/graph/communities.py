@@ -90,22 +90,18 @@ class Communities:
         ids = {node: content_id(str(node[0]), *sorted(keys)) for node, keys in members.items()}
         found = []
         for node, keys in members.items():
-            ranked = sorted(keys, key=lambda key: (-self._centrality(key), key))
+            ranked = sorted(keys, key=lambda key: (-graph.centrality[graph.index[key]], key))
             parent = parents[node]
             found.append(Community(ids[node], node[0], ids.get(parent) if parent else None, tuple(ranked),
                                    tuple(self._chunks_naming(ranked))))
         return sorted(found, key=lambda c: (c.level, -len(c.entities), c.id))
 
-    def _centrality(self, key: str) -> float:
-        entity = self._graph.index[key]
-        return float(self._graph.related.getrow(entity).sum()) + self._graph.entities[entity].weight
-
     def _chunks_naming(self, keys: list[str]) -> list[str]:
+        """The chunks naming these entities, those naming most of them first."""
         graph = self._graph
         counts: Counter[int] = Counter()
         for key in keys:
-            column = graph.mentions.getcol(graph.index[key])
-            counts.update(column.nonzero()[0].tolist())
+            counts.update(graph.chunk_positions(graph.index[key]).tolist())
         return [graph.chunk_ids[i] for i, _ in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))]
 
     def _load_previous(self) -> dict[str, int]:

@@ -43,19 +43,25 @@ def graph_data(graph: EntityGraph, communities: list[Community], store: ChunkSto
     return {"directed": False, "multigraph": False, "nodes": nodes, "links": links}
 
 
+def graph_text(graph: EntityGraph, communities: list[Community], store: ChunkStore, suffix: str) -> tuple[str, dict]:
+    """The graph as ``.graphml`` or ``.json`` text, and its node and edge counts."""
+    if suffix not in FORMATS:
+        raise ValueError(f"unknown graph format '{suffix}'; use one of: {', '.join(FORMATS)}")
+    data = graph_data(graph, communities, store)
+    text = json.dumps(data, ensure_ascii=False, indent=1) if suffix == ".json" else _graphml(data)
+    return text, {"nodes": len(data["nodes"]), "edges": len(data["links"])}
+
+
 def write_graph(graph: EntityGraph, communities: list[Community], store: ChunkStore, path: Path) -> dict[str, int]:
     """Write the graph to ``path`` (``.graphml`` or ``.json``); the node and edge counts."""
     if path.suffix not in FORMATS:
         raise ValueError(f"{path}: unknown graph format '{path.suffix}'; use one of: {', '.join(FORMATS)}")
-    data = graph_data(graph, communities, store)
-    if path.suffix == ".json":
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    else:
-        _write_graphml(data, path)
-    return {"nodes": len(data["nodes"]), "edges": len(data["links"])}
+    text, counts = graph_text(graph, communities, store, path.suffix)
+    path.write_text(text, encoding="utf-8")
+    return counts
 
 
-def _write_graphml(data: dict[str, Any], path: Path) -> None:
+def _graphml(data: dict[str, Any]) -> str:
     root = ET.Element("graphml", xmlns="http://graphml.graphdrawing.org/xmlns")
     for scope, fields in (("node", _NODE_FIELDS), ("edge", _EDGE_FIELDS)):
         for name, kind in fields:
@@ -70,4 +76,4 @@ def _write_graphml(data: dict[str, Any], path: Path) -> None:
         ET.SubElement(element, "data", key="edge_weight").text = str(link["weight"])
         ET.SubElement(element, "data", key="edge_chunk_ids").text = " ".join(link["chunk_ids"])
     ET.indent(root)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")

@@ -54,6 +54,9 @@ _GENERIC_WORDS = ENGLISH_STOPWORDS | {
     "however", "also", "although", "after", "before", "during", "since", "while", "because", "yes", "no",
     "mr", "mrs", "ms", "dr", "st", "one", "two", "three", "first", "second", "many", "some", "most", "other",
     "these", "those", "this", "that", "then", "thus", "today", "here", "several", "such", "each", "every",
+    # Dates are not entities: every month would join unrelated documents into one community.
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 }
 
 
@@ -78,7 +81,7 @@ def sentences(text: str) -> list[str]:
 class NLPExtractor:
     """Entities and co-occurrence relations from text, in Chinese and English, with no model."""
 
-    name = "nlp/1"  # bump when the rules change: stored graphs from older rules are then read again
+    name = "nlp/3"  # bump when the rules change: stored graphs from older rules are then read again
 
     def extract(self, chunks: Sequence[Chunk]) -> list[ChunkGraph]:
         """One :class:`ChunkGraph` per chunk. Pass a document's chunks together: a short form is
@@ -151,8 +154,9 @@ def _english_names(text: str, at_start: bool, lowered: set[str]) -> list[_Name]:
             sentence_start = at_start and first.start() == words[0].start() if words else False
             single = len(run) == 1
             # A lone sentence-initial word is a name only if the text never writes it in lower case
-            # and it does not open the sentence with a comma ("Later, ...", "Meanwhile, ...").
-            opener = text[first.end():first.end() + 1] == "," or first.group().lower() in lowered
+            # and it does not open the sentence as an adverb ("Later, ...", "Originally ...").
+            opener = (text[first.end():first.end() + 1] == "," or first.group().lower() in lowered
+                      or first.group().lower().endswith("ly"))  # "Originally", "Finally"
             if not (single and sentence_start and opener):
                 if not (single and (first.group().isdigit() or len(first.group()) < 2)):
                     names.append(_Name(phrase, "name"))

@@ -67,6 +67,8 @@ class EntityGraph:
         self._entity_to_chunk = sparse.csr_matrix((0, 0))
         self._entity_to_entity = sparse.csr_matrix((0, 0))
         self._to_chunks = np.zeros(0)
+        self._by_entity = sparse.csc_matrix((0, 0))
+        self.centrality = np.zeros(0)
 
     def refresh(self) -> None:
         """Reload from the store if it changed since the last load."""
@@ -113,6 +115,8 @@ class EntityGraph:
         self.chunk_position = chunk_ids
         self.mentions = mentions
         self.related = related
+        self._by_entity = mentions.tocsc()  # an entity's chunks: one slice
+        self.centrality = np.asarray(related.sum(axis=1)).ravel() + totals  # relation weight + mention weight
         # Transition matrices, stored transposed so that one step is a product with the mass vector.
         # A chunk passes its mass to its entities by weight x rarity: through "C. P. E. Bach", not "Germany".
         specificity = np.log1p(len(chunk_ids) / np.maximum(chunk_counts, 1))
@@ -179,11 +183,15 @@ class EntityGraph:
         order = np.lexsort((row.indices, -row.data))[:limit]
         return [(int(row.indices[i]), float(row.data[i])) for i in order]
 
+    def chunk_positions(self, entity: int) -> np.ndarray:
+        """Positions (in ``chunk_ids``) of the chunks naming the entity, most about it first."""
+        start, end = self._by_entity.indptr[entity], self._by_entity.indptr[entity + 1]
+        rows, weights = self._by_entity.indices[start:end], self._by_entity.data[start:end]
+        return rows[np.lexsort((rows, -weights))]
+
     def chunks_of(self, entity: int) -> list[str]:
         """Ids of the chunks naming the entity, most about it first."""
-        column = self.mentions.getcol(entity).tocoo()
-        order = np.lexsort((column.row, -column.data))
-        return [self.chunk_ids[column.row[i]] for i in order]
+        return [self.chunk_ids[i] for i in self.chunk_positions(entity)]
 
 
 def _join(words: list[str]) -> str:

@@ -1,6 +1,6 @@
 """Reason stage: turn a question and retrieved passages into a cited :class:`~ponder.types.Answer`.
 
-Six modes, one interface (``run(question, retrieve) -> Answer``), chosen by name:
+Seven modes, one interface (``run(question, retrieve) -> Answer``), chosen by name:
 
 =====================  =============================================================================
 ``direct``             the chat model answers from the passages
@@ -8,6 +8,7 @@ Six modes, one interface (``run(question, retrieve) -> Answer``), chosen by name
 ``think-then-answer``  the reasoner thinks; the chat model writes the answer from its notes
 ``agentic``            the reasoner plans sub-questions, retrieves per step, stops when it knows enough
 ``corrective``         passages are graded; too few relevant -> rewrite the query and retrieve again
+``global``             a question about the whole corpus, answered map-reduce from community reports
 ``auto``               routes each question to one of the above, and says why
 =====================  =============================================================================
 """
@@ -22,6 +23,7 @@ from ponder.reason.auto import AutoMode, Route, Router
 from ponder.reason.base import Mode, Models
 from ponder.reason.corrective import CorrectiveMode
 from ponder.reason.direct import DirectMode
+from ponder.reason.global_search import GlobalMode, NoGraph, Reports
 from ponder.reason.reasoner import ReasonerMode
 from ponder.reason.run import Cancelled, Listener, PassageBook, Progress, Retrieve, Run
 from ponder.reason.think_then_answer import ThinkThenAnswerMode
@@ -31,16 +33,19 @@ _MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (
     DirectMode, ReasonerMode, ThinkThenAnswerMode, AgenticMode, CorrectiveMode)}
 
 __all__ = [
-    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "Listener", "MODE_NAMES", "Mode",
-    "Models", "PassageBook", "Progress",
+    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "GlobalMode", "Listener", "MODE_NAMES",
+    "Mode", "Models", "NoGraph", "PassageBook", "Progress", "Reports",
     "ReasonerMode", "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
 ]
 
 
-def make_mode(name: str, models: Models, settings: ReasonConfig) -> Mode:
-    """The mode called ``name``; ValueError naming the valid modes otherwise."""
+def make_mode(name: str, models: Models, settings: ReasonConfig, reports: Reports | None = None) -> Mode:
+    """The mode called ``name``; ValueError naming the valid modes otherwise. ``reports`` (the entity
+    graph's community reports; None when the graph is off) are what ``global`` answers from."""
     if name == "auto":
-        return AutoMode(models, settings, lambda chosen: make_mode(chosen, models, settings))
+        return AutoMode(models, settings, lambda chosen: make_mode(chosen, models, settings, reports))
+    if name == "global":
+        return GlobalMode(models, settings, reports)
     if name not in _MODES:
         raise ValueError(f"unknown mode {name!r}; valid modes: {', '.join(MODE_NAMES)}")
     return _MODES[name](models, settings)

@@ -1,6 +1,7 @@
 """``auto``: route each question to the mode that suits it, and say why.
 
-Numeric computation and comparisons go to ``reasoner``, multi-hop questions to ``agentic``,
+Questions about the corpus as a whole (themes, overall, 总结, 主要) go to ``global``, numeric
+computation and comparisons to ``reasoner``, multi-hop questions to ``agentic``,
 analysis (why / how / impact) to ``think-then-answer``, and plain look-ups to ``direct`` — where a
 reasoning model only adds latency and a temptation to embellish. The mapping is ``[reason.routes]``;
 the cue words are built in for English and Chinese and extended by ``routes.extra_cues``. With
@@ -24,8 +25,12 @@ from ponder.reason.base import Mode, Models, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer
 
-KINDS = ("numeric", "comparison", "multi_hop", "analysis")
+KINDS = ("numeric", "comparison", "overview", "multi_hop", "analysis")
 CUES: dict[str, list[str]] = {
+    "overview": ["main themes", "themes", "main topics", "key topics", "overall", "overview", "summarize",
+                 "summarise", "in general", "across the documents", "all the documents", "these documents",
+                 # Bare "主要" is too common in look-ups ("主要成分是什么"); these forms ask about the whole.
+                 "主题", "总结", "概括", "概述", "综述", "整体", "总体", "主要内容", "主要讲", "主要观点", "主要问题"],
     "numeric": ["how many", "how much", "total", "sum", "average", "percent", "percentage", "ratio",
                 "difference", "increase", "decrease", "grew", "growth", "calculate", "combined", "per cent",
                 "多少", "几个", "几次", "几年", "合计", "总共", "一共", "平均", "百分之", "比例", "增长", "下降",
@@ -59,7 +64,8 @@ class Router:
         self.cues = {kind: CUES[kind] + settings.routes.extra_cues.get(kind, []) for kind in KINDS}
 
     def route(self, question: str) -> Route:
-        """The first kind (in order numeric, comparison, multi-hop, analysis) with a cue in the question."""
+        """The first kind (in order numeric, comparison, overview, multi-hop, analysis) with a cue in the
+        question."""
         lowered = question.lower()
         for kind in KINDS:
             for cue in self.cues[kind]:

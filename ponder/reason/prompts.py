@@ -24,6 +24,7 @@ class _Language:
     answer: str  # the direct / chat-model instruction
     reasoner: str  # the reasoner's: weigh each passage, discard noise
     writer: str  # think-then-answer: the chat model writing from the reasoner's notes
+    overview: str  # global scope: answering from community reports
     notes: str
     draft: str
     passages: str
@@ -38,6 +39,8 @@ class _Language:
     decompose: str
     hyde: str
     route: str
+    summarize: str
+    map: str
     example_passages: tuple[str, str]
     example_question: str
     example_answer: str
@@ -57,6 +60,10 @@ LANGUAGES = {
                 "to the question for the user: concise, using only facts from the passages, citing them as "
                 "[1], [2] after each claim. Do not repeat the analyst's reasoning. If the notes conclude that "
                 "the passages do not contain the answer, say so. Answer in English."),
+        overview=("The numbered passages are reports on groups of related topics found across the user's "
+                  "documents. Answer the question, which is about the documents as a whole, by combining what "
+                  "the reports say: the main themes first, each with its key facts. Cite the reports as [1], "
+                  "[2] after each claim. Use only what the reports say. Answer in English."),
         notes="Analyst's notes:",
         draft="Analyst's draft answer:",
         passages="Passages:",
@@ -79,10 +86,18 @@ LANGUAGES = {
                    '(at most 4). Reply with JSON only: {"questions": ["...", "..."]}'),
         hyde=("Write a short passage (2-3 sentences) that would answer the question, in the style of a "
               "document. It is only used for searching, so plausible details are fine."),
-        route=("Classify the question. numeric: needs calculation over figures; comparison: compares two or "
+        route=("Classify the question. overview: asks about the documents as a whole (main themes, overall "
+               "picture, a summary); numeric: needs calculation over figures; comparison: compares two or "
                "more things; multi_hop: needs facts that depend on other facts; analysis: asks why or how, "
                "causes, implications; lookup: asks for a single stated fact. Reply with JSON only: "
-               '{"kind": "<one of numeric, comparison, multi_hop, analysis, lookup>", "why": "<short reason>"}'),
+               '{"kind": "<one of overview, numeric, comparison, multi_hop, analysis, lookup>", '
+               '"why": "<short reason>"}'),
+        summarize=("Below are the entities, relations and sentences of one group of related topics in the user's "
+                   "documents. Write a short report (3-5 sentences): what the group is about and its key facts, "
+                   "only from this material. Reply with the report only."),
+        map=("Below is a report on one group of topics in the user's documents. List the points of the report "
+             "that help answer the question, each with an importance from 0 (no help) to 100. Reply with JSON "
+             'only: {"points": [{"point": "...", "score": 80}]} (an empty list when nothing helps).'),
         example_passages=("The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
                           "Mount Fuji is the highest mountain in Japan, at 3,776 metres."),
         example_question="When was the Eiffel Tower completed?",
@@ -97,6 +112,8 @@ LANGUAGES = {
         writer=("一位分析员已经研读了下面编号的资料，并留下了笔记。请据此为用户写出最终回答：简洁，"
                 "只使用资料中的事实，每个论断后用 [1]、[2] 标注出处。不要复述分析过程。"
                 "如果笔记认为资料中没有答案，请直接说明。请用中文回答。"),
+        overview=("下面编号的资料是对用户文档中若干组相关主题的报告。问题涉及文档的整体，请综合各报告作答："
+                  "先列主要主题，再给出各自的要点。每个论断后用 [1]、[2] 标注出处。只使用报告中的内容。请用中文回答。"),
         notes="分析笔记：",
         draft="分析员的草稿答案：",
         passages="资料：",
@@ -114,9 +131,14 @@ LANGUAGES = {
         decompose=('请把问题拆成回答它所需查找的更简单的子问题（最多 4 个）。只回复 JSON：'
                    '{"questions": ["...", "..."]}'),
         hyde="请写一段能回答该问题的简短文字（2-3 句），写成文档的口吻。它只用于检索，细节合理即可。",
-        route=("请给问题分类。numeric：需要对数字进行计算；comparison：比较两个或多个对象；multi_hop：需要由一个事实推出另一个事实；"
+        route=("请给问题分类。overview：问的是文档的整体（主要主题、总体情况、总结）；numeric：需要对数字进行计算；comparison：比较两个或多个对象；multi_hop：需要由一个事实推出另一个事实；"
                "analysis：问原因、方式、影响；lookup：只问一个明确写出的事实。只回复 JSON："
-               '{"kind": "<numeric、comparison、multi_hop、analysis、lookup 之一>", "why": "<简短理由>"}'),
+               '{"kind": "<overview、numeric、comparison、multi_hop、analysis、lookup 之一>", "why": "<简短理由>"}'),
+        summarize=("下面是用户文档中一组相关主题的实体、关系和句子。请写一段简短的报告（3-5 句）："
+                   "这组主题讲什么、有哪些要点，只依据这些材料。只回复报告本身。"),
+        map=("下面是关于用户文档中一组主题的报告。请列出报告中有助于回答问题的要点，"
+             "并给每条打 0（无帮助）到 100 的重要性分。"
+             '只回复 JSON：{"points": [{"point": "...", "score": 80}]}（没有帮助时给空列表）。'),
         example_passages=("埃菲尔铁塔位于巴黎，于1889年为世界博览会建成。", "富士山是日本最高的山，海拔3776米。"),
         example_question="埃菲尔铁塔是哪一年建成的？",
         example_answer="埃菲尔铁塔于1889年建成 [1]。",

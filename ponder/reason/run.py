@@ -90,10 +90,11 @@ class Run:
         self._group: TraceStep | None = None
 
     # -- steps ----------------------------------------------------------------------------------
-    def retrieve(self, query: str) -> list[Hit]:
+    def retrieve(self, query: str, source: Retrieve | None = None) -> list[Hit]:
+        """Hits for ``query`` from the question's retriever, or from ``source`` (community reports)."""
         self._check_cancelled()
         started = time.perf_counter()
-        hits = self._retrieve(query)
+        hits = (source or self._retrieve)(query)
         seconds = time.perf_counter() - started
         self.timings["retrieve"] += seconds
         self._add(TraceStep("retrieve", seconds, {"query": query, "chunk_ids": [h.chunk.id for h in hits],

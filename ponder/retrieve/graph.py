@@ -25,7 +25,6 @@ from ponder.index.bm25 import top_positive
 from ponder.retrieve.bm25 import hits_from_scores
 from ponder.types import Hit
 
-
 Similarity = Callable[[str, list[str]], list[float]]  # (question, chunk ids) -> how close each is to it
 
 
@@ -57,7 +56,8 @@ class GraphRetriever:
         less similar than ``margin`` times the seed it would displace (the last ones) is not taken."""
         scores = self._walk(query, only, seeds)
         held = {hit.chunk.id for hit in seeds}
-        reached = [(self.graph.chunk_ids[i], float(scores[i])) for i in top_positive(scores, self._candidates + len(held))]
+        best = top_positive(scores, self._candidates + len(held))
+        reached = [(self.graph.chunk_ids[i], float(scores[i])) for i in best]
         new = [(chunk_id, score) for chunk_id, score in reached if chunk_id not in held][:self._candidates]
         if self._similarity is not None and new:
             displaced = [hit.chunk.id for hit in seeds[len(seeds) - count:]]

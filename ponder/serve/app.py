@@ -35,12 +35,14 @@ from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from ponder.api import NothingToSearch
 from ponder.backends import Backends
 from ponder.config import Config
+from ponder.graph import views
+from ponder.graph.export import FORMATS, graph_text
 from ponder.llm import Delta, LLMError
 from ponder.reason import MODE_NAMES, Cancelled, Progress
 from ponder.serve.collections import Collection, CollectionError, Collections
@@ -195,9 +197,10 @@ def create_app(config: Config) -> FastAPI:
                 answer = await loop.run_in_executor(server.answering, ask, None, threading.Event())
             except Exception as exc:  # noqa: BLE001 - mapped to an HTTP error below
                 raise _answer_error(exc) from exc
-            return JSONResponse(completion_json(answer, model_name, collection.name, completion_id))
+            return JSONResponse(completion_json(answer, model_name, collection.name, completion_id,
+                                                collection.ponder.store.get_chunks))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return StreamingResponse(_stream(server, ask, model_name, collection.name, completion_id, include_usage),
+        return StreamingResponse(_stream(server, ask, model_name, collection, completion_id, include_usage),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -294,6 +297,48 @@ def create_app(config: Config) -> FastAPI:
             raise ApiError(404, f"no chunk {chunk_id!r} in collection {name!r}", "not_found")
         return chunk_view(found[0], name)
 
+    # -- the entity graph ----------------------------------------------------------------------------
+    @app.get("/v1/collections/{name}/graph")
+    def graph_summary(name: str, top: int = 15, key: ApiKey = Depends(caller)) -> dict[str, Any]:
+        collection = allowed(key, name, "read")
+        with collection.lock.reading():
+            ponder = collection.ponder
+            return views.summary(ponder.graph, ponder.communities(), ponder.store, min(max(top, 1), 200))
+
+    @app.get("/v1/collections/{name}/graph/entities/{entity}")
+    def graph_entity(name: str, entity: str, limit: int = 20, key: ApiKey = Depends(caller)) -> dict[str, Any]:
+        collection = allowed(key, name, "read")
+        with collection.lock.reading():
+            position, near = views.find(collection.ponder.graph, entity)
+            if position is None:
+                hint = f"; did you mean: {', '.join(near)}" if near else ""
+                raise ApiError(404, f"no entity {entity!r} in collection {name!r}{hint}", "not_found")
+            return views.entity(collection.ponder.graph, collection.ponder.store, position, min(max(limit, 1), 200))
+
+    @app.post("/v1/collections/{name}/graph/around")
+    async def graph_around(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
+        """The entities of an answer (named in ``text``, or in the chunks ``chunk_ids``) and their neighbours."""
+        collection = allowed(key, name, "read")
+        body = await _json_body(request)
+        chunk_ids = body.get("chunk_ids") or []
+        if not isinstance(chunk_ids, list) or not all(isinstance(i, str) for i in chunk_ids):
+            raise ApiError(400, "'chunk_ids' must be a list of chunk ids", "invalid_request")
+        with collection.lock.reading():
+            ponder = collection.ponder
+            return views.around(ponder.graph, str(body.get("text") or ""), ponder.store.get_chunks(chunk_ids[:50]))
+
+    @app.get("/v1/collections/{name}/graph/export", response_model=None)
+    def graph_export(name: str, format: str = "graphml", key: ApiKey = Depends(caller)) -> Response:
+        collection = allowed(key, name, "read")
+        if f".{format}" not in FORMATS:
+            raise ApiError(400, f"unknown format {format!r}; use one of: graphml, json", "invalid_request")
+        with collection.lock.reading():
+            ponder = collection.ponder
+            text, _ = graph_text(ponder.graph, ponder.communities(), ponder.store, f".{format}")
+        media = "application/json" if format == "json" else "application/graphml+xml"
+        return Response(text, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{name}-graph.{format}"'})
+
     # -- the web page --------------------------------------------------------------------------------
     page = resources.files("ponder.serve").joinpath("static/index.html").read_text(encoding="utf-8")
 
@@ -308,7 +353,7 @@ def create_app(config: Config) -> FastAPI:
     return app
 
 
-async def _stream(server: Server, ask: Callable[..., Answer], model: str, collection: str, completion_id: str,
+async def _stream(server: Server, ask: Callable[..., Answer], model: str, collection: Collection, completion_id: str,
                   include_usage: bool) -> AsyncIterator[bytes]:
     """The answer as server-sent events, DeepSeek's way: ``reasoning_content`` deltas (the thinking,
     and a line per search made), then ``content``; the final chunk carries ``ponder`` (citations).
@@ -353,7 +398,8 @@ async def _stream(server: Server, ask: Callable[..., Answer], model: str, collec
                 sources = sources_text(answer)
                 if sources:
                     yield chunk({"content": sources})
-                yield chunk({}, "stop", ponder=ponder_extra(answer, collection))
+                extra = ponder_extra(answer, collection.name, collection.ponder.store.get_chunks)
+                yield chunk({}, "stop", ponder=extra)
                 if include_usage:
                     yield sse({"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
                                "model": model, "choices": [], "usage": usage_json(answer)})

@@ -88,7 +88,8 @@ def build_mcp(config: Config) -> MCPServer:
             with chosen.lock.reading():
                 answer = chosen.ponder.ask(question, mode=mode or None)
             return {"answer": answer.text, "thinking": answer.thinking, "mode": answer.mode, "route": answer.route,
-                    "citations": citations_json(answer, chosen.name), "timings": answer.timings}
+                    "citations": citations_json(answer, chosen.name, chosen.ponder.store.get_chunks),
+                    "timings": answer.timings}
         return await _in_thread(run)
 
     return server

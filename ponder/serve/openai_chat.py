@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ponder.index import StoredDocument
 from ponder.llm.thinking import split_thinking
 from ponder.types import Answer, Chunk, Turn, location
+
+ChunkLookup = Callable[[list[str]], list[Chunk]]  # chunk ids -> the chunks found
 
 MODEL_PREFIX = "ponder"
 SOURCES_HEADING = {"en": "Sources:", "zh": "来源："}
@@ -103,8 +105,13 @@ def document_view(document: StoredDocument) -> dict[str, Any]:
             "modified_at": document.modified_at}
 
 
-def citations_json(answer: Answer, collection: str) -> list[dict[str, Any]]:
+def citations_json(answer: Answer, collection: str, lookup: ChunkLookup | None = None) -> list[dict[str, Any]]:
+    """Each citation with its chunk; ``lookup`` fetches cited chunks that were not passages (those
+    behind a community report)."""
     chunks = {hit.chunk.id: hit.chunk for hit in answer.hits}
+    missing = [c.chunk_id for c in answer.citations if c.chunk_id not in chunks]
+    if missing and lookup is not None:
+        chunks.update({chunk.id: chunk for chunk in lookup(missing)})
     return [{"n": c.marker, **chunk_view(chunks[c.chunk_id], collection)} for c in answer.citations
             if c.chunk_id in chunks]
 
@@ -120,8 +127,8 @@ def sources_text(answer: Answer) -> str:
     return f"\n\n{SOURCES_HEADING.get(answer.language, SOURCES_HEADING['en'])}\n{lines}"
 
 
-def ponder_extra(answer: Answer, collection: str) -> dict[str, Any]:
-    return {"citations": citations_json(answer, collection), "collection": collection, "mode": answer.mode,
+def ponder_extra(answer: Answer, collection: str, lookup: ChunkLookup | None = None) -> dict[str, Any]:
+    return {"citations": citations_json(answer, collection, lookup), "collection": collection, "mode": answer.mode,
             "route": answer.route, "timings": answer.timings, "fallbacks": answer.fallbacks,
             "question": answer.question}
 
@@ -133,12 +140,13 @@ def usage_json(answer: Answer) -> dict[str, Any]:
             "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}, "estimated": u.estimated}
 
 
-def completion_json(answer: Answer, model: str, collection: str, completion_id: str) -> dict[str, Any]:
+def completion_json(answer: Answer, model: str, collection: str, completion_id: str,
+                    lookup: ChunkLookup | None = None) -> dict[str, Any]:
     message = {"role": "assistant", "content": answer.text + sources_text(answer),
                "reasoning_content": answer.thinking or None}
     return {"id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": usage_json(answer), "ponder": ponder_extra(answer, collection)}
+            "usage": usage_json(answer), "ponder": ponder_extra(answer, collection, lookup)}
 
 
 def chunk_json(completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None,

@@ -1,0 +1,124 @@
+"""``global``: answer a question about the corpus as a whole ("what are the main themes?") from the
+entity graph's community reports, map-reduce, citing the chunks behind each report.
+
+1. The most relevant top-level communities are found (:class:`~ponder.graph.reports.CommunityReports`).
+2. With a chat model, each report without one gets a model-written summary, the first time a
+   question needs it, cached for the next (LazyGraphRAG: nothing is summarised at ingest). The
+   embedded base model cannot summarise; its reports stay extractive.
+3. Map (chat models): the model lists each report's points that help with the question, scored;
+   reports with nothing relevant are dropped. Reduce: the chat model answers from what is left.
+4. A citation of a report becomes citations of the chunks it stands on (``source="community"``).
+
+Example::
+
+    answer = GlobalMode(models, config.reason, reports).run("What are the main themes?", search)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ponder.config import ReasonConfig
+from ponder.reason.base import Mode, Models, task_prompt
+from ponder.reason.run import Run
+from ponder.types import Answer, Chunk, Citation, Hit
+
+MAP_SCHEMA = {"type": "object", "properties": {"points": {"type": "array", "items": {
+    "type": "object", "properties": {"point": {"type": "string"}, "score": {"type": "number"}},
+    "required": ["point", "score"]}}}, "required": ["points"]}
+REPORTS = 6
+
+
+class Reports(Protocol):
+    def search(self, query: str, top_k: int, model: str = "") -> list[Hit]: ...
+
+    def sources(self, report_id: str) -> list[Chunk]: ...
+
+    def material(self, report_id: str) -> str: ...
+
+    def remember(self, report_id: str, model: str, summary: str) -> None: ...
+
+    def cached(self, report_id: str, model: str) -> str | None: ...
+
+
+class NoGraph(ValueError):
+    """A corpus-wide question, but the entity graph is off."""
+
+
+def _points(value: Any) -> list[tuple[str, float]]:
+    if not isinstance(value, dict) or not isinstance(value.get("points"), list):
+        raise ValueError('expected {"points": [...]}')
+    points = [(str(p["point"]).strip(), float(p.get("score", 0))) for p in value["points"]
+              if isinstance(p, dict) and str(p.get("point", "")).strip()]
+    return [(point, score) for point, score in points if score > 0]
+
+
+class GlobalMode(Mode):
+    name = "global"
+
+    def __init__(self, models: Models, settings: ReasonConfig, reports: Reports | None):
+        super().__init__(models, settings)
+        self.reports = reports
+
+    def answer(self, run: Run) -> Answer:
+        if self.reports is None:
+            raise NoGraph("a corpus-wide (global) question needs the entity graph; set graph.extractor to nlp or llm")
+        chat = self.models.chat
+        writes = chat.prompt_style == "chat"
+        model = chat.model if writes else ""
+        hits = run.retrieve(run.question, source=lambda query: self.reports.search(query, REPORTS, model))
+        if writes:
+            hits = [self._summarised(run, hit) for hit in hits]
+            hits = self._mapped(run, hits)
+        numbered = run.passages.number(run.pack(hits))
+        if not numbered:
+            return self.nothing_found(run)
+        answer = run.answer(self.name, self.write(run, chat, numbered, "overview"), numbered)
+        answer.citations = self._behind(answer.citations)
+        return answer
+
+    def _summarised(self, run: Run, hit: Hit) -> Hit:
+        """The hit with a model-written summary, written now if none is cached."""
+        chat = self.models.chat
+        report_id = hit.chunk.id
+        if self.reports.cached(report_id, chat.model):
+            return hit
+        prompt = task_prompt(chat, "summarize", run.question, run.language, extra=self.reports.material(report_id))
+        summary = " ".join(run.generate(chat, prompt, purpose="summarize").text.split())
+        if not summary:
+            run.fallback(f"summarize: empty reply for {hit.chunk.path}; its extractive summary is used")
+            return hit
+        self.reports.remember(report_id, chat.model, summary)
+        return _with_text(hit, summary)
+
+    def _mapped(self, run: Run, hits: list[Hit]) -> list[Hit]:
+        """Each report reduced to its points that help with the question; reports with none dropped.
+        A report whose reply is unusable is kept whole (counted as a fallback)."""
+        chat = self.models.chat
+        kept = []
+        for hit in hits:
+            result = run.ask_json(chat, task_prompt(chat, "map", run.question, run.language, extra=hit.chunk.text),
+                                  schema=MAP_SCHEMA, validate=_points, purpose="map")
+            if result.value is None:
+                kept.append(hit)
+            elif result.value:
+                ranked = sorted(result.value, key=lambda pair: -pair[1])
+                kept.append(_with_text(hit, "\n".join(f"- {point}" for point, _ in ranked)))
+        run.note("map", reports=len(hits), kept=len(kept))
+        return kept
+
+    def _behind(self, citations: list[Citation]) -> list[Citation]:
+        """Each cited report replaced by the chunks it stands on."""
+        found: list[Citation] = []
+        for citation in citations:
+            for chunk in self.reports.sources(citation.chunk_id):
+                source = "community" if citation.source == "model" else citation.source
+                found.append(Citation(citation.marker, chunk.id, chunk.path, chunk.page, chunk.heading_path,
+                                      source, chunk.page_end))
+        return found
+
+
+def _with_text(hit: Hit, text: str) -> Hit:
+    chunk = hit.chunk
+    return Hit(Chunk(chunk.id, chunk.document_id, chunk.path, text, 0, len(text), heading_path=chunk.heading_path),
+               hit.score, hit.retriever, hit.rank, hit.ranks)

@@ -43,7 +43,7 @@ from ponder.ingest import (
     read_document,
 )
 from ponder.llm import CallLog, OpenAICompatibleLLM, Role
-from ponder.reason import Listener, Models, make_mode
+from ponder.reason import GraphAccess, Listener, Models, make_mode
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.graph import GraphRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
@@ -351,11 +351,13 @@ class Ponder:
         the whole corpus from the entity graph's community reports (the ``global`` mode; filters
         do not apply to communities)."""
         models = Models(self.model("chat"), self.model("reasoner"))
-        similarity = self._similarity if self.config.retrieve.uses_vectors else None
-        reports = (CommunityReports(self.graph, self._communities, self.store, similarity)
-                   if self.config.graph.extractor != "none" else None)
+        graph = None
+        if self.config.graph.extractor != "none":
+            similarity = self._similarity if self.config.retrieve.uses_vectors else None
+            graph = GraphAccess(CommunityReports(self.graph, self._communities, self.store, similarity),
+                                self.graph.leads)
         chosen = "global" if scope == "global" else mode or self.config.reason.mode
-        answering = make_mode(chosen, models, self.config.reason, reports)
+        answering = make_mode(chosen, models, self.config.reason, graph)
         if not question.strip():
             raise ValueError("the question is empty")
         ingest_s: float | None = None

@@ -196,11 +196,13 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
 @app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Argument(None, help="rgb:NAME_OR_FILE, jsonl:FILE or beir:FOLDER."),
+    dataset: Optional[str] = typer.Argument(None, help="rgb:NAME_OR_FILE, hotpotqa:NAME_OR_FILE, jsonl:FILE or "
+                                            "beir:FOLDER."),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder; run again to resume."),
     compare: Optional[tuple[Path, Path]] = typer.Option(None, "--compare", help="Compare two report folders "
                                                         "(BEFORE AFTER) instead of running."),
-    modes: Optional[list[str]] = typer.Option(None, "--mode", "-m", help="Repeatable (default: every mode)."),
+    modes: Optional[list[str]] = typer.Option(None, "--mode", "-m", help="Repeatable (default: every mode but "
+                                              "global)."),
     budgets: Optional[list[int]] = typer.Option(None, "--budget", help="Also run agentic with this step limit. "
                                                 "Repeatable: the accuracy-versus-cost curve."),
     configs: Optional[list[Path]] = typer.Option(None, "--config-variant", help="Run every mode under this config "
@@ -236,7 +238,8 @@ def evaluate(
     data = load_dataset(dataset, shared=_shared_dir(), limit=limit)
     own_index = bool(data.corpus or corpus)
     data_dir = str(out_dir / "index") if own_index else (str(ctx.obj["data_dir"]) if ctx.obj["data_dir"] else None)
-    systems = [System(mode, mode) for mode in modes or MODE_NAMES]
+    # global answers corpus-wide questions from community reports: asked for by name, not by default.
+    systems = [System(mode, mode) for mode in modes or [m for m in MODE_NAMES if m != "global"]]
     curve = budget_curve(systems, budgets or [], base.reason.max_steps)
     systems += [System(label, "agentic", {"reason.max_steps": steps}) for label, steps in curve.items()
                 if label != "agentic"]

@@ -303,7 +303,12 @@ class IngestReport:
         if self.removed:
             counts += f", {len(self.removed)} removed"
         chunks = sum(o.chunks for o in self.files if o.status == "ingested")
-        return f"{counts}; {chunks} new chunks in {self.seconds:.2f} s"
+        graph = ""
+        if self.graph and self.graph.chunks:
+            graph = f"; entity graph: {self.graph.chunks} chunks read in {self.graph.seconds:.2f} s"
+            if self.graph.calls:
+                graph += f" ({self.graph.calls} model calls, {self.graph.usage.total_tokens} tokens)"
+        return f"{counts}; {chunks} new chunks in {self.seconds:.2f} s{graph}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,4 +1,5 @@
-"""Dataset loaders on each format: RGB (the real files in ../shared), generic JSONL, BEIR."""
+"""Dataset loaders on each format: RGB and HotpotQA (the real files in ../shared), generic JSONL,
+BEIR."""
 
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ def test_rgb_fact_and_integration_files(shared: Path) -> None:
     assert answer_correct(" 和 ".join(group[0] for group in answers), answers)
     assert not answer_correct(answers[0][0], answers)
     assert load_dataset(f"rgb:{shared / 'data' / 'rgb' / 'zh_fact.json'}", limit=1).name == "rgb:zh_fact"
+
+
+def test_hotpotqa_corpus_is_every_questions_paragraphs_with_their_titles(shared: Path, tmp_path: Path) -> None:
+    dataset = load_dataset("hotpotqa:multihop/hotpotqa_100", shared)
+    assert len(dataset.questions) == 100 and len(dataset.corpus) == 994  # as ../shared/README.md says
+    first = dataset.questions[0]
+    assert first.query == "If Gallu is a demon Lilu is what?" and first.answers == ["a spirit"]
+    assert first.type == "bridge" and len(first.relevant) == 2
+    titles = {dataset.corpus[p].split("\n")[0] for p in first.relevant}
+    assert titles == {"# Alû", "# Lilu (mythology)"}
+    written = dataset.write_corpus(tmp_path / "corpus")
+    assert sorted(p.suffix for p in written.iterdir())[0] == ".md" and len(list(written.iterdir())) == 994
+    bad = write(tmp_path / "bad.json", '[{"question": "q"}]')
+    with pytest.raises(DatasetError, match="question 0 is not in HotpotQA's format"):
+        load_dataset(f"hotpotqa:{bad}")
 
 
 def test_jsonl(tmp_path: Path) -> None:
@@ -56,5 +72,6 @@ def test_beir(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_names_the_valid_ones() -> None:
-    with pytest.raises(DatasetError, match=r"unknown dataset 'squad:x'; use one of: rgb:…, jsonl:…, beir:…"):
+    valid = r"rgb:…, jsonl:…, hotpotqa:…, beir:…"
+    with pytest.raises(DatasetError, match=rf"unknown dataset 'squad:x'; use one of: {valid}"):
         load_dataset("squad:x")

@@ -35,6 +35,7 @@ from ponder.index.tokenize import ENGLISH_STOPWORDS
 DAMPING = 0.5  # as HippoRAG: half the mass returns to the seeds each step, so the walk stays near them
 ITERATIONS = 16  # 0.5 ** 16: the scores no longer move
 TO_CHUNKS = 0.7  # share of an entity's mass that goes to the chunks naming it (the rest to related entities)
+PRUNE = 1e-6  # mass below this share of the restart total does not move on
 MAX_NGRAM = 6
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+")
 
@@ -63,9 +64,9 @@ class EntityGraph:
         self.chunk_position: dict[str, int] = {}
         self.mentions = sparse.csr_matrix((0, 0))  # chunks x entities, mention weights
         self.related = sparse.csr_matrix((0, 0))  # entities x entities, relation weights (symmetric)
-        self._chunk_to_entity = sparse.csr_matrix((0, 0))
-        self._entity_to_chunk = sparse.csr_matrix((0, 0))
-        self._entity_to_entity = sparse.csr_matrix((0, 0))
+        self._chunk_to_entity = sparse.csc_matrix((0, 0))
+        self._entity_to_chunk = sparse.csc_matrix((0, 0))
+        self._entity_to_entity = sparse.csc_matrix((0, 0))
         self._to_chunks = np.zeros(0)
         self._by_entity = sparse.csc_matrix((0, 0))
         self.centrality = np.zeros(0)
@@ -120,9 +121,10 @@ class EntityGraph:
         # Transition matrices, stored transposed so that one step is a product with the mass vector.
         # A chunk passes its mass to its entities by weight x rarity: through "C. P. E. Bach", not "Germany".
         specificity = np.log1p(len(chunk_ids) / np.maximum(chunk_counts, 1))
-        self._chunk_to_entity = _row_normalised(mentions @ sparse.diags(specificity)).T.tocsr()  # entities x chunks
-        self._entity_to_chunk = _row_normalised(mentions.T.tocsr()).T.tocsr()  # chunks x entities
-        self._entity_to_entity = _row_normalised(related).T.tocsr()
+        # Column-sliced per step (only the active nodes), hence CSC.
+        self._chunk_to_entity = _row_normalised(mentions @ sparse.diags(specificity)).T.tocsc()  # entities x chunks
+        self._entity_to_chunk = _row_normalised(mentions.T.tocsr()).T.tocsc()  # chunks x entities
+        self._entity_to_entity = _row_normalised(related).T.tocsc()
         has_relations = np.diff(related.indptr) > 0
         self._to_chunks = np.where(has_relations, TO_CHUNKS, 1.0)
 
@@ -155,7 +157,11 @@ class EntityGraph:
         return math.log(1 + len(self.chunk_ids) / max(self.entities[entity].chunks, 1))
 
     def walk(self, entity_seeds: dict[int, float], chunk_seeds: dict[int, float]) -> np.ndarray:
-        """Personalised PageRank from the seeds (weights need not sum to one); the chunks' scores."""
+        """Personalised PageRank from the seeds (weights need not sum to one); the chunks' scores.
+
+        Each step moves only the mass above ``PRUNE`` of the total (the approximate PageRank of
+        Andersen, Chung and Lang): the walk then touches the seeds' neighbourhood, not the whole
+        graph, and a hub entity's mass, spread over thousands of chunks, stops there."""
         self.refresh()
         restart_e = np.zeros(len(self.entities))
         restart_c = np.zeros(len(self.chunk_ids))
@@ -170,12 +176,31 @@ class EntityGraph:
         restart_c /= total
         mass_e, mass_c = restart_e.copy(), restart_c.copy()
         for _ in range(ITERATIONS):
-            to_chunks = mass_e * self._to_chunks
-            next_e = self._chunk_to_entity @ mass_c + self._entity_to_entity @ (mass_e - to_chunks)
-            next_c = self._entity_to_chunk @ to_chunks
+            active_e, active_c = np.flatnonzero(mass_e > PRUNE), np.flatnonzero(mass_c > PRUNE)
+            to_chunks = mass_e[active_e] * self._to_chunks[active_e]
+            next_e = (self._chunk_to_entity[:, active_c] @ mass_c[active_c]
+                      + self._entity_to_entity[:, active_e] @ (mass_e[active_e] - to_chunks))
+            next_c = self._entity_to_chunk[:, active_e] @ to_chunks
             mass_e = (1 - DAMPING) * restart_e + DAMPING * next_e
             mass_c = (1 - DAMPING) * restart_c + DAMPING * next_c
         return mass_c
+
+    def leads(self, question: str, chunk_ids: list[str], limit: int = 5) -> list[str]:
+        """Names the chunks mention most (rarer ones first) that the question does not: where a
+        multi-hop search might go next."""
+        self.refresh()
+        asked = {position for position, _ in self.match(question)}
+        weight: dict[int, float] = {}
+        for chunk_id in chunk_ids:
+            row = self.chunk_position.get(chunk_id)
+            if row is None:
+                continue
+            start, end = self.mentions.indptr[row], self.mentions.indptr[row + 1]
+            for entity, mentions in zip(self.mentions.indices[start:end], self.mentions.data[start:end]):
+                if entity not in asked:
+                    weight[int(entity)] = weight.get(int(entity), 0.0) + mentions * self.specificity(int(entity))
+        best = sorted(weight, key=lambda entity: (-weight[entity], self.entities[entity].key))[:limit]
+        return [self.entities[entity].name for entity in best]
 
     def neighbours(self, entity: int, limit: int = 20) -> list[tuple[int, float]]:
         """Related entities, strongest relation first."""

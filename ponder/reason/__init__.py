@@ -15,10 +15,11 @@ Seven modes, one interface (``run(question, retrieve) -> Answer``), chosen by na
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import get_args
 
 from ponder.config import ModeName, ReasonConfig
-from ponder.reason.agentic import AgenticMode
+from ponder.reason.agentic import AgenticMode, Leads
 from ponder.reason.auto import AutoMode, Route, Router
 from ponder.reason.base import Mode, Models
 from ponder.reason.corrective import CorrectiveMode
@@ -29,23 +30,35 @@ from ponder.reason.run import Cancelled, Listener, PassageBook, Progress, Retrie
 from ponder.reason.think_then_answer import ThinkThenAnswerMode
 
 MODE_NAMES: tuple[str, ...] = get_args(ModeName)
+# The modes that need nothing but the models and the settings.
 _MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (
-    DirectMode, ReasonerMode, ThinkThenAnswerMode, AgenticMode, CorrectiveMode)}
+    DirectMode, ReasonerMode, ThinkThenAnswerMode, CorrectiveMode)}
 
 __all__ = [
-    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "GlobalMode", "Listener", "MODE_NAMES",
-    "Mode", "Models", "NoGraph", "PassageBook", "Progress", "Reports",
-    "ReasonerMode", "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
+    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "GlobalMode", "GraphAccess", "Leads",
+    "Listener", "MODE_NAMES", "Mode", "Models", "NoGraph", "PassageBook", "Progress", "Reports", "ReasonerMode",
+    "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
 ]
 
 
-def make_mode(name: str, models: Models, settings: ReasonConfig, reports: Reports | None = None) -> Mode:
-    """The mode called ``name``; ValueError naming the valid modes otherwise. ``reports`` (the entity
-    graph's community reports; None when the graph is off) are what ``global`` answers from."""
+@dataclass(frozen=True)
+class GraphAccess:
+    """What modes may ask of the entity graph: community reports (``global`` answers from them) and
+    leads, the names in passages found so far (``agentic`` offers them to its planner)."""
+
+    reports: Reports
+    leads: Leads
+
+
+def make_mode(name: str, models: Models, settings: ReasonConfig, graph: GraphAccess | None = None) -> Mode:
+    """The mode called ``name``; ValueError naming the valid modes otherwise. ``graph`` is None when
+    the entity graph is off."""
     if name == "auto":
-        return AutoMode(models, settings, lambda chosen: make_mode(chosen, models, settings, reports))
+        return AutoMode(models, settings, lambda chosen: make_mode(chosen, models, settings, graph))
     if name == "global":
-        return GlobalMode(models, settings, reports)
+        return GlobalMode(models, settings, graph.reports if graph else None)
+    if name == "agentic":
+        return AgenticMode(models, settings, graph.leads if graph else None)
     if name not in _MODES:
         raise ValueError(f"unknown mode {name!r}; valid modes: {', '.join(MODE_NAMES)}")
     return _MODES[name](models, settings)

@@ -7,7 +7,9 @@ replies ``{"action": "search", "query": ...}`` or ``{"action": "answer"}``. The 
 ``reason.max_steps`` and by a token budget over all calls (``reason.max_step_tokens``); when either
 runs out it answers with what it has. A plan that cannot be used is recorded as a fallback: with
 nothing found yet it searches the question itself, otherwise it answers. Only the plan's JSON is
-read; the planner's thinking never reaches the next step.
+read; the planner's thinking never reaches the next step. With the entity graph on, the planner
+is also shown the names the passages found so far mention and the question does not: the next
+hop of a multi-hop question is often one of them.
 
 Example::
 
@@ -18,9 +20,10 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from ponder.reason.base import Mode, task_prompt
+from ponder.config import ReasonConfig
+from ponder.reason.base import Mode, Models, task_prompt
 from ponder.reason.prompts import LANGUAGES
 from ponder.reason.run import Run
 from ponder.types import Answer
@@ -51,8 +54,16 @@ class Plan:
         raise ValueError(f"not a usable plan: {value!r}")
 
 
+Leads = Callable[[str, list[str], int], list[str]]  # (question, chunk ids found, how many) -> names to follow
+LEADS = 5
+
+
 class AgenticMode(Mode):
     name = "agentic"
+
+    def __init__(self, models: Models, settings: ReasonConfig, leads: Leads | None = None):
+        super().__init__(models, settings)
+        self.leads = leads
 
     def answer(self, run: Run) -> Answer:
         asked: list[str] = []
@@ -83,6 +94,10 @@ class AgenticMode(Mode):
         llm = self.models.reasoner
         words = LANGUAGES[run.language]
         extra = f"{words.asked}\n" + "\n".join(f"- {q}" for q in asked) if asked else ""
+        names = self.leads(run.question, [hit.chunk.id for _, hit in run.passages.all()], LEADS) if self.leads else []
+        names = [name for name in names if name not in asked]
+        if names:  # the entity graph's hint: what the passages name that the question does not
+            extra = "\n\n".join(part for part in (extra, f"{words.leads} " + "; ".join(names)) if part)
         prompt = task_prompt(llm, "plan", run.question, run.language, run.passages.all(), extra)
         result = run.ask_json(llm, prompt, schema=PLAN_SCHEMA, validate=Plan.from_json, purpose="plan",
                               max_tokens=PLAN_MAX_TOKENS)

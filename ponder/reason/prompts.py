@@ -32,6 +32,7 @@ class _Language:
     answer_label: str
     plan: str
     asked: str
+    leads: str
     grade: str
     rewrite: str
     contextualize: str
@@ -74,6 +75,7 @@ LANGUAGES = {
               'Reply with JSON only: {"action": "search", "query": "<the next sub-question>"} to look '
               'something up, or {"action": "answer"} when the passages are enough to answer.'),
         asked="Searches so far:",
+        leads="Names in the passages found that might be worth searching next:",
         grade=("For each numbered passage, decide whether it helps answer the question. Reply with JSON only: "
                '{"relevant": [<numbers of the helpful passages>]}'),
         contextualize=("Below is a conversation and the user's latest question. Rewrite the latest question so "
@@ -123,6 +125,7 @@ LANGUAGES = {
               '只回复 JSON：需要继续查找时回复 {"action": "search", "query": "<下一个子问题>"}；'
               '资料已足够回答时回复 {"action": "answer"}。'),
         asked="已做过的检索：",
+        leads="已找到的资料中提到、可能值得下一步检索的名称：",
         grade='请逐条判断编号资料是否有助于回答问题。只回复 JSON：{"relevant": [<有帮助的资料编号>]}',
         contextualize=("下面是一段对话和用户的最新问题。请把最新问题改写成脱离对话也能理解的一条简短检索查询"
                        "（把“它”“那个”“第二个”等指代换成所指的具体名称）。只回复查询本身。"),

@@ -33,9 +33,10 @@ from ponder.index.store import ChunkStore
 from ponder.index.tokenize import ENGLISH_STOPWORDS
 
 DAMPING = 0.5  # as HippoRAG: half the mass returns to the seeds each step, so the walk stays near them
-ITERATIONS = 16  # 0.5 ** 16: the scores no longer move
+ITERATIONS = 16  # at most; 0.5 ** 16: the scores no longer move
+CONVERGED = 1e-3  # total mass moved by a step, below which the walk stops early (rankings have settled)
 TO_CHUNKS = 0.7  # share of an entity's mass that goes to the chunks naming it (the rest to related entities)
-PRUNE = 1e-6  # mass below this share of the restart total does not move on
+PRUNE = 1e-5  # per neighbour: a node holding less does not pass its mass on
 MAX_NGRAM = 6
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+")
 
@@ -64,10 +65,12 @@ class EntityGraph:
         self.chunk_position: dict[str, int] = {}
         self.mentions = sparse.csr_matrix((0, 0))  # chunks x entities, mention weights
         self.related = sparse.csr_matrix((0, 0))  # entities x entities, relation weights (symmetric)
-        self._chunk_to_entity = sparse.csc_matrix((0, 0))
-        self._entity_to_chunk = sparse.csc_matrix((0, 0))
-        self._entity_to_entity = sparse.csc_matrix((0, 0))
+        self._chunk_to_entity = _Both.of(sparse.csr_matrix((0, 0)))
+        self._entity_to_chunk = _Both.of(sparse.csr_matrix((0, 0)))
+        self._entity_to_entity = _Both.of(sparse.csr_matrix((0, 0)))
         self._to_chunks = np.zeros(0)
+        self._prune_e = np.zeros(0)
+        self._prune_c = np.zeros(0)
         self._by_entity = sparse.csc_matrix((0, 0))
         self.centrality = np.zeros(0)
 
@@ -121,12 +124,13 @@ class EntityGraph:
         # Transition matrices, stored transposed so that one step is a product with the mass vector.
         # A chunk passes its mass to its entities by weight x rarity: through "C. P. E. Bach", not "Germany".
         specificity = np.log1p(len(chunk_ids) / np.maximum(chunk_counts, 1))
-        # Column-sliced per step (only the active nodes), hence CSC.
-        self._chunk_to_entity = _row_normalised(mentions @ sparse.diags(specificity)).T.tocsc()  # entities x chunks
-        self._entity_to_chunk = _row_normalised(mentions.T.tocsr()).T.tocsc()  # chunks x entities
-        self._entity_to_entity = _row_normalised(related).T.tocsc()
+        self._chunk_to_entity = _Both.of(_row_normalised(mentions @ sparse.diags(specificity)).T)  # entities x chunks
+        self._entity_to_chunk = _Both.of(_row_normalised(mentions.T.tocsr()).T)  # chunks x entities
+        self._entity_to_entity = _Both.of(_row_normalised(related).T)
         has_relations = np.diff(related.indptr) > 0
         self._to_chunks = np.where(has_relations, TO_CHUNKS, 1.0)
+        self._prune_e = PRUNE * (chunk_counts + np.diff(related.indptr))
+        self._prune_c = PRUNE * np.diff(mentions.indptr)
 
     # -- questions ------------------------------------------------------------------------------
     def match(self, text: str) -> list[tuple[int, str]]:
@@ -159,9 +163,10 @@ class EntityGraph:
     def walk(self, entity_seeds: dict[int, float], chunk_seeds: dict[int, float]) -> np.ndarray:
         """Personalised PageRank from the seeds (weights need not sum to one); the chunks' scores.
 
-        Each step moves only the mass above ``PRUNE`` of the total (the approximate PageRank of
-        Andersen, Chung and Lang): the walk then touches the seeds' neighbourhood, not the whole
-        graph, and a hub entity's mass, spread over thousands of chunks, stops there."""
+        A node passes its mass on only when it holds at least ``PRUNE`` (of the total) per
+        neighbour (the approximate PageRank of Andersen, Chung and Lang): the walk then touches
+        the seeds' neighbourhood, not the whole graph, and a hub entity named in thousands of
+        chunks spreads nothing it holds too little of to matter."""
         self.refresh()
         restart_e = np.zeros(len(self.entities))
         restart_c = np.zeros(len(self.chunk_ids))
@@ -176,14 +181,20 @@ class EntityGraph:
         restart_c /= total
         mass_e, mass_c = restart_e.copy(), restart_c.copy()
         for _ in range(ITERATIONS):
-            active_e, active_c = np.flatnonzero(mass_e > PRUNE), np.flatnonzero(mass_c > PRUNE)
-            to_chunks = mass_e[active_e] * self._to_chunks[active_e]
-            next_e = (self._chunk_to_entity[:, active_c] @ mass_c[active_c]
-                      + self._entity_to_entity[:, active_e] @ (mass_e[active_e] - to_chunks))
-            next_c = self._entity_to_chunk[:, active_e] @ to_chunks
-            mass_e = (1 - DAMPING) * restart_e + DAMPING * next_e
-            mass_c = (1 - DAMPING) * restart_c + DAMPING * next_c
-        return mass_c
+            # A node passes its mass on only when it has PRUNE per neighbour to give.
+            spread_e = np.where(mass_e >= self._prune_e, mass_e, 0.0)
+            spread_c = np.where(mass_c >= self._prune_c, mass_c, 0.0)
+            to_chunks = spread_e * self._to_chunks
+            next_e = (_product(self._chunk_to_entity, spread_c)
+                      + _product(self._entity_to_entity, spread_e - to_chunks))
+            next_c = _product(self._entity_to_chunk, to_chunks)
+            next_e = (1 - DAMPING) * restart_e + DAMPING * next_e
+            next_c = (1 - DAMPING) * restart_c + DAMPING * next_c
+            change = np.abs(next_c - mass_c).sum() + np.abs(next_e - mass_e).sum()
+            mass_e, mass_c = next_e, next_c
+            if change < CONVERGED:
+                break
+        return np.where(mass_c >= self._prune_c, mass_c, 0.0)  # what reached a chunk too thinly is no lead
 
     def leads(self, question: str, chunk_ids: list[str], limit: int = 5) -> list[str]:
         """Names the chunks mention most (rarer ones first) that the question does not: where a
@@ -217,6 +228,29 @@ class EntityGraph:
     def chunks_of(self, entity: int) -> list[str]:
         """Ids of the chunks naming the entity, most about it first."""
         return [self.chunk_ids[i] for i in self.chunk_positions(entity)]
+
+
+def _product(matrix: _Both, vector: np.ndarray) -> np.ndarray:
+    """``matrix @ vector``; on a large graph whose walk has touched few nodes yet, reading only the
+    columns of those nodes."""
+    if len(vector) > 20_000:
+        active = np.flatnonzero(vector)
+        if len(active) * 20 < len(vector):
+            return matrix.columns[:, active] @ vector[active]
+    return matrix.rows @ vector
+
+
+@dataclass(frozen=True)
+class _Both:
+    """A transition matrix twice: by rows (fast whole products) and by columns (products over a few
+    columns)."""
+
+    rows: sparse.csr_matrix
+    columns: sparse.csc_matrix
+
+    @staticmethod
+    def of(matrix: sparse.spmatrix) -> _Both:
+        return _Both(matrix.tocsr(), matrix.tocsc())
 
 
 def _join(words: list[str]) -> str:

@@ -10,8 +10,9 @@ import re
 from functools import lru_cache
 from typing import Callable
 
-# CJK Unified Ideographs (+ extension A and compatibility ideographs).
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# CJK Unified Ideographs (+ extension A and compatibility ideographs), for character classes.
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{CJK_RANGES}]")
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+")
 _SYMBOL = re.compile(r"[^\sA-Za-z0-9\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 

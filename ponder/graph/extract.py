@@ -29,6 +29,7 @@ import jieba
 import jieba.posseg
 
 from ponder.index.tokenize import ENGLISH_STOPWORDS
+from ponder.text import CJK_RANGES
 from ponder.types import Chunk, ChunkGraph, EntityMention, EntityRelation
 
 jieba.setLogLevel(logging.WARNING)
@@ -36,21 +37,20 @@ jieba.setLogLevel(logging.WARNING)
 TITLE_WEIGHT = 3.0  # a chunk is about its document's title more than about a name it mentions once
 MAX_PER_SENTENCE = 12  # pairs grow quadratically; a sentence listing 40 names relates none strongly
 
-_CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RUN = re.compile(rf"[{_CJK_CHAR}][{_CJK_CHAR}0-9A-Za-z·\s]*")
+_CJK_RUN = re.compile(rf"[{CJK_RANGES}][{CJK_RANGES}0-9A-Za-z·\s]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[^a-z])|[。！？；\n]+")
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9](?:[\w'’.\-&]*[A-Za-z\u00c0-\u024f0-9])?")
 _SECTION_NUMBER = re.compile(r"^[\d.]+\s+")
 _PARENTHESISED = re.compile(r"\s*[(（][^)）]*[)）]")
 _POSSESSIVE = re.compile(r"['’]s?$")
-_NOT_KEY = re.compile(rf"[^\w{_CJK_CHAR}]+")
-_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK_CHAR}]) | (?=[{_CJK_CHAR}])")
+_NOT_KEY = re.compile(rf"[^\w{CJK_RANGES}]+")
+_SPACE_NEAR_CJK = re.compile(rf"(?<=[{CJK_RANGES}]) | (?=[{CJK_RANGES}])")
 # Lower-case words that continue a name ("Bank of England"); "and" does not: it joins two names.
 _CONNECTORS = frozenset("of the de da di du del der van von la le y & for on".split())
 _CHINESE_TYPES = {"nr": "person", "nrfg": "person", "nrt": "person", "ns": "place", "nt": "organization",
                   "nz": "name"}
 _POS_TAGS = jieba.posseg.dt.word_tag_tab  # jieba's dictionary: word -> part-of-speech tag
-_CJK_WORD = re.compile(rf"[{_CJK_CHAR}]+$")
+_CJK_WORD = re.compile(rf"[{CJK_RANGES}]+$")
 _SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔"
     "钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛"

@@ -23,6 +23,7 @@ import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 import jieba
 import numpy as np
@@ -39,6 +40,9 @@ TO_CHUNKS = 0.7  # share of an entity's mass that goes to the chunks naming it (
 PRUNE = 1e-5  # per neighbour: a node holding less does not pass its mass on
 MAX_NGRAM = 6
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+")
+
+
+Similarity = Callable[[str, list[str]], list[float]]  # (question, chunk ids) -> how close each is to it
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class EntityGraph:
         self._prune_c = np.zeros(0)
         self._by_entity = sparse.csc_matrix((0, 0))
         self.centrality = np.zeros(0)
+        self._matches: dict[str, list[tuple[int, str]]] = {}  # question -> entities named, this revision
 
     def refresh(self) -> None:
         """Reload from the store if it changed since the last load."""
@@ -80,33 +85,31 @@ class EntityGraph:
             revision = self._store.graph_revision
             if revision != self.revision:
                 self._load()
+                self._matches = {}
                 self.revision = revision
 
     def _load(self) -> None:
-        chunk_ids: dict[str, int] = {}
+        rows = self._store.graph_rows()
+        chunk_ids = {chunk_id: position for position, chunk_id in enumerate(rows.chunk_ids)}
         keys: dict[str, int] = {}
-        rows, cols, weights = [], [], []
         names: dict[str, Counter[str]] = defaultdict(Counter)
         types: dict[str, Counter[str]] = defaultdict(Counter)
-        descriptions: dict[str, list[str]] = defaultdict(list)
-        for chunk_id, key, name, type_, weight, description in self._store.iter_mentions():
-            rows.append(chunk_ids.setdefault(chunk_id, len(chunk_ids)))
-            cols.append(keys.setdefault(key, len(keys)))
-            weights.append(weight)
+        for key, name, type_, weight in rows.names:
+            keys.setdefault(key, len(keys))
             names[key][name] += weight
             types[key][type_] += weight
-            if description and description not in descriptions[key]:
-                descriptions[key].append(description)
-        shape = (len(chunk_ids), len(keys))
-        mentions = sparse.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float64)
+        descriptions: dict[str, list[str]] = defaultdict(list)
+        for key, description in rows.descriptions:
+            descriptions[key].append(description)
+        mentions = sparse.csr_matrix(
+            ([weight for _, _, weight in rows.mentions],
+             ([chunk_ids[chunk_id] for chunk_id, _, _ in rows.mentions], [keys[key] for _, key, _ in rows.mentions])),
+            shape=(len(chunk_ids), len(keys)), dtype=np.float64)
         mentions.sum_duplicates()
-        relation_rows, relation_cols, relation_weights = [], [], []
-        for _, source, target, weight, _ in self._store.iter_relations():
-            if source in keys and target in keys and source != target:
-                relation_rows += [keys[source], keys[target]]
-                relation_cols += [keys[target], keys[source]]
-                relation_weights += [weight, weight]
-        related = sparse.csr_matrix((relation_weights, (relation_rows, relation_cols)),
+        pairs = [(keys[a], keys[b], w) for a, b, w in rows.relations if a in keys and b in keys and a != b]
+        sources = [a for a, _, _ in pairs] + [b for _, b, _ in pairs]
+        targets = [b for _, b, _ in pairs] + [a for a, _, _ in pairs]
+        related = sparse.csr_matrix(([w for _, _, w in pairs] * 2, (sources, targets)),
                                     shape=(len(keys), len(keys)), dtype=np.float64)
         related.sum_duplicates()
         chunk_counts = np.diff(mentions.tocsc().indptr)
@@ -138,6 +141,14 @@ class EntityGraph:
         (so a lower-case question still finds "ada lovelace", and "Death of Samantha" is not also
         "Samantha"), plus what the extractor finds outside them."""
         self.refresh()
+        # One question is matched by the walk, the bridge slot and the planner: remember the latest.
+        if text not in self._matches:
+            if len(self._matches) >= 256:
+                self._matches.clear()
+            self._matches[text] = self._match(text)
+        return self._matches[text]
+
+    def _match(self, text: str) -> list[tuple[int, str]]:
         capitalised = {w.casefold() for w in _LATIN_WORD.findall(text) if w[0].isupper()}
         words = [w for w in jieba.lcut(entity_key(text)) if w.strip()]
         taken = [False] * len(words)

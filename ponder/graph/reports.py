@@ -16,22 +16,18 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import jieba
 
 from ponder.graph.communities import Communities, Community, extractive_summary
 from ponder.graph.extract import entity_key
-from ponder.graph.index import EntityGraph
+from ponder.graph.index import EntityGraph, Similarity
 from ponder.index.store import ChunkStore
 from ponder.index.tokenize import ENGLISH_STOPWORDS
 from ponder.types import Chunk, Hit
 
 PREFIX = "community:"
 SOURCES = 3  # chunks cited for each report
-
-
-Similarity = Callable[[str, list[str]], list[float]]  # (question, chunk ids) -> how close each is to it
 
 
 class CommunityReports:

@@ -109,6 +109,19 @@ class StoredDocument:
     modified_at: float | None  # the file's modification time when ingested
 
 
+@dataclass
+class GraphRows:
+    """The entity graph as stored: the chunks naming entities (in file-path order), every mention
+    (chunk id, entity key, weight), each entity's names and types with their summed weight, the
+    distinct descriptions, and every relation (source, target) with its summed weight."""
+
+    chunk_ids: list[str]
+    mentions: list[tuple[str, str, float]]
+    names: list[tuple[str, str, str, float]]
+    descriptions: list[tuple[str, str]]
+    relations: list[tuple[str, str, float]]
+
+
 class ChunkStore:
     """Documents and their chunks in SQLite, with the BM25 tokens of each chunk kept beside it."""
 
@@ -316,15 +329,20 @@ class ChunkStore:
             "(SELECT chunk_id FROM graph_chunks WHERE extractor=?) ORDER BY path, seq", (extractor,))
         return [_chunk(row) for row in rows]
 
-    def iter_mentions(self) -> Iterator[tuple[str, str, str, str, float, str]]:
-        """(chunk id, entity key, name, type, weight, description) of every mention, in file-path order."""
-        yield from self._db.execute(
-            "SELECT m.chunk_id, m.entity, m.name, m.type, m.weight, m.description FROM mentions m "
-            "JOIN chunks c ON c.id = m.chunk_id ORDER BY c.path, c.seq, m.rowid")
-
-    def iter_relations(self) -> Iterator[tuple[str, str, str, float, str]]:
-        """(chunk id, source key, target key, weight, description) of every relation."""
-        yield from self._db.execute("SELECT chunk_id, source, target, weight, description FROM relations")
+    def graph_rows(self) -> GraphRows:
+        """The stored graph, summed where the graph in memory needs no more (see :class:`GraphRows`)."""
+        db = self._db
+        return GraphRows(
+            chunk_ids=[row[0] for row in db.execute(
+                "SELECT id FROM chunks WHERE id IN (SELECT chunk_id FROM mentions) ORDER BY path, seq")],
+            mentions=db.execute("SELECT chunk_id, entity, weight FROM mentions").fetchall(),
+            names=db.execute("SELECT entity, name, type, SUM(weight) FROM mentions GROUP BY entity, name, type")
+            .fetchall(),
+            descriptions=db.execute("SELECT DISTINCT entity, description FROM mentions WHERE description != '' "
+                                    "ORDER BY entity, rowid").fetchall(),
+            relations=db.execute("SELECT source, target, SUM(weight) FROM relations GROUP BY source, target")
+            .fetchall(),
+        )
 
     def relation_sources(self, entity: str | None = None) -> dict[tuple[str, str], list[str]]:
         """The chunks stating each relation (of ``entity``, or all), keyed by the sorted pair of keys."""

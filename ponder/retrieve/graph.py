@@ -15,17 +15,15 @@ Example::
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from ponder.graph.index import EntityGraph
+from ponder.graph.index import EntityGraph, Similarity
 from ponder.index import ChunkStore
 from ponder.index.bm25 import top_positive
 from ponder.retrieve.bm25 import hits_from_scores
 from ponder.types import Hit
-
-Similarity = Callable[[str, list[str]], list[float]]  # (question, chunk ids) -> how close each is to it
 
 
 class GraphRetriever:
@@ -42,10 +40,10 @@ class GraphRetriever:
         self._candidates = candidates
         self._margin = margin
 
-    def search(self, query: str, top_k: int, only: set[str] | None = None, seeds: Sequence[Hit] = ()) -> list[Hit]:
-        """The ``top_k`` chunks the walk from the question's entities (and from ``seeds``, the hits
-        of a first retrieval) reaches most; ``only`` limits the result to those chunk ids."""
-        scores = self._walk(query, only, seeds)
+    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
+        """The ``top_k`` chunks the walk from the question's entities reaches most; ``only`` limits
+        the result to those chunk ids."""
+        scores = self._walk(query, only, ())
         best = top_positive(scores, top_k)
         return hits_from_scores(self._store, [(self.graph.chunk_ids[i], float(scores[i])) for i in best], self.name)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from itertools import groupby
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from ponder.index.store import ChunkStore
 from ponder.types import Chunk, ChunkGraph, GraphUpdate, Usage
@@ -33,14 +33,13 @@ class Extractor(Protocol):
     def extract(self, chunks: Sequence[Chunk]) -> list[ChunkGraph]: ...
 
 
-def update_graph(store: ChunkStore, extractor: Extractor,
-                 on_batch: Callable[[int, int], None] | None = None) -> GraphUpdate:
-    """Extract from every chunk ``extractor`` has not read; ``on_batch(done, total)`` hears progress.
+def update_graph(store: ChunkStore, extractor: Extractor) -> GraphUpdate:
+    """Extract from every chunk ``extractor`` has not read.
 
     An extractor reads a whole document at once (aliases resolve across it) unless it says
     ``whole_documents = False`` (a model, one call per chunk): then each chunk is stored as soon as
-    it is read. An :class:`ExtractionStopped` ends the update with what was
-    read kept, and its message in ``error``.
+    it is read. An :class:`ExtractionStopped` ends the update with what was read kept, and its
+    message in ``error``.
     """
     started = time.perf_counter()
     update = GraphUpdate(extractor.name)
@@ -58,8 +57,6 @@ def update_graph(store: ChunkStore, extractor: Extractor,
             update.relations += sum(len(g.relations) for g in graphs)
             if len(batch) >= (BATCH_CHUNKS if whole_documents else 1):
                 update.chunks += _write(store, batch, extractor.name)
-                if on_batch:
-                    on_batch(update.chunks, len(todo))
     except ExtractionStopped as exc:
         update.error = str(exc)
     update.chunks += _write(store, batch, extractor.name)

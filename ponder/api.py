@@ -135,7 +135,7 @@ class Ponder:
         self.store = ChunkStore(self.data_dir / "ponder.db")
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
         self.vectors = self._vector_index()
-        self.graph = EntityGraph(self.store)
+        self.graph = EntityGraph(self.store, self.data_dir / "graph")
         self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._owns_backends = backends is None
         self.backends = backends or Backends(self.config)

@@ -268,3 +268,32 @@ def test_agentic_planner_is_offered_the_names_its_passages_lead_to(make_ponder, 
     first, second = (request["json"]["messages"][-1]["content"] for request in provider.requests[:2])
     assert "might be worth searching next" not in first  # nothing found yet
     assert "might be worth searching next: Zara Quill" in second
+
+
+def test_the_graph_in_memory_is_saved_and_read_back_while_the_store_has_not_moved(make_ponder, tmp_path):
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    data = tmp_path / "data"
+    first = make_ponder(data, **{"retrieve.mode": "graph"})
+    first.ingest([docs])
+    expected = stems(first.search("Who directed Demon Film?", top_k=3))
+    first.close()
+    assert (data / "graph" / "graph.npz").is_file() and (data / "graph" / "graph.json").is_file()
+    # Rename an entity behind the store's back (its revision does not move): a new process shows the
+    # saved graph, so it did not read the store again.
+    with sqlite3.connect(data / "ponder.db") as db:
+        db.execute("UPDATE mentions SET entity='renamed', name='Renamed' WHERE entity='zara quill'")
+    reopened = make_ponder(data, **{"retrieve.mode": "graph"})
+    reopened.graph.refresh()
+    assert "zara quill" in reopened.graph.index and "renamed" not in reopened.graph.index
+    assert stems(reopened.search("Who directed Demon Film?", top_k=3)) == expected
+    reopened.close()
+    # A damaged saved copy is read from the store again, and replaced.
+    (data / "graph" / "graph.npz").write_bytes(b"not a graph")
+    repaired = make_ponder(data, **{"retrieve.mode": "graph"})
+    repaired.graph.refresh()
+    assert "renamed" in repaired.graph.index
+    # Any change moves the revision: the saved copy is stale and the store is read.
+    write(docs / "extra.md", "# Nova Prize\n\nThe Nova Prize is awarded in Reykjavik.\n")
+    repaired.ingest([docs])
+    repaired.graph.refresh()
+    assert "nova prize" in repaired.graph.index

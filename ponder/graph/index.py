@@ -7,22 +7,26 @@ them); an entity links to related entities. A walk restarts at the question's en
 by how rare they are) and at the passages a first retrieval found, so the chunks it reaches often
 are those one hop away: the second paragraph of a two-hop question.
 
-Like the BM25 index, it reflects a store revision and reloads when the store moved on.
+Like the BM25 index, it reflects a store revision, is saved beside the store (so a new process
+does not read every mention again), and reloads when the store moved on.
 
 Example::
 
-    graph = EntityGraph(store)
+    graph = EntityGraph(store, data_dir / "graph")
     graph.match("Who founded the employer of Ada Lovelace?")  # [(entity index, "ada lovelace")]
     scores = graph.walk({graph.index["ada lovelace"]: 1.0}, {})
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import jieba
@@ -58,8 +62,9 @@ class Entity:
 class EntityGraph:
     """Entities and chunks of one store, as sparse matrices."""
 
-    def __init__(self, store: ChunkStore):
+    def __init__(self, store: ChunkStore, directory: Path | None = None):
         self._store = store
+        self._directory = directory  # where the graph in memory is saved; None: never saved
         self._lock = threading.Lock()
         self.revision = -1
         self.extractor = NLPExtractor()
@@ -80,15 +85,21 @@ class EntityGraph:
         self._matches: dict[str, list[tuple[int, str]]] = {}  # question -> entities named, this revision
 
     def refresh(self) -> None:
-        """Reload from the store if it changed since the last load."""
+        """Reload if the store changed since the last load: from the copy saved beside the store when
+        it reflects the store's revision (a restart costs nothing), else from the store (saved then)."""
         with self._lock:
             revision = self._store.graph_revision
             if revision != self.revision:
-                self._load()
+                saved = self._read_saved(revision)
+                if saved is None:
+                    saved = self._read_store()
+                    self._save(revision, *saved)
+                self._adopt(*saved)
                 self._matches = {}
                 self.revision = revision
 
-    def _load(self) -> None:
+    def _read_store(self) -> tuple[list[str], list[list[str]], sparse.csr_matrix, sparse.csr_matrix]:
+        """(chunk ids, entities as [key, name, type, description], mentions, relations) from the store."""
         rows = self._store.graph_rows()
         chunk_ids = {chunk_id: position for position, chunk_id in enumerate(rows.chunk_ids)}
         keys: dict[str, int] = {}
@@ -112,13 +123,53 @@ class EntityGraph:
         related = sparse.csr_matrix(([w for _, _, w in pairs] * 2, (sources, targets)),
                                     shape=(len(keys), len(keys)), dtype=np.float64)
         related.sum_duplicates()
+        entities = [[key, names[key].most_common(1)[0][0], _main_type(types[key]), " / ".join(descriptions[key])]
+                    for key in keys]
+        return list(chunk_ids), entities, mentions, related
+
+    def _save(self, revision: int, chunk_ids: list[str], entities: list[list[str]], mentions: sparse.csr_matrix,
+              related: sparse.csr_matrix) -> None:
+        """Both files carry the revision: a crash between writing them leaves a pair that does not
+        match, which is read from the store again."""
+        if self._directory is None:
+            return
+        self._directory.mkdir(parents=True, exist_ok=True)
+        arrays = {f"{name}_{part}": getattr(matrix, part) for name, matrix in (("mentions", mentions),
+                                                                                ("related", related))
+                  for part in ("data", "indices", "indptr")}
+        with open(self._directory / "graph.npz.tmp", "wb") as handle:
+            np.savez(handle, revision=revision, mentions_shape=mentions.shape, related_shape=related.shape, **arrays)
+        (self._directory / "graph.json.tmp").write_text(
+            json.dumps({"revision": revision, "chunk_ids": chunk_ids, "entities": entities}, ensure_ascii=False))
+        os.replace(self._directory / "graph.npz.tmp", self._directory / "graph.npz")
+        os.replace(self._directory / "graph.json.tmp", self._directory / "graph.json")
+
+    def _read_saved(self, revision: int) -> tuple[list[str], list[list[str]], sparse.csr_matrix,
+                                                  sparse.csr_matrix] | None:
+        if self._directory is None:
+            return None
+        try:
+            meta = json.loads((self._directory / "graph.json").read_text(encoding="utf-8"))
+            with np.load(self._directory / "graph.npz") as arrays:
+                if meta["revision"] != revision or int(arrays["revision"]) != revision:
+                    return None
+                matrices = [sparse.csr_matrix((arrays[f"{name}_data"], arrays[f"{name}_indices"],
+                                               arrays[f"{name}_indptr"]), shape=tuple(arrays[f"{name}_shape"]))
+                            for name in ("mentions", "related")]
+            return meta["chunk_ids"], meta["entities"], matrices[0], matrices[1]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # none saved yet, or unreadable: read the store
+
+    def _adopt(self, chunk_id_list: list[str], entity_rows: list[list[str]], mentions: sparse.csr_matrix,
+               related: sparse.csr_matrix) -> None:
+        chunk_ids = {chunk_id: position for position, chunk_id in enumerate(chunk_id_list)}
+        keys = {row[0]: position for position, row in enumerate(entity_rows)}
         chunk_counts = np.diff(mentions.tocsc().indptr)
         totals = np.asarray(mentions.sum(axis=0)).ravel()
-        self.entities = [Entity(key, names[key].most_common(1)[0][0], _main_type(types[key]), int(chunk_counts[i]),
-                                float(totals[i]), " / ".join(descriptions[key]))
-                         for key, i in keys.items()]
+        self.entities = [Entity(key, name, type_, int(chunk_counts[i]), float(totals[i]), description)
+                         for i, (key, name, type_, description) in enumerate(entity_rows)]
         self.index = keys
-        self.chunk_ids = list(chunk_ids)
+        self.chunk_ids = chunk_id_list
         self.chunk_position = chunk_ids
         self.mentions = mentions
         self.related = related

@@ -182,9 +182,9 @@ class EntityGraph:
         self._entity_to_chunk = _Both.of(_row_normalised(mentions.T.tocsr()).T)  # chunks x entities
         self._entity_to_entity = _Both.of(_row_normalised(related).T)
         has_relations = np.diff(related.indptr) > 0
-        self._to_chunks = np.where(has_relations, TO_CHUNKS, 1.0)
-        self._prune_e = PRUNE * (chunk_counts + np.diff(related.indptr))
-        self._prune_c = PRUNE * np.diff(mentions.indptr)
+        self._to_chunks = np.where(has_relations, TO_CHUNKS, 1.0).astype(np.float32)
+        self._prune_e = (PRUNE * (chunk_counts + np.diff(related.indptr))).astype(np.float32)
+        self._prune_c = (PRUNE * np.diff(mentions.indptr)).astype(np.float32)
 
     # -- questions ------------------------------------------------------------------------------
     def match(self, text: str) -> list[tuple[int, str]]:
@@ -230,8 +230,8 @@ class EntityGraph:
         the seeds' neighbourhood, not the whole graph, and a hub entity named in thousands of
         chunks spreads nothing it holds too little of to matter."""
         self.refresh()
-        restart_e = np.zeros(len(self.entities))
-        restart_c = np.zeros(len(self.chunk_ids))
+        restart_e = np.zeros(len(self.entities), dtype=np.float32)
+        restart_c = np.zeros(len(self.chunk_ids), dtype=np.float32)
         for position, weight in entity_seeds.items():
             restart_e[position] += weight
         for position, weight in chunk_seeds.items():
@@ -312,6 +312,7 @@ class _Both:
 
     @staticmethod
     def of(matrix: sparse.spmatrix) -> _Both:
+        matrix = matrix.astype(np.float32)  # half the memory traffic of a step; rankings do not notice
         return _Both(matrix.tocsr(), matrix.tocsc())
 
 

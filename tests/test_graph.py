@@ -297,3 +297,19 @@ def test_the_graph_in_memory_is_saved_and_read_back_while_the_store_has_not_move
     repaired.ingest([docs])
     repaired.graph.refresh()
     assert "nova prize" in repaired.graph.index
+
+
+def test_vector_writes_leave_the_graph_revision_alone(make_ponder, tmp_path):
+    """Re-embedding (`ponder reindex`) changes vectors, not entities: the graph is not rebuilt."""
+    import numpy as np
+
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    ponder = make_ponder(**{"retrieve.mode": "bm25"})
+    ponder.ingest([docs])
+    store = ponder.store
+    revision, graph_revision = store.revision, store.graph_revision
+    (chunk,) = store.chunks_of(store.documents()[0].id)
+    store.put_vectors([chunk.id], np.ones((1, 4), dtype=np.float32))
+    assert store.revision == revision + 1 and store.graph_revision == graph_revision
+    ponder.remove([docs / "lake.md"])
+    assert store.graph_revision > graph_revision

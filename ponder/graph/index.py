@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import threading
@@ -80,6 +79,7 @@ class EntityGraph:
         self._to_chunks = np.zeros(0)
         self._prune_e = np.zeros(0)
         self._prune_c = np.zeros(0)
+        self._specificity = np.zeros(0)  # per entity: log(1 + chunks / chunks naming it)
         self._by_entity = sparse.csc_matrix((0, 0))
         self.centrality = np.zeros(0)
         self._matches: dict[str, list[tuple[int, str]]] = {}  # question -> entities named, this revision
@@ -125,7 +125,7 @@ class EntityGraph:
         related.sum_duplicates()
         entities = [[key, names[key].most_common(1)[0][0], _main_type(types[key]), " / ".join(descriptions[key])]
                     for key in keys]
-        return list(chunk_ids), entities, mentions, related
+        return rows.chunk_ids, entities, mentions, related
 
     def _save(self, revision: int, chunk_ids: list[str], entities: list[list[str]], mentions: sparse.csr_matrix,
               related: sparse.csr_matrix) -> None:
@@ -164,7 +164,8 @@ class EntityGraph:
                related: sparse.csr_matrix) -> None:
         chunk_ids = {chunk_id: position for position, chunk_id in enumerate(chunk_id_list)}
         keys = {row[0]: position for position, row in enumerate(entity_rows)}
-        chunk_counts = np.diff(mentions.tocsc().indptr)
+        by_entity = mentions.tocsc()
+        chunk_counts = np.diff(by_entity.indptr)
         totals = np.asarray(mentions.sum(axis=0)).ravel()
         self.entities = [Entity(key, name, type_, int(chunk_counts[i]), float(totals[i]), description)
                          for i, (key, name, type_, description) in enumerate(entity_rows)]
@@ -173,12 +174,13 @@ class EntityGraph:
         self.chunk_position = chunk_ids
         self.mentions = mentions
         self.related = related
-        self._by_entity = mentions.tocsc()  # an entity's chunks: one slice
+        self._by_entity = by_entity  # an entity's chunks: one slice
         self.centrality = np.asarray(related.sum(axis=1)).ravel() + totals  # relation weight + mention weight
         # Transition matrices, stored transposed so that one step is a product with the mass vector.
         # A chunk passes its mass to its entities by weight x rarity: through "C. P. E. Bach", not "Germany".
-        specificity = np.log1p(len(chunk_ids) / np.maximum(chunk_counts, 1))
-        self._chunk_to_entity = _Both.of(_row_normalised(mentions @ sparse.diags(specificity)).T)  # entities x chunks
+        self._specificity = np.log1p(len(chunk_ids) / np.maximum(chunk_counts, 1))
+        by_rarity = mentions @ sparse.diags(self._specificity)
+        self._chunk_to_entity = _Both.of(_row_normalised(by_rarity).T)  # entities x chunks
         self._entity_to_chunk = _Both.of(_row_normalised(mentions.T.tocsr()).T)  # chunks x entities
         self._entity_to_entity = _Both.of(_row_normalised(related).T)
         has_relations = np.diff(related.indptr) > 0
@@ -220,7 +222,7 @@ class EntityGraph:
 
     def specificity(self, entity: int) -> float:
         """How much naming this entity narrows the search: rare entities weigh more (IDF)."""
-        return math.log(1 + len(self.chunk_ids) / max(self.entities[entity].chunks, 1))
+        return float(self._specificity[entity])
 
     def walk(self, entity_seeds: dict[int, float], chunk_seeds: dict[int, float]) -> np.ndarray:
         """Personalised PageRank from the seeds (weights need not sum to one); the chunks' scores.

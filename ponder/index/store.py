@@ -178,6 +178,7 @@ class ChunkStore:
             if vectors is not None:
                 self._insert_vectors([c.id for c in chunks], vectors)
             self._bump_revision()
+            self._bump_graph_revision()
 
     def _insert_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         if len(ids) != len(vectors):
@@ -257,6 +258,7 @@ class ChunkStore:
             removed = self._db.execute("DELETE FROM documents WHERE id=?", (document_id,)).rowcount > 0
             if removed:
                 self._bump_revision()
+                self._bump_graph_revision()
         return removed
 
     def documents(self) -> list[StoredDocument]:
@@ -300,7 +302,8 @@ class ChunkStore:
     # -- the entity graph -------------------------------------------------------------------------
     @property
     def graph_revision(self) -> int:
-        """Moves whenever the graph may have changed: a document stored or removed, or entities written."""
+        """Moves whenever the graph may have changed: a document stored or removed, or entities written;
+        not when vectors are written (``revision`` does), which leave the graph as it was."""
         return int(self._db.execute("SELECT value FROM meta WHERE key='graph_revision'").fetchone()[0])
 
     def put_graph(self, graphs: Sequence[ChunkGraph], extractor: str) -> None:
@@ -373,7 +376,6 @@ class ChunkStore:
 
     def _bump_revision(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")
-        self._bump_graph_revision()
 
     def _bump_graph_revision(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='graph_revision'")

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from ponder.config import load_config
-from ponder.llm import CallLog, LLMError, OpenAICompatibleLLM, ask_json, make_llm, parse_json_loosely
+from ponder.llm import (
+    CallLog,
+    LLMError,
+    OpenAICompatibleLLM,
+    ask_json,
+    make_llm,
+    parse_json_loosely,
+    resolve_settings,
+)
 from tests.fake_provider import FakeProvider, Reply, chat_response, stream_events
 
 
@@ -280,6 +288,33 @@ def test_json_schema_refused_falls_back_to_json_mode_and_remembers(provider: Fak
     assert second["response_format"] == {"type": "json_object"}
     again = ask_json(llm, USER, schema=PLAN_SCHEMA, validate=_steps, purpose="plan")
     assert again.value == ["c"] and not again.downgrades and len(provider.requests) == 3
+
+
+def test_grammar_is_derived_from_the_schema_and_a_refusal_steps_down_in_order(provider: FakeProvider) -> None:
+    """A llama.cpp server gets GBNF (chat and completion alike); a server that refuses it is asked
+    with guided_json (vLLM), then json_schema, remembering each refusal."""
+    provider.replies += [Reply(body={"choices": [{"text": '{"steps": ["a"]}', "finish_reason": "stop"}]}),
+                         Reply(400, '{"error": {"message": "unknown field grammar"}}'),
+                         Reply(422, '{"error": {"message": "unknown field guided_json"}}'),
+                         Reply(body=chat_response('{"steps": ["b"]}'))]
+    llm = _llm(provider, role="chat", model="local", retries=0,
+               models={"local": {"structured_output": "grammar"}})
+    result = ask_json(llm, "Steps?", schema=PLAN_SCHEMA, validate=_steps, purpose="plan")
+    assert result.value == ["a"] and result.format == "grammar"
+    grammar = provider.requests[0]["json"]["grammar"]
+    assert grammar.startswith("root ::=") or "\nroot ::=" in grammar
+    assert '"\\"steps\\""' in grammar and "response_format" not in provider.requests[0]["json"]
+    chat = ask_json(llm, USER, schema=PLAN_SCHEMA, validate=_steps, purpose="plan")
+    assert chat.value == ["b"] and chat.format == "json_schema" and chat.downgrades == ["grammar", "guided_json"]
+    assert provider.requests[2]["json"]["guided_json"] == PLAN_SCHEMA
+    assert provider.requests[3]["json"]["response_format"]["json_schema"]["schema"] == PLAN_SCHEMA
+    assert llm.structured_output == "json_schema"
+
+
+def test_embedded_model_defaults_to_a_grammar_and_endpoints_to_json_schema() -> None:
+    config = load_config(env={}, overrides={"reasoner.base_url": "http://vllm:8000/v1", "reasoner.model": "qwq"})
+    assert resolve_settings(config, "chat").structured_output == "grammar"  # no base_url: the embedded server
+    assert resolve_settings(config, "reasoner").structured_output == "json_schema"
 
 
 def test_deepseek_reasoner_gets_no_response_format_and_tolerant_parsing(provider: FakeProvider) -> None:

@@ -110,14 +110,16 @@ class OpenAICompatibleLLM:
 
     # -- calls ----------------------------------------------------------------------------------
     def chat(self, messages: Messages, *, purpose: str, max_tokens: int | None = None,
-             stop: list[str] | None = None, response_format: dict[str, Any] | None = None) -> Generation:
-        body, prompt = self._chat_body(messages, max_tokens, stop, response_format)
+             stop: list[str] | None = None, constraint: dict[str, Any] | None = None) -> Generation:
+        """``constraint``: request fields that constrain the output (``response_format``,
+        ``grammar``, ``guided_json``), built by :mod:`ponder.llm.structured`."""
+        body, prompt = self._chat_body(messages, max_tokens, stop, constraint)
         return self._call("/chat/completions", body, prompt, purpose)
 
     def complete(self, prompt: str, *, purpose: str, max_tokens: int | None = None,
-                 stop: list[str] | None = None) -> Generation:
+                 stop: list[str] | None = None, constraint: dict[str, Any] | None = None) -> Generation:
         body, record = self._completion_body(prompt, max_tokens, stop)
-        return self._call("/completions", body, record, purpose)
+        return self._call("/completions", body | (constraint or {}), record, purpose)
 
     def stream_chat(self, messages: Messages, *, purpose: str, max_tokens: int | None = None,
                     stop: list[str] | None = None) -> GenerationStream:
@@ -131,16 +133,14 @@ class OpenAICompatibleLLM:
 
     # -- request bodies -------------------------------------------------------------------------
     def _chat_body(self, messages: Messages, max_tokens: int | None, stop: list[str] | None,
-                   response_format: dict[str, Any] | None) -> tuple[dict[str, Any], Messages]:
+                   constraint: dict[str, Any] | None) -> tuple[dict[str, Any], Messages]:
         messages = without_reasoning(messages)
         body = self._body(max_tokens, stop)
         if self.settings.force_think:
             # vLLM / SGLang continue a final assistant message with these flags; Ollama does so as is.
             messages = [*messages, {"role": "assistant", "content": OPEN_TAG + "\n"}]
             body |= {"continue_final_message": True, "add_generation_prompt": False}
-        if response_format:
-            body["response_format"] = response_format
-        return body | {"messages": messages}, messages
+        return body | (constraint or {}) | {"messages": messages}, messages
 
     def _completion_body(self, prompt: str, max_tokens: int | None,
                          stop: list[str] | None) -> tuple[dict[str, Any], str]:

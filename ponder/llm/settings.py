@@ -20,7 +20,7 @@ from typing import Literal
 from ponder.config import Config, ModelOverride
 
 Role = Literal["chat", "reasoner", "judge"]
-StructuredOutput = Literal["json_schema", "json_object", "text"]
+StructuredOutput = Literal["grammar", "guided_json", "json_schema", "json_object", "text"]
 
 BUILTIN_OVERRIDES: dict[str, ModelOverride] = {
     "deepseek-chat": ModelOverride(structured_output="json_object"),
@@ -68,7 +68,8 @@ def resolve_settings(config: Config, role: Role, model_name: str | None = None) 
         temperature=temperature,
         max_tokens=(role_config.max_tokens if "max_tokens" in role_config.model_fields_set or not override.max_tokens
                     else override.max_tokens),
-        structured_output=override.structured_output or "json_schema",
+        # The embedded llama.cpp server takes a grammar; others are asked for a JSON schema until they refuse.
+        structured_output=override.structured_output or ("grammar" if role_config.is_embedded else "json_schema"),
         force_think=bool(override.force_think),
         timeout_s=role_config.timeout_s,
         retries=role_config.retries,

@@ -1,8 +1,19 @@
 """Structured output (plans, grades, routes) that survives every provider and every model.
 
-Asked for in the best way the endpoint accepts: a JSON schema (``response_format: json_schema``),
-else JSON mode (``json_object``; DeepSeek's chat model), else plain text. A format the endpoint
-turns down (HTTP 400/422) is dropped for this model from then on. Whatever comes back is parsed
+Asked for in the best way the endpoint accepts, most constraining first:
+
+================  ==================================================================================
+``grammar``       llama.cpp servers (the embedded one: its default): a GBNF grammar derived from the
+                  JSON schema; the model cannot write anything else, base models included
+``guided_json``   vLLM and SGLang: the schema as ``guided_json``
+``json_schema``   OpenAI-style APIs, Ollama, llama-server: ``response_format: json_schema`` (chat);
+                  ``json_schema`` in a completion request (llama-server)
+``json_object``   JSON mode (DeepSeek's chat model); nothing for completion prompts
+``text``          no constraint; the reply is parsed tolerantly
+================  ==================================================================================
+
+A format the endpoint turns down (HTTP 400/422) is dropped for this model from then on, for the
+next one in that order. Whatever comes back is parsed
 tolerantly: thinking removed, code fences and prose around the JSON ignored, trailing commas
 forgiven. A reply that still does not parse, or does not validate, is a :class:`StructuredResult`
 with ``value=None`` and the reason: callers degrade gracefully and count it; they never crash.
@@ -19,12 +30,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Generic, TypeVar
 
 from ponder.llm.client import Generation, LLMError, Messages, OpenAICompatibleLLM
 
 T = TypeVar("T")
-FORMAT_ORDER = ("json_schema", "json_object", "text")
+FORMAT_ORDER = ("grammar", "guided_json", "json_schema", "json_object", "text")
 REJECTED_STATUS = {400, 422}
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -48,33 +60,62 @@ def ask_json(llm: OpenAICompatibleLLM, prompt: Messages | str, *, schema: dict[s
     """Ask ``llm`` for JSON matching ``schema``; ``validate`` turns the parsed JSON into ``T`` or
     raises ValueError. ``prompt`` is chat messages, or a completion prompt for base models."""
     downgrades: list[str] = []
+    chat = isinstance(prompt, list)
     while True:
-        chosen = llm.structured_output if isinstance(prompt, list) else "text"
+        chosen = llm.structured_output
+        constraint = _constraint(chosen, schema, purpose, chat)
+        if constraint is None and chosen not in ("text", "json_object"):  # a grammar we cannot derive here
+            downgrades.append(chosen)
+            llm.structured_output = _next_format(chosen)
+            continue
+        used = chosen if constraint else "text"
         try:
-            if isinstance(prompt, str):
-                generation = llm.complete(prompt, purpose=purpose, max_tokens=max_tokens)
+            if chat:
+                generation = llm.chat(prompt, purpose=purpose, max_tokens=max_tokens, constraint=constraint)
             else:
-                generation = llm.chat(prompt, purpose=purpose, max_tokens=max_tokens,
-                                      response_format=_response_format(chosen, schema, purpose))
+                generation = llm.complete(str(prompt), purpose=purpose, max_tokens=max_tokens, constraint=constraint)
         except LLMError as exc:
-            if exc.status in REJECTED_STATUS and chosen != "text":
+            if exc.status in REJECTED_STATUS and constraint:
                 downgrades.append(chosen)
-                llm.structured_output = FORMAT_ORDER[FORMAT_ORDER.index(chosen) + 1]
+                llm.structured_output = _next_format(chosen)
                 continue
-            return StructuredResult(None, None, chosen, downgrades, error=str(exc))
+            return StructuredResult(None, None, used, downgrades, error=str(exc))
         try:
             value = validate(parse_json_loosely(generation.text))
         except ValueError as exc:
-            return StructuredResult(None, generation, chosen, downgrades, error=f"unusable reply: {exc}")
-        return StructuredResult(value, generation, chosen, downgrades)
+            return StructuredResult(None, generation, used, downgrades, error=f"unusable reply: {exc}")
+        return StructuredResult(value, generation, used, downgrades)
 
 
-def _response_format(chosen: str, schema: dict[str, Any], purpose: str) -> dict[str, Any] | None:
+def _next_format(chosen: str) -> str:
+    return FORMAT_ORDER[min(FORMAT_ORDER.index(chosen) + 1, len(FORMAT_ORDER) - 1)]
+
+
+def _constraint(chosen: str, schema: dict[str, Any], purpose: str, chat: bool) -> dict[str, Any] | None:
+    """The request fields that ask for ``schema`` in format ``chosen``; None: nothing to send."""
+    if chosen == "grammar":
+        grammar = gbnf_grammar(json.dumps(schema, sort_keys=True))
+        return {"grammar": grammar} if grammar else None
+    if chosen == "guided_json":
+        return {"guided_json": schema}
     if chosen == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": purpose, "schema": schema}}
-    if chosen == "json_object":
-        return {"type": "json_object"}
+        if chat:
+            return {"response_format": {"type": "json_schema", "json_schema": {"name": purpose, "schema": schema}}}
+        return {"json_schema": schema}
+    if chosen == "json_object" and chat:
+        return {"response_format": {"type": "json_object"}}
     return None
+
+
+@lru_cache(maxsize=256)
+def gbnf_grammar(schema_json: str) -> str | None:
+    """The GBNF grammar for a JSON schema, by llama.cpp's own converter (shipped with
+    llama-cpp-python); None where that package is not installed."""
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError:
+        return None
+    return str(json_schema_to_gbnf(schema_json))
 
 
 def parse_json_loosely(text: str) -> Any:

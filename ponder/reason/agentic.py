@@ -29,10 +29,14 @@ from ponder.reason.run import Run
 from ponder.types import Answer
 
 PLAN_MAX_TOKENS = 256  # for base models, which do not stop by themselves
+# Flat (no oneOf) so that every provider's JSON-schema mode takes it; bounded, so that a model held to
+# it by a grammar cannot write forever. An "answer" plan leaves the query empty.
 PLAN_SCHEMA = {
     "type": "object",
-    "properties": {"action": {"type": "string", "enum": ["search", "answer"]}, "query": {"type": "string"}},
-    "required": ["action"],
+    "properties": {"action": {"type": "string", "enum": ["search", "answer"]},
+                   "query": {"type": "string", "maxLength": 200}},
+    "required": ["action", "query"],
+    "additionalProperties": False,
 }
 
 
@@ -47,8 +51,8 @@ class Plan:
             raise ValueError('expected {"action": "search" | "answer", "query": ...}')
         action = str(value.get("action", "")).strip().lower()
         query = " ".join(str(value.get("query") or "").split())
-        if action == "search" and query:
-            return Plan("search", query)
+        if action == "search" and query and not (query.startswith("<") and query.endswith(">")):
+            return Plan("search", query)  # (a "<placeholder>" is the prompt's template copied, not a query)
         if action == "answer":
             return Plan("answer")
         raise ValueError(f"not a usable plan: {value!r}")

@@ -47,7 +47,8 @@ CUES: dict[str, list[str]] = {
                  "为什么", "为何", "原因", "分析", "影响", "如何", "怎样", "评价", "趋势", "意义", "解释"],
 }
 ROUTE_SCHEMA = {"type": "object", "properties": {"kind": {"type": "string", "enum": [*KINDS, "lookup"]},
-                                                 "why": {"type": "string"}}, "required": ["kind"]}
+                                                 "why": {"type": "string", "maxLength": 200}},
+                "required": ["kind", "why"], "additionalProperties": False}
 _NUMBERS = re.compile(r"\d[\d,.]*\s*%?")
 
 

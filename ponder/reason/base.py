@@ -113,8 +113,9 @@ def standalone_question(run: Run, llm: OpenAICompatibleLLM, history: Sequence[Tu
     return rewritten
 
 
-QUERY_SCHEMA = {"type": "object", "properties": {"questions": {"type": "array", "items": {"type": "string"}}},
-                "required": ["questions"]}
+QUERY_SCHEMA = {"type": "object", "properties": {"questions": {
+    "type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "string", "minLength": 1, "maxLength": 200}}},
+    "required": ["questions"], "additionalProperties": False}
 
 
 def _questions(value: Any) -> list[str]:

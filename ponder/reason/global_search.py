@@ -23,9 +23,11 @@ from ponder.reason.base import Mode, Models, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer, Chunk, Citation, Hit
 
-MAP_SCHEMA = {"type": "object", "properties": {"points": {"type": "array", "items": {
-    "type": "object", "properties": {"point": {"type": "string"}, "score": {"type": "number"}},
-    "required": ["point", "score"]}}}, "required": ["points"]}
+MAP_SCHEMA = {"type": "object", "properties": {"points": {"type": "array", "maxItems": 5, "items": {
+    "type": "object", "properties": {"point": {"type": "string", "maxLength": 300},
+                                     "score": {"type": "integer", "minimum": 0, "maximum": 100}},
+    "required": ["point", "score"], "additionalProperties": False}}}, "required": ["points"],
+    "additionalProperties": False}
 REPORTS = 6
 
 

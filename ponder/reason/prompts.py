@@ -192,10 +192,35 @@ def task_messages(task: str, question: str, language: str, numbered: Numbered = 
     return [{"role": "user", "content": "\n\n".join(parts)}]
 
 
+# Base models copy examples, not instructions (shown the instruction alone, the embedded model
+# searched for "<the next sub-question>" verbatim): tasks whose reply is JSON get one worked example.
+# Each is (question, passages, reply).
+TASK_EXAMPLES: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
+    "en": {
+        "plan": ("Which river flows through the capital of France?", (),
+                 '{"action": "search", "query": "capital of France"}'),
+        "grade": ("When was the Eiffel Tower completed?", LANGUAGES["en"].example_passages, '{"relevant": [1]}'),
+    },
+    "zh": {
+        "plan": ("流经法国首都的是哪条河？", (), '{"action": "search", "query": "法国的首都"}'),
+        "grade": ("埃菲尔铁塔是哪一年建成的？", LANGUAGES["zh"].example_passages, '{"relevant": [1]}'),
+    },
+}
+
+
 def task_completion(task: str, question: str, language: str, numbered: Numbered = (), extra: str = "") -> str:
-    """The same task for a base model: the instruction and inputs, ending where the reply goes."""
+    """The same task for a base model: the instruction, a worked example where the task has one,
+    and the inputs, ending where the reply goes."""
+    reply = "回复" if language == "zh" else "Reply"
     content = task_messages(task, question, language, numbered, extra)[0]["content"]
-    return f"{content}\n{'回复' if language == 'zh' else 'Reply'}:"
+    if task not in TASK_EXAMPLES[language]:
+        return f"{content}\n{reply}:"
+    instruction, inputs = content.split("\n\n", 1)
+    example_question, passages, example_reply = TASK_EXAMPLES[language][task]
+    words = LANGUAGES[language]
+    example = "\n\n".join([*([words.passages + "\n" + "\n".join(f"[{n}] {p}" for n, p in enumerate(passages, 1))]
+                               if passages else []), f"{words.question}{_gap(language)}{example_question}"])
+    return f"{instruction}\n\n{example}\n{reply}: {example_reply}\n\n{inputs}\n{reply}:"
 
 
 def _block(words: _Language, passages: list[tuple[int, str]], question: str, gap: str) -> str:

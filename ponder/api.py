@@ -43,7 +43,9 @@ from ponder.ingest import (
     read_document,
 )
 from ponder.llm import CallLog, OpenAICompatibleLLM, Role
-from ponder.reason import GraphAccess, Listener, Models, make_mode
+from ponder.reason import Evidence, GraphAccess, Listener, Models, make_mode
+from ponder.reason.extractive import SentenceScorer
+from ponder.reason.grounding import GroundingChecker
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.graph import GraphRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
@@ -326,6 +328,13 @@ class Ponder:
         closeness = dict(zip(found, (vectors @ self.embedder.embed_query(query)).tolist())) if found else {}
         return [closeness.get(chunk_id, 0.0) for chunk_id in chunk_ids]
 
+    def _evidence(self) -> Evidence:
+        """The grounding check and the extractive scorer, with the embedder when the index has vectors."""
+        if not self.config.retrieve.uses_vectors:
+            return Evidence()
+        return Evidence(GroundingChecker(self._similarity),
+                        SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query))
+
     def _vector_index(self) -> VectorIndex:
         settings = self.config.vectors
         if settings.backend == "milvus":
@@ -357,7 +366,7 @@ class Ponder:
             graph = GraphAccess(CommunityReports(self.graph, self._communities, self.store, similarity),
                                 self.graph.leads)
         chosen = "global" if scope == "global" else mode or self.config.reason.mode
-        answering = make_mode(chosen, models, self.config.reason, graph)
+        answering = make_mode(chosen, models, self.config.reason, graph, self._evidence())
         if not question.strip():
             raise ValueError("the question is empty")
         ingest_s: float | None = None

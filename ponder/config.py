@@ -270,6 +270,13 @@ class ReasonConfig(_Section):
     router: Literal["rules", "llm"] = Field("rules", description="auto: cue-word rules, or the chat model "
                                                                  "(falling back to the rules).")
     routes: RouteConfig = RouteConfig()
+    answer_style: Literal["auto", "generative", "extractive"] = Field(
+        "auto", description="generative: the model writes the answer; extractive: the passage sentences that "
+                            "answer it, quoted with citations (nothing invented); auto: extractive for base "
+                            "models (the embedded one), generative for the rest.")
+    on_unsupported: Literal["flag", "retry", "refuse"] = Field(
+        "flag", description="When the grounding check finds numbers, names or sentences no passage supports: "
+                            "flag them; retry once, naming them to the model; or refuse to answer.")
 
 
 class PriceConfig(_Section):

@@ -7,6 +7,7 @@ word a little more than one, which keeps chunk sizes and token estimates fair to
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Callable
 
@@ -60,3 +61,20 @@ def _e5_counter() -> Callable[[str], int]:
         return model.token_count(text) - overhead if text else 0
 
     return count
+
+
+# Phrases that say the documents do not hold the answer (a refusal makes no claim to check).
+REFUSALS = [
+    "do not contain", "does not contain", "don't contain", "doesn't contain", "not mentioned",
+    "no information", "not provided", "cannot be determined", "can't be determined", "unable to answer",
+    "cannot answer", "not in the documents", "not in the passages", "nothing to answer from",
+    "insufficient information", "do not support an answer",
+    "没有提到", "未提及", "没有提及", "没有相关", "资料中没有", "文档中没有", "无法回答", "无法确定", "无法判断",
+    "没有答案", "未找到", "无法据此回答", "信息不足", "不足以支持回答",
+]
+
+
+def is_refusal(text: str) -> bool:
+    """The answer says the documents do not hold the answer."""
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    return any(phrase in lowered for phrase in REFUSALS)

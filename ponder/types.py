@@ -221,6 +221,50 @@ class Trace:
         return found
 
 
+@dataclass(frozen=True)
+class Flag:
+    """A span of an answer that no passage supports: a ``number`` (amount, date, percentage, with
+    its unit) or a ``name``. ``start``/``end`` are offsets into ``Answer.text``."""
+
+    text: str
+    kind: Literal["number", "name"]
+    start: int
+    end: int
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    """How well one answer sentence is backed by its best passage: ``score`` in [0, 1] (the larger
+    of word overlap and embedding similarity), ``passage`` the number of that passage."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+    passage: int | None
+    supported: bool
+
+
+@dataclass
+class Grounding:
+    """The answer checked against the passages it cites (``against="cited"``) or, citing none,
+    all it was given (``"given"``). ``verdict``: ``supported`` (every sentence backed, nothing
+    flagged), ``unsupported`` (no sentence both backed and unflagged), ``partly supported``, or
+    ``not checked`` (a refusal, or no passages)."""
+
+    verdict: Literal["supported", "partly supported", "unsupported", "not checked"]
+    flags: list[Flag] = field(default_factory=list)
+    sentences: list[SentenceSupport] = field(default_factory=list)
+    against: Literal["cited", "given", ""] = ""
+    seconds: float = 0.0
+    action: str = ""  # what reason.on_unsupported did: "", "retried", "refused"
+
+    @property
+    def unsupported_sentences(self) -> list[SentenceSupport]:
+        return [s for s in self.sentences if not s.supported]
+
+
 @dataclass
 class Answer:
     """What Ponder returns for a question.
@@ -245,6 +289,7 @@ class Answer:
     route: str = ""  # auto mode: why this mode was chosen
     fallbacks: list[str] = field(default_factory=list)  # where a step degraded (an unusable plan, grade...)
     invalid_citations: list[int] = field(default_factory=list)  # markers removed: no such passage given
+    grounding: Grounding | None = None  # numbers, names and sentences the passages do not support
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -32,7 +32,8 @@ def test_reasoner_endpoint_answer_thinking_and_citations(make_ponder, provider: 
     assert answer.citations[0].chunk_id == answer.hits[0].chunk.id
     assert "charcoal for eight hours" in ponder.store.get_chunks([answer.citations[0].chunk_id])[0].text
     assert answer.usage.prompt_tokens == 700 and answer.language == "en" and answer.mode == "direct"
-    assert set(answer.timings) == {"retrieve", "answer"} and all(t >= 0 for t in answer.timings.values())
+    assert set(answer.timings) == {"retrieve", "answer", "grounding"} and all(t >= 0 for t in answer.timings.values())
+    assert answer.grounding.verdict == "supported"
 
     # chat-style prompt: one user turn, no system prompt, numbered passages with sources, the question
     messages = provider.requests[0]["json"]["messages"]

@@ -34,8 +34,16 @@ def ponder(tmp_path_factory: pytest.TempPathFactory):
     ("How long is the oolong roasted?", "en"),
     ("青溪村图书馆每周哪天闭馆？", "zh"),
 ])
-def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, question: str, language: str) -> None:
-    answer = ponder.ask(question)
+@pytest.mark.parametrize("style", ["auto", "generative"])
+def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, question: str, language: str,
+                                                               style: str) -> None:
+    """The embedded base model answers extractively by default (auto): passage sentences quoted
+    verbatim, with citations, which the grounding check finds supported; generative on request."""
+    ponder.config.reason.answer_style = style
+    try:
+        answer = ponder.ask(question)
+    finally:
+        ponder.config.reason.answer_style = "auto"
     assert answer.language == language
     assert answer.model == "gemma-3-270m-q4_k_m"
     assert answer.hits, "retrieval found nothing"
@@ -50,9 +58,20 @@ def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, qu
     assert not answer.usage.estimated  # llama.cpp reports usage
     assert answer.thinking == ""  # a base model does not think aloud
     assert "<think>" not in answer.text
-    generate = answer.trace.steps[-1]
-    assert generate.stage == "llm" and generate.detail["purpose"] == "answer" and generate.detail["role"] == "chat"
-    assert generate.detail["prompt"].rstrip().endswith("Answer:" if language == "en" else "回答：")
+    generate = [s for s in answer.trace.steps if s.stage == "llm"][-1]
+    assert generate.detail["purpose"] == "answer" and generate.detail["role"] == "chat"
+    assert answer.grounding is not None and answer.grounding.verdict != "not checked"
+    assert answer.timings["grounding"] > 0
+    if style == "generative":
+        assert generate.detail["prompt"].rstrip().endswith("Answer:" if language == "en" else "回答：")
+        return
+    assert generate.detail["format"] == "grammar" and '"sentences"' in generate.detail["output"]
+    extract = next(s for s in answer.trace.steps if s.stage == "extract")
+    quoted = [text for passage, text, _ in extract.detail["candidates"]]
+    chosen = [quoted[i - 1] for i in extract.detail["chosen"]]
+    assert answer.text == " ".join(f"{text} [{c.marker}]" for text, c in zip(chosen, answer.citations))
+    assert all(text in stored[c.chunk_id].text for text, c in zip(chosen, answer.citations))  # verbatim
+    assert answer.grounding.verdict == "supported", answer.grounding
 
 
 def test_streaming_from_the_real_server(ponder: Ponder) -> None:

@@ -46,7 +46,8 @@ def test_direct_uses_the_chat_model_once(ponder, provider: FakeProvider) -> None
     answer = ponder.ask(OOLONG, mode="direct")
     assert len(provider.requests) == 1 and sent(provider, 0)[0] == "fast-chat"
     assert answer.mode == "direct" and answer.citations[0].chunk_id == answer.hits[0].chunk.id
-    assert [s.stage for s in answer.trace.steps] == ["retrieve", "llm"]
+    assert [s.stage for s in answer.trace.steps] == ["retrieve", "llm", "grounding"]
+    assert answer.grounding.verdict == "supported" and answer.grounding.against == "cited"
 
 
 def test_reasoner_judges_passages_and_keeps_thinking_apart(ponder, provider: FakeProvider) -> None:
@@ -79,7 +80,7 @@ def test_think_then_answer_hands_the_reasoning_to_the_chat_model(make_ponder, pr
     assert "An analyst has studied" in writer_prompt
     assert answer.thinking == "Roasting is described in passage 1."  # the reasoner's, not the writer's
     assert answer.text == "The oolong is roasted for eight hours [1]." and answer.citations
-    assert set(answer.timings) == {"retrieve", "think", "answer"}
+    assert set(answer.timings) == {"retrieve", "think", "answer", "grounding"}
     assert answer.usage.prompt_tokens == 200
 
 
@@ -91,7 +92,7 @@ def test_agentic_plans_retrieves_per_step_and_keeps_citation_numbers(ponder, pro
         reply("Eight hours [1].", "passage 1 settles it"),
     ]
     answer = ponder.ask(OOLONG, mode="agentic")
-    assert [s.stage for s in answer.trace.steps] == ["step 1", "step 2", "step 3", "stop", "llm"]
+    assert [s.stage for s in answer.trace.steps] == ["step 1", "step 2", "step 3", "stop", "llm", "grounding"]
     step1 = answer.trace.steps[0]
     assert [c.stage for c in step1.children] == ["llm", "plan", "retrieve"]
     assert step1.children[2].detail["query"] == "oolong roasting"  # the JSON, not the thinking, was read
@@ -142,7 +143,7 @@ def test_corrective_rewrites_when_too_few_passages_are_relevant(ponder, provider
     provider.replies += [reply('{"relevant": []}'), reply("oolong roasting duration charcoal"),
                          reply('{"relevant": [1, 2]}'), reply("Eight hours [1].")]
     answer = ponder.ask(OOLONG, mode="corrective")
-    assert [s.stage for s in answer.trace.steps] == ["round 1", "llm", "round 2", "llm"]
+    assert [s.stage for s in answer.trace.steps] == ["round 1", "llm", "round 2", "llm", "grounding"]
     assert [s.detail["purpose"] for s in answer.trace.walk() if s.stage == "llm"] == [
         "grade", "rewrite", "grade", "answer"]
     assert answer.trace.steps[2].detail["query"] == "oolong roasting duration charcoal"

@@ -18,16 +18,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-Expected = Sequence[str] | Sequence[Sequence[str]]
+from ponder.text import is_refusal
 
-_REFUSALS = [
-    "do not contain", "does not contain", "don't contain", "doesn't contain", "not mentioned",
-    "no information", "not provided", "cannot be determined", "can't be determined", "unable to answer",
-    "cannot answer", "not in the documents", "not in the passages", "nothing to answer from",
-    "insufficient information",
-    "没有提到", "未提及", "没有提及", "没有相关", "资料中没有", "文档中没有", "无法回答", "无法确定", "无法判断",
-    "没有答案", "未找到", "无法据此回答", "信息不足",
-]
+Expected = Sequence[str] | Sequence[Sequence[str]]
+__all__ = ["answer_correct", "answer_groups", "flags_conflict", "is_refusal", "normalise"]
+
 _CONFLICT = [
     "conflict", "contradict", "inconsistent", "disagree", "factual error", "incorrect information",
     "矛盾", "冲突", "不一致", "有误", "错误", "存疑",
@@ -60,12 +55,6 @@ def answer_correct(prediction: str, expected: Expected, exact: bool = False) -> 
         if not any((said == a) if exact else (a in said) for a in wanted):
             return False
     return True
-
-
-def is_refusal(text: str) -> bool:
-    """The answer says the documents do not hold the answer."""
-    lowered = unicodedata.normalize("NFKC", text).lower()
-    return any(phrase in lowered for phrase in _REFUSALS)
 
 
 def flags_conflict(text: str) -> bool:

@@ -108,13 +108,15 @@ class NLPExtractor:
             graphs.append(_chunk_graph(chunk.id, title, resolved))
         return graphs
 
-    def entities(self, text: str) -> list[tuple[str, str]]:
-        """(key, name) of the entities in ``text`` (a question, say), in order, without repeats."""
+    def entities(self, text: str, proper_only: bool = False) -> list[tuple[str, str]]:
+        """(key, name) of the entities in ``text`` (a question, say), in order, without repeats;
+        ``proper_only``: names alone, not Chinese noun compounds."""
         found: dict[str, str] = {}
         lowered = _lower_case_words(text)
         for sentence in sentences(text):
             for name in self._sentence_names(sentence, lowered):
-                found.setdefault(name.key, name.text)
+                if not (proper_only and name.type == "concept"):
+                    found.setdefault(name.key, name.text)
         return list(found.items())
 
     def _sentence_names(self, sentence: str, lowered: set[str]) -> list[_Name]:

@@ -21,7 +21,7 @@ from typing import get_args
 from ponder.config import ModeName, ReasonConfig
 from ponder.reason.agentic import AgenticMode, Leads
 from ponder.reason.auto import AutoMode, Route, Router
-from ponder.reason.base import Mode, Models
+from ponder.reason.base import Evidence, Mode, Models
 from ponder.reason.corrective import CorrectiveMode
 from ponder.reason.direct import DirectMode
 from ponder.reason.global_search import GlobalMode, NoGraph, Reports
@@ -35,9 +35,9 @@ _MODES: dict[str, type[Mode]] = {mode.name: mode for mode in (
     DirectMode, ReasonerMode, ThinkThenAnswerMode, CorrectiveMode)}
 
 __all__ = [
-    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "GlobalMode", "GraphAccess", "Leads",
-    "Listener", "MODE_NAMES", "Mode", "Models", "NoGraph", "PassageBook", "Progress", "Reports", "ReasonerMode",
-    "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
+    "AgenticMode", "AutoMode", "Cancelled", "CorrectiveMode", "DirectMode", "Evidence", "GlobalMode", "GraphAccess",
+    "Leads", "Listener", "MODE_NAMES", "Mode", "Models", "NoGraph", "PassageBook", "Progress", "Reports",
+    "ReasonerMode", "Retrieve", "Route", "Router", "Run", "ThinkThenAnswerMode", "make_mode",
 ]
 
 
@@ -50,15 +50,17 @@ class GraphAccess:
     leads: Leads
 
 
-def make_mode(name: str, models: Models, settings: ReasonConfig, graph: GraphAccess | None = None) -> Mode:
+def make_mode(name: str, models: Models, settings: ReasonConfig, graph: GraphAccess | None = None,
+              evidence: Evidence | None = None) -> Mode:
     """The mode called ``name``; ValueError naming the valid modes otherwise. ``graph`` is None when
-    the entity graph is off."""
+    the entity graph is off; ``evidence`` (grounding check, sentence scorer) defaults to words alone."""
     if name == "auto":
-        return AutoMode(models, settings, lambda chosen: make_mode(chosen, models, settings, graph))
+        return AutoMode(models, settings, lambda chosen: make_mode(chosen, models, settings, graph, evidence),
+                        evidence)
     if name == "global":
-        return GlobalMode(models, settings, graph.reports if graph else None)
+        return GlobalMode(models, settings, graph.reports if graph else None, evidence)
     if name == "agentic":
-        return AgenticMode(models, settings, graph.leads if graph else None)
+        return AgenticMode(models, settings, graph.leads if graph else None, evidence)
     if name not in _MODES:
         raise ValueError(f"unknown mode {name!r}; valid modes: {', '.join(MODE_NAMES)}")
-    return _MODES[name](models, settings)
+    return _MODES[name](models, settings, evidence)

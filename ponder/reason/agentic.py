@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ponder.config import ReasonConfig
-from ponder.reason.base import Mode, Models, task_prompt
+from ponder.reason.base import Evidence, Mode, Models, task_prompt
 from ponder.reason.prompts import LANGUAGES
 from ponder.reason.run import Run
 from ponder.types import Answer
@@ -65,8 +65,9 @@ LEADS = 5
 class AgenticMode(Mode):
     name = "agentic"
 
-    def __init__(self, models: Models, settings: ReasonConfig, leads: Leads | None = None):
-        super().__init__(models, settings)
+    def __init__(self, models: Models, settings: ReasonConfig, leads: Leads | None = None,
+                 evidence: Evidence | None = None):
+        super().__init__(models, settings, evidence)
         self.leads = leads
 
     def answer(self, run: Run) -> Answer:

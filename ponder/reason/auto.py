@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ponder.config import ReasonConfig
-from ponder.reason.base import Mode, Models, task_prompt
+from ponder.reason.base import Evidence, Mode, Models, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer
 
@@ -95,8 +95,9 @@ def _route_kind(value: Any) -> tuple[str, str]:
 class AutoMode(Mode):
     name = "auto"
 
-    def __init__(self, models: Models, settings: ReasonConfig, make_mode: Callable[[str], Mode]):
-        super().__init__(models, settings)
+    def __init__(self, models: Models, settings: ReasonConfig, make_mode: Callable[[str], Mode],
+                 evidence: Evidence | None = None):
+        super().__init__(models, settings, evidence)
         self.router = Router(settings)
         self._make_mode = make_mode
 

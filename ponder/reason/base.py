@@ -9,11 +9,14 @@ times (agentic, corrective) call it more than once.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ponder.config import ReasonConfig
-from ponder.llm import Generation, OpenAICompatibleLLM
+from ponder.llm import Delta, Generation, OpenAICompatibleLLM
+from ponder.reason.extractive import SentenceScorer, choice_schema, chosen_numbers
+from ponder.reason.grounding import GroundingChecker
 from ponder.reason.prompts import (
     COMPLETION_STOP,
     LANGUAGES,
@@ -26,7 +29,7 @@ from ponder.reason.prompts import (
 )
 from ponder.reason.run import Listener, Retrieve, Run
 from ponder.retrieve import reciprocal_rank_fusion
-from ponder.types import Answer, Hit, Turn
+from ponder.types import Answer, Grounding, Hit, Turn, Usage
 
 
 @dataclass
@@ -35,14 +38,25 @@ class Models:
     reasoner: OpenAICompatibleLLM
 
 
+@dataclass
+class Evidence:
+    """What modes use on passages without a model: the grounding check every answer gets, and the
+    sentence scorer that ranks candidates for extractive answers. Both can use the configured
+    embedder; without it they work from words alone."""
+
+    checker: GroundingChecker = field(default_factory=GroundingChecker)
+    scorer: SentenceScorer = field(default_factory=SentenceScorer)
+
+
 class Mode:
     """Base of the modes: subclasses set ``name`` and implement :meth:`answer`."""
 
     name = ""
 
-    def __init__(self, models: Models, settings: ReasonConfig):
+    def __init__(self, models: Models, settings: ReasonConfig, evidence: Evidence | None = None):
         self.models = models
         self.settings = settings
+        self.evidence = evidence or Evidence()
 
     def run(self, question: str, retrieve: Retrieve, history: Sequence[Turn] = (),
             listener: Listener | None = None, cancelled: threading.Event | None = None) -> Answer:
@@ -51,7 +65,7 @@ class Mode:
         run = Run(question, retrieve, self.settings.context_tokens, listener, cancelled)
         if history:
             run.question = standalone_question(run, self.models.chat, history)
-        return self.answer(run)
+        return self.ground(run, self.answer(run))
 
     def answer(self, run: Run) -> Answer:
         raise NotImplementedError
@@ -77,11 +91,86 @@ class Mode:
         """The cited answer from ``numbered`` passages (instruction: answer, reasoner or writer).
         Streamed to a listener; a ``think`` call (a draft for another model) streams as thinking."""
         stream = "thinking" if purpose == "think" else "answer"
+        if purpose != "think":
+            run.writer = (llm, instruction)
+            if instruction != "overview" and self.extractive(llm):
+                quoted = self.extract(run, llm, numbered)
+                if quoted is not None:
+                    return quoted
         if llm.prompt_style == "completion":
             prompt: Any = answer_completion(run.question, numbered, run.language, notes)
             return run.generate(llm, prompt, purpose=purpose, stop=COMPLETION_STOP, stream=stream)
         return run.generate(llm, answer_messages(run.question, numbered, run.language, instruction, notes),
                             purpose=purpose, stream=stream)
+
+    def extractive(self, llm: OpenAICompatibleLLM) -> bool:
+        style = self.settings.answer_style
+        return style == "extractive" or (style == "auto" and llm.prompt_style == "completion")
+
+    def extract(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered) -> Generation | None:
+        """The answer as the passage sentence(s) that answer the question, quoted with citations:
+        the model chooses among the best-ranked candidates (held to their numbers); an unusable
+        choice quotes the best-ranked one. None when the passages have no sentence to quote."""
+        started = time.perf_counter()
+        candidates = self.evidence.scorer.candidates(run.question, numbered)
+        ranked_s = time.perf_counter() - started
+        run.timings["extract"] += ranked_s
+        if not candidates:
+            run.fallback("extract: no sentence in the passages to quote; the model wrote the answer")
+            return None
+        picks, model, thinking = [1], "", ""
+        if len(candidates) > 1:
+            listed = "\n".join(f"[{i}] {c.text}" for i, c in enumerate(candidates, start=1))
+            words = LANGUAGES[run.language]
+            result = run.ask_json(llm, task_prompt(llm, "extract", run.question, run.language,
+                                                   extra=f"{words.passages}\n{listed}"),
+                                  schema=choice_schema(len(candidates)), validate=chosen_numbers(len(candidates)),
+                                  purpose="answer", max_tokens=32)
+            picks = result.value or [1]
+            if result.generation:
+                model, thinking = result.generation.model, result.generation.thinking
+        text = " ".join(candidates[i - 1].quoted() for i in picks)
+        run.note("extract", candidates=[(c.passage, c.text, c.score) for c in candidates], chosen=picks,
+                 seconds_ranking=round(ranked_s, 4))
+        if run.listener:
+            run.listener(Delta("text", text))
+        return Generation(text, thinking, Usage(), time.perf_counter() - started, model or llm.model, "extractive")
+
+    def ground(self, run: Run, answer: Answer) -> Answer:
+        """Check ``answer`` against its passages and act as ``reason.on_unsupported`` says: flag,
+        retry once naming what was unsupported, or refuse."""
+        numbered = list(enumerate(answer.hits, start=1))
+        grounding = self._check(run, answer)
+        policy = self.settings.on_unsupported
+        if grounding.verdict in ("supported", "not checked") or policy == "flag" or run.writer is None:
+            answer.grounding = grounding
+            return answer
+        words = LANGUAGES[run.language]
+        spans = "; ".join(dict.fromkeys(
+            [f.text for f in grounding.flags] + [s.text for s in grounding.unsupported_sentences])) or answer.text
+        if policy == "retry":
+            llm, instruction = run.writer
+            run.note("grounding", action="retry", verdict=grounding.verdict, spans=spans)
+            generation = self.write(run, llm, numbered, instruction, notes=words.unsupported.format(spans=spans))
+            retried = run.answer(answer.mode, generation, numbered, route=answer.route)
+            retried.timings["grounding"] = answer.timings["grounding"]
+            retried.grounding = self._check(run, retried)
+            retried.grounding.action = "retried"
+            return retried
+        run.note("grounding", action="refuse", verdict=grounding.verdict, spans=spans, draft=answer.text)
+        answer.text = words.refused.format(spans=spans)
+        answer.citations = []
+        grounding.action = "refused"
+        answer.grounding = grounding
+        return answer
+
+    def _check(self, run: Run, answer: Answer) -> Grounding:
+        grounding = self.evidence.checker.check(run.question, answer.text, list(enumerate(answer.hits, start=1)),
+                                                [c.marker for c in answer.citations])
+        answer.timings["grounding"] = answer.timings.get("grounding", 0.0) + grounding.seconds
+        run.note("grounding", verdict=grounding.verdict, flags=[f.text for f in grounding.flags],
+                 unsupported=[s.text for s in grounding.unsupported_sentences], seconds=round(grounding.seconds, 4))
+        return grounding
 
     def nothing_found(self, run: Run) -> Answer:
         """No passage matched: say so rather than let a model invent an answer."""

@@ -21,7 +21,6 @@ from ponder.reason.run import Run
 from ponder.types import Answer, Hit
 
 
-
 def grade_schema(passages: int) -> dict[str, Any]:
     """Only the numbers of the passages given, each at most once in length (a grammar-held model
     cannot cite passage 9 of 5, nor list numbers forever)."""
@@ -66,7 +65,8 @@ class CorrectiveMode(Mode):
         numbered = list(enumerate(hits, start=1))
         llm = self.models.chat
         result = run.ask_json(llm, task_prompt(llm, "grade", run.question, run.language, numbered),
-                              schema=grade_schema(len(hits)), validate=relevant_numbers, purpose="grade", max_tokens=128)
+                              schema=grade_schema(len(hits)), validate=relevant_numbers, purpose="grade",
+                              max_tokens=128)
         if result.value is None:
             return hits  # ungraded: keep everything rather than lose the answer
         kept = [hit for number, hit in numbered if number in set(result.value)]

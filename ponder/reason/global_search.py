@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ponder.config import ReasonConfig
-from ponder.reason.base import Mode, Models, task_prompt
+from ponder.reason.base import Evidence, Mode, Models, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer, Chunk, Citation, Hit
 
@@ -58,8 +58,9 @@ def _points(value: Any) -> list[tuple[str, float]]:
 class GlobalMode(Mode):
     name = "global"
 
-    def __init__(self, models: Models, settings: ReasonConfig, reports: Reports | None):
-        super().__init__(models, settings)
+    def __init__(self, models: Models, settings: ReasonConfig, reports: Reports | None,
+                 evidence: Evidence | None = None):
+        super().__init__(models, settings, evidence)
         self.reports = reports
 
     def answer(self, run: Run) -> Answer:

@@ -42,6 +42,9 @@ class _Language:
     route: str
     summarize: str
     map: str
+    extract: str
+    unsupported: str
+    refused: str
     example_passages: tuple[str, str]
     example_question: str
     example_answer: str
@@ -100,6 +103,11 @@ LANGUAGES = {
         map=("Below is a report on one group of topics in the user's documents. List the points of the report "
              "that help answer the question, each with an importance from 0 (no help) to 100. Reply with JSON "
              'only: {"points": [{"point": "...", "score": 80}]} (an empty list when nothing helps).'),
+        extract=("Below are numbered sentences from the user's documents. Choose the sentence, or two, that "
+                 'answer the question. Reply with JSON only: {"sentences": [<numbers>]}'),
+        unsupported=("Your previous answer stated things that no passage supports: {spans}. Answer again using "
+                     "only what the passages state, citing them."),
+        refused="The passages do not support an answer: {spans} appear in none of them.",
         example_passages=("The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
                           "Mount Fuji is the highest mountain in Japan, at 3,776 metres."),
         example_question="When was the Eiffel Tower completed?",
@@ -142,6 +150,9 @@ LANGUAGES = {
         map=("下面是关于用户文档中一组主题的报告。请列出报告中有助于回答问题的要点，"
              "并给每条打 0（无帮助）到 100 的重要性分。"
              '只回复 JSON：{"points": [{"point": "...", "score": 80}]}（没有帮助时给空列表）。'),
+        extract='下面是用户文档中编号的句子。请选出回答问题的一句（或两句）。只回复 JSON：{"sentences": [<编号>]}',
+        unsupported="你上一次的回答中有资料不支持的内容：{spans}。请只依据资料中写明的内容重新回答，并标注出处。",
+        refused="资料不足以支持回答：{spans} 在资料中都没有出现。",
         example_passages=("埃菲尔铁塔位于巴黎，于1889年为世界博览会建成。", "富士山是日本最高的山，海拔3776米。"),
         example_question="埃菲尔铁塔是哪一年建成的？",
         example_answer="埃菲尔铁塔于1889年建成 [1]。",
@@ -200,10 +211,12 @@ TASK_EXAMPLES: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "plan": ("Which river flows through the capital of France?", (),
                  '{"action": "search", "query": "capital of France"}'),
         "grade": ("When was the Eiffel Tower completed?", LANGUAGES["en"].example_passages, '{"relevant": [1]}'),
+        "extract": ("When was the Eiffel Tower completed?", LANGUAGES["en"].example_passages, '{"sentences": [1]}'),
     },
     "zh": {
         "plan": ("流经法国首都的是哪条河？", (), '{"action": "search", "query": "法国的首都"}'),
         "grade": ("埃菲尔铁塔是哪一年建成的？", LANGUAGES["zh"].example_passages, '{"relevant": [1]}'),
+        "extract": ("埃菲尔铁塔是哪一年建成的？", LANGUAGES["zh"].example_passages, '{"sentences": [1]}'),
     },
 }
 

@@ -88,6 +88,8 @@ class Run:
         self.cancelled = cancelled or threading.Event()
         self._retrieve = retrieve
         self._group: TraceStep | None = None
+        # The model and instruction that wrote the final answer (a grounding retry asks them again).
+        self.writer: tuple[OpenAICompatibleLLM, str] | None = None
 
     # -- steps ----------------------------------------------------------------------------------
     def retrieve(self, query: str, source: Retrieve | None = None) -> list[Hit]:

@@ -1,0 +1,160 @@
+"""Check an answer against its passages: numbers and names no passage supports are flagged, and
+every sentence gets a support score. Any model, any mode; Chinese and English.
+
+* **Numbers** (:mod:`ponder.reason.numbers`): amounts, dates, percentages, with their units, read
+  to values, so "8" / "eight" / "八" and "1,200" / "1200" match. A number is supported when a
+  passage has the same value with the same unit or none; "8 days" against "eight hours" is not.
+* **Names** (the offline entity rules of :mod:`ponder.graph.extract`): a proper name is supported
+  when a passage writes it (width, case and punctuation aside) or every word of it.
+* **Sentences**: the share of a sentence's words found in its best passage sentence; for a
+  sentence that overlap does not settle, the embedding similarity to the passage (from the
+  stored vectors) may. Supported at :data:`SUPPORTED` or above.
+
+Numbers and names the question itself contains are never flagged: the model did not invent them.
+The answer is checked against the passages it cites; a span found in no cited passage is looked up
+in every passage it was given before it is flagged. A refusal makes no claim and is not checked.
+
+Example::
+
+    checker = GroundingChecker()
+    grounding = checker.check("How long is the oolong roasted?", "It is roasted for 10 days [1].", numbered)
+    grounding.verdict, [f.text for f in grounding.flags]   # ("unsupported", ["10 days"])
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Callable
+
+from ponder.graph.extract import NLPExtractor, entity_key
+from ponder.index.tokenize import tokenize
+from ponder.reason.numbers import Number, read_numbers
+from ponder.reason.prompts import Numbered
+from ponder.text import is_refusal
+from ponder.types import Flag, Grounding, SentenceSupport
+
+Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
+SUPPORTED = 0.5  # a sentence with at least this support score counts as backed
+# e5 puts unrelated text near 0.75 and paraphrases above 0.9: stretch that band over 0..1.
+COSINE_FLOOR, COSINE_CEILING = 0.78, 0.92
+_CHINESE_NUMERALS = frozenset("零〇一二两三四五六七八九十百千万亿")
+_MARKERS = re.compile(r"[ \t]*[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+?(?:[.!?;](?=\s|$)|[。！？；\n]|$)")
+
+
+class GroundingChecker:
+    """Checks answers against passages; ``similarity`` (optional) scores a sentence against chunks
+    by embedding when word overlap alone does not back it."""
+
+    def __init__(self, similarity: Similarity | None = None):
+        self.similarity = similarity
+        self._names = NLPExtractor()
+
+    def check(self, question: str, text: str, numbered: Numbered, cited: list[int] | None = None) -> Grounding:
+        started = time.perf_counter()
+        if not text.strip() or not numbered or is_refusal(text):
+            return Grounding("not checked", seconds=time.perf_counter() - started)
+        given = dict(numbered)
+        cited_numbers = [n for n in cited or [] if n in given]
+        first = {n: given[n].chunk.text for n in cited_numbers} or {n: hit.chunk.text for n, hit in numbered}
+        everything = {n: hit.chunk.text for n, hit in numbered}
+        plain = _MARKERS.sub(lambda m: " " * len(m.group()), text)  # same offsets, no "[1]" to read as a number
+        flags = self._numbers(question, plain, first, everything) + self._proper_names(question, plain, first,
+                                                                                     everything)
+        sentences = self._sentences(text, plain, first, {n: given[n].chunk.id for n in first})
+        backed = [s for s in sentences if s.supported and not any(s.start <= f.start < s.end for f in flags)]
+        if not flags and all(s.supported for s in sentences):
+            verdict = "supported"
+        elif not backed:
+            verdict = "unsupported"
+        else:
+            verdict = "partly supported"
+        return Grounding(verdict, sorted(flags, key=lambda f: f.start), sentences,
+                         "cited" if cited_numbers else "given", time.perf_counter() - started)
+
+    # -- numbers and names ------------------------------------------------------------------------
+    def _numbers(self, question: str, answer: str, first: dict[int, str], everything: dict[int, str]) -> list[Flag]:
+        asked = {value for n in read_numbers(question) for value in _values(n)}
+        passages = {n: read_numbers(t) for n, t in everything.items()}
+        flags = []
+        for number in read_numbers(answer):
+            if number.hedged or asked & _values(number):
+                continue
+            if any(_backs(p, number) for n in first for p in passages[n]):
+                continue
+            if any(_backs(p, number) for ps in passages.values() for p in ps):
+                continue
+            units = sorted({p.unit for ps in passages.values() for p in ps if _values(p) & _values(number) and p.unit})
+            why = (f"the passages give {number.text.split()[0]} only in {', '.join(units)}" if units
+                   else "no passage gives this number")
+            flags.append(Flag(number.text, "number", number.start, number.end, why))
+        return flags
+
+    def _proper_names(self, question: str, answer: str, first: dict[int, str],
+                      everything: dict[int, str]) -> list[Flag]:
+        asked = entity_key(question)
+        first_text, all_text = entity_key(" ".join(first.values())), entity_key(" ".join(everything.values()))
+        flags = []
+        for key, name in self._names.entities(answer, proper_only=True):
+            if key in asked or _names_in(key, first_text) or _names_in(key, all_text):
+                continue
+            start = answer.find(name)
+            if start >= 0:
+                flags.append(Flag(name, "name", start, start + len(name), "no passage names it"))
+        return flags
+
+    # -- sentences --------------------------------------------------------------------------------
+    def _sentences(self, answer: str, plain: str, passages: dict[int, str],
+                   chunk_ids: dict[int, str]) -> list[SentenceSupport]:
+        passage_sentences = []
+        for n, text in passages.items():
+            units = [_words(s) for s in split_sentences(text)[1]]
+            # A sentence of the answer often joins two neighbouring sentences of a passage.
+            passage_sentences += [(n, words) for words in units + [a | b for a, b in zip(units, units[1:])]]
+        found = []
+        for start, end in split_sentences(plain)[0]:
+            words = _words(plain[start:end])
+            if not words:
+                continue
+            score, best = max(((len(words & tokens) / len(words), n) for n, tokens in passage_sentences),
+                              default=(0.0, None))
+            if score < SUPPORTED and self.similarity is not None:
+                ids = list(chunk_ids.values())
+                cosines = self.similarity(plain[start:end], ids)
+                if cosines:
+                    cosine, n = max(zip(cosines, chunk_ids))
+                    stretched = min(max((cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0), 1.0)
+                    if stretched > score:
+                        score, best = stretched, n
+            text = answer[start:end].strip()  # as the answer writes it, citations included
+            offset = answer.index(text, start)
+            found.append(SentenceSupport(text, offset, offset + len(text), round(score, 3), best, score >= SUPPORTED))
+        return found
+
+
+def split_sentences(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """The sentences of ``text``: their (start, end) offsets and their texts, blank ones dropped."""
+    spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip(" \t\n.;。；")]
+    return spans, [text[start:end].strip() for start, end in spans]
+
+
+def _words(text: str) -> set[str]:
+    """The words that carry content; numbers left out (they are checked on their own, by value)."""
+    return {word for word in tokenize(text) if not any(c.isdigit() or c in _CHINESE_NUMERALS for c in word)}
+
+
+def _values(number: Number) -> set[float]:
+    return {round(number.value, 6)} | ({round(number.raw, 6)} if number.raw is not None else set())
+
+
+def _backs(passage: Number, answer: Number) -> bool:
+    return bool(_values(passage) & _values(answer)) and (passage.unit in (None, answer.unit) or answer.unit is None)
+
+
+def _names_in(key: str, text: str) -> bool:
+    if key in text:
+        return True
+    words = key.split()
+    return len(words) > 1 and all(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
+

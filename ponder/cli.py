@@ -550,7 +550,8 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
         else:
             out.print(f"[dim]Thinking: (none; {escape(answer.model)} did not think aloud)[/]")
     out.print("[bold]Answer[/]")
-    out.print(escape(answer.text) or "[dim](empty answer)[/]")
+    out.print(marked(answer) or "[dim](empty answer)[/]")
+    print_grounding(answer)
     if answer.citations:
         out.print("[bold]Citations[/]")
         for citation in answer.citations:
@@ -572,6 +573,32 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
     tokens = (f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
               f" ({usage.reasoning_tokens} reasoning){' (estimated)' if usage.estimated else ''}")
     out.print(f"[dim]{answer.mode} · {stages} · {tokens} · {escape(answer.model)}[/]")
+
+
+def marked(answer: Answer) -> str:
+    """The answer text, escaped, with the spans no passage supports in red and underlined."""
+    flags = answer.grounding.flags if answer.grounding else []
+    parts, position = [], 0
+    for flag in flags:
+        if flag.start < position:
+            continue
+        parts += [escape(answer.text[position:flag.start]), f"[red underline]{escape(flag.text)}[/]"]
+        position = flag.end
+    return "".join(parts) + escape(answer.text[position:])
+
+
+def print_grounding(answer: Answer) -> None:
+    grounding = answer.grounding
+    if grounding is None or grounding.verdict == "not checked":
+        return
+    colour = {"supported": "green", "partly supported": "yellow", "unsupported": "red"}[grounding.verdict]
+    action = f" ({grounding.action})" if grounding.action else ""
+    out.print(f"[bold]Grounding:[/] [{colour}]{grounding.verdict}[/]{action} "
+              f"[dim](checked against the {grounding.against} passages)[/]")
+    for flag in grounding.flags:
+        out.print(f"  [red]✗[/] {flag.kind} [bold]{escape(flag.text)}[/]: [dim]{escape(flag.why)}[/]")
+    for sentence in grounding.unsupported_sentences:
+        out.print(f"  [yellow]?[/] no passage backs: [dim]{escape(sentence.text)} (support {sentence.score:.2f})[/]")
 
 
 def print_trace(trace: Trace) -> None:

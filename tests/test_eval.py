@@ -67,6 +67,11 @@ def test_scores_and_report_through_the_runner(tmp_path: Path) -> None:
     # corrective grades before answering: more calls, more tokens, for the same answers here
     assert table["direct"]["fallback_rate"] == 0.0 and table["corrective"]["tokens"] > table["direct"]["tokens"]
     assert disagreements(rows) == []  # same scripted answer everywhere
+    # "eight hours" answers the oolong question from its passage; for the other two no passage says it
+    verdicts = {row["question_id"]: row["answer"]["grounding"]["verdict"] for row in rows if row["system"] == "direct"}
+    assert verdicts == {"oolong": "supported", "closed": "unsupported", "jacket": "unsupported"}
+    assert table["direct"]["checked"] == 3 and table["direct"]["unsupported_rate"] == 2 / 3
+    assert table["direct"]["accuracy_supported"] == 1.0 and table["direct"]["accuracy_unsupported"] == 0.0
 
 
 def test_cli_eval_resumes_after_a_kill_without_asking_twice(tmp_path: Path) -> None:
@@ -101,6 +106,7 @@ def test_cli_eval_resumes_after_a_kill_without_asking_twice(tmp_path: Path) -> N
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "| direct |" in report and "| reasoner |" in report and "## Accuracy by question type" in report
     assert "wall time" in report and "## Configuration" in report and "![Accuracy vs. latency]" in report
+    assert "## Grounding check" in report and "| unsupported |" in report
     # the killed run kept its time up to its last answer; the report's wall time counts both runs
     runs = (tmp_path / "out" / "runs.jsonl").read_text().splitlines()
     killed, resumed = (json.loads(line) for line in runs)

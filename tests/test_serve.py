@@ -76,6 +76,7 @@ def test_chat_answers_with_thinking_apart_and_citations_in_an_extra_field_and_th
     extra = reply.model_extra["ponder"]
     cited = extra["citations"][0]
     assert extra["mode"] == "reasoner" and extra["collection"] == "tea" and cited["file"] == "tea-cooperative.md"
+    assert extra["grounding"]["verdict"] == "supported" and extra["grounding"]["against"] == "cited"
     assert "oolong" in cited["text"].lower() and "/" not in cited["file"]
     chunk = httpx.get(server.url + cited["url"], headers={"Authorization": f"Bearer {keys['admin']}"}).json()
     assert chunk["chunk_id"] == cited["chunk_id"] and chunk["text"] == cited["text"]

@@ -73,6 +73,17 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
             expect(page.locator("#chunk-location")).to_contain_text("tea-cooperative.md")
             expect(page.locator("#chunk pre")).to_contain_text("oolong")
             page.screenshot(path=str(ARTIFACTS / "web-answer.png"))
+            expect(page.locator(".meta").first).to_contain_text("· supported")
+
+            # An answer with a number no passage gives: highlighted, with the reason, and the verdict shown.
+            provider.replies.append(Reply(events=stream_events(["The oolong is roasted for 10 days [1]."])))
+            page.fill("#question", "How long is the oolong roasted, again?")
+            page.click("#ask button")
+            flagged = page.locator(".turn").nth(1).locator("mark.unsupported", has_text="10 days")
+            expect(flagged).to_be_visible(timeout=30_000)
+            assert flagged.get_attribute("title") == "no passage gives this number"
+            expect(page.locator(".turn").nth(1).locator(".meta")).to_contain_text("unsupported")
+            page.screenshot(path=str(ARTIFACTS / "web-unsupported.png"))
 
             page.locator("#documents li button", has_text="delete").click()
             expect(page.locator("#documents li")).to_have_count(0)

@@ -18,6 +18,7 @@ METRICS: list[tuple[str, Callable[[dict[str, Any]], float | None]]] = [
     ("recall@5", lambda s: s["recall@5"]),
     ("seconds", lambda s: s["seconds"]),
     ("tokens", lambda s: s["prompt_tokens"] + s["completion_tokens"]),
+    ("fell back", lambda s: None if s.get("fell_back") is None else float(s["fell_back"])),
 ]
 
 

@@ -31,6 +31,7 @@ COLUMNS = [
     ("citation_precision", "cite prec.", True),
     ("citation_recall", "cite rec.", True),
     ("refusal_rate", "refusals", None),
+    ("unsupported_rate", "unsupported", False),
     ("fallback_rate", "fell back", False),
     ("no_answer_rate", "no answer", False),
     ("p50_s", "p50 s", False),
@@ -96,10 +97,30 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "cost": None if any(c is None for c in costs) or not costs else sum(costs),
             "follows_counterfactual": _mean([s.get("follows_counterfactual") for s in scored]),
             "flags_conflict": _mean([s.get("flags_conflict") for s in scored]),
+            **_grounding_summary(system_rows),
             "by_type": {t: _mean([s["correct"] for row, s in zip(system_rows, scored) if row["type"] == t])
                         for t in sorted({row["type"] for row in system_rows if row["type"]})},
         }
     return table
+
+
+def _grounding_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """From each stored answer's grounding check: the share of checked answers with content no
+    passage supports (a partly or wholly unsupported verdict), the share with an unsupported number
+    or name, and accuracy apart for answers found supported and for the rest — does the verdict
+    predict a wrong answer?"""
+    checked = [(row, row["answer"]["grounding"]) for row in rows if row["scores"] and row.get("answer")
+               and (row["answer"].get("grounding") or {}).get("verdict", "not checked") != "not checked"]
+    unsupported = [row for row, g in checked if g["verdict"] != "supported"]
+    supported = [row for row, g in checked if g["verdict"] == "supported"]
+    return {
+        "checked": len(checked),
+        "unsupported_rate": len(unsupported) / len(checked) if checked else None,
+        "flagged_rate": _mean([bool(g["flags"]) for _, g in checked]) if checked else None,
+        "accuracy_supported": _mean([row["scores"]["correct"] for row in supported]),
+        "accuracy_unsupported": _mean([row["scores"]["correct"] for row in unsupported]),
+        "grounding_p50_ms": _percentile([g["seconds"] * 1000 for _, g in checked], 50),
+    }
 
 
 def disagreements(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -199,6 +220,18 @@ def _write_markdown(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]]
         parts += ["## Counterfactual passages", "", "| system | follows the wrong documents | flags the conflict |",
                   "|---|---|---|"]
         parts += [f"| {s} | {_cell(row['follows_counterfactual'], 'x')} | {_cell(row['flags_conflict'], 'x')} |"
+                  for s, row in table.items()]
+        parts.append("")
+    if any(row["checked"] for row in table.values()):
+        parts += ["## Grounding check", "",
+                  "Each answer checked against its passages (refusals are not checked). unsupported: share of "
+                  "answers with a sentence, number or name no passage supports; flagged: share with an unsupported "
+                  "number or name; then accuracy apart for the answers found supported and for the rest.", "",
+                  "| system | checked | unsupported | flagged number/name | accuracy if supported | "
+                  "accuracy if not | check p50 ms |", "|---|---|---|---|---|---|---|"]
+        parts += [f"| {s} | {row['checked']} | {_cell(row['unsupported_rate'], 'x')} | "
+                  f"{_cell(row['flagged_rate'], 'x')} | {_cell(row['accuracy_supported'], 'x')} | "
+                  f"{_cell(row['accuracy_unsupported'], 'x')} | {_cell(row['grounding_p50_ms'], 'x_s')} |"
                   for s, row in table.items()]
         parts.append("")
     parts += ["## Latency per stage (p50 / p95 seconds)", "", "| system | stage | p50 | p95 |", "|---|---|---|---|"]

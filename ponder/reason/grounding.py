@@ -27,17 +27,20 @@ import re
 import time
 from typing import Callable
 
+import jieba
+
 from ponder.graph.extract import NLPExtractor, entity_key
 from ponder.index.tokenize import tokenize
 from ponder.reason.numbers import Number, read_numbers
 from ponder.reason.prompts import Numbered
-from ponder.text import is_refusal
+from ponder.text import CJK_RANGES, is_refusal
 from ponder.types import Flag, Grounding, SentenceSupport
 
 Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
 SUPPORTED = 0.5  # a sentence with at least this support score counts as backed
 # e5 puts unrelated text near 0.75 and paraphrases above 0.9: stretch that band over 0..1.
 COSINE_FLOOR, COSINE_CEILING = 0.78, 0.92
+_CJK = re.compile(f"[{CJK_RANGES}]")
 _CHINESE_NUMERALS = frozenset("零〇一二两三四五六七八九十百千万亿")
 _MARKERS = re.compile(r"[ \t]*[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+?(?:[.!?;](?=\s|$)|[。！？；\n]|$)")
@@ -95,12 +98,14 @@ class GroundingChecker:
                       everything: dict[int, str]) -> list[Flag]:
         asked = entity_key(question)
         first_text, all_text = entity_key(" ".join(first.values())), entity_key(" ".join(everything.values()))
+        numbers = [(n.start, n.end) for n in read_numbers(answer)]
         flags = []
         for key, name in self._names.entities(answer, proper_only=True):
-            if key in asked or _names_in(key, first_text) or _names_in(key, all_text):
+            if key in asked or _names_in(key, first_text, asked) or _names_in(key, all_text, asked):
                 continue
             start = answer.find(name)
-            if start >= 0:
+            inside_number = any(a <= start < b for a, b in numbers)  # "US" of "6 billion US dollars"
+            if start >= 0 and not inside_number:
                 flags.append(Flag(name, "name", start, start + len(name), "no passage names it"))
         return flags
 
@@ -152,9 +157,18 @@ def _backs(passage: Number, answer: Number) -> bool:
     return bool(_values(passage) & _values(answer)) and (passage.unit in (None, answer.unit) or answer.unit is None)
 
 
-def _names_in(key: str, text: str) -> bool:
+def _names_in(key: str, text: str, asked: str) -> bool:
+    """The name is written in ``text``, or every word of it is (in ``text`` or the question):
+    "Djokovic Novak"; 悉尼奥运会 from 悉尼 and 奥运会."""
     if key in text:
         return True
+    if _CJK.search(key):  # covered by shorter words found in the passages or the question
+        covered = set()
+        for part in {w for w in jieba.lcut_for_search(key) if 2 <= len(w) < len(key)}:
+            if part in text or part in asked:
+                start = key.find(part)
+                covered.update(range(start, start + len(part)))
+        return len(covered) == len(key)
     words = key.split()
     return len(words) > 1 and all(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
 

@@ -11,6 +11,7 @@ Model ids are ``ponder`` (default collection, configured mode), ``ponder:<collec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -130,7 +131,13 @@ def sources_text(answer: Answer) -> str:
 def ponder_extra(answer: Answer, collection: str, lookup: ChunkLookup | None = None) -> dict[str, Any]:
     return {"citations": citations_json(answer, collection, lookup), "collection": collection, "mode": answer.mode,
             "route": answer.route, "timings": answer.timings, "fallbacks": answer.fallbacks,
-            "question": answer.question}
+            "question": answer.question, "grounding": grounding_json(answer)}
+
+
+def grounding_json(answer: Answer) -> dict[str, Any] | None:
+    """The grounding verdict; flag and sentence offsets index ``answer.text`` (the content before the
+    appended source list)."""
+    return dataclasses.asdict(answer.grounding) if answer.grounding else None
 
 
 def usage_json(answer: Answer) -> dict[str, Any]:

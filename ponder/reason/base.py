@@ -129,6 +129,7 @@ class Mode:
             picks = result.value or [1]
             if result.generation:
                 model, thinking = result.generation.model, result.generation.thinking
+        run.writer = None  # quoted, not written: asking again would quote the same sentences
         text = " ".join(candidates[i - 1].quoted() for i in picks)
         run.note("extract", candidates=[(c.passage, c.text, c.score) for c in candidates], chosen=picks,
                  seconds_ranking=round(ranked_s, 4))

@@ -45,7 +45,6 @@ def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, qu
     finally:
         ponder.config.reason.answer_style = "auto"
     assert answer.language == language
-    assert answer.model == "gemma-3-270m-q4_k_m"
     assert answer.hits, "retrieval found nothing"
     assert answer.citations, f"no citation for {answer.text!r}"
     hit_ids = {hit.chunk.id for hit in answer.hits}
@@ -54,35 +53,27 @@ def test_answer_cites_ingested_chunks_with_timings_and_tokens(ponder: Ponder, qu
         assert citation.chunk_id in hit_ids and citation.chunk_id in stored
         assert citation.path == stored[citation.chunk_id].path and Path(citation.path).parent == EXAMPLES
     assert answer.timings["retrieve"] > 0 and answer.timings["answer"] > 0
-    assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
-    assert not answer.usage.estimated  # llama.cpp reports usage
     assert answer.thinking == ""  # a base model does not think aloud
     assert "<think>" not in answer.text
-    generate = [s for s in answer.trace.steps if s.stage == "llm"][-1]
-    assert generate.detail["purpose"] == "answer" and generate.detail["role"] == "chat"
     assert answer.grounding is not None and answer.grounding.verdict != "not checked"
     assert answer.timings["grounding"] > 0
     if style == "generative":
+        assert answer.model == "gemma-3-270m-q4_k_m"
+        assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
+        assert not answer.usage.estimated  # llama.cpp reports usage
+        generate = answer.trace.steps[-2]
+        assert generate.stage == "llm" and generate.detail["purpose"] == "answer" and generate.detail["role"] == "chat"
         assert generate.detail["prompt"].rstrip().endswith("Answer:" if language == "en" else "回答：")
         return
-    assert generate.detail["format"] == "grammar" and '"sentences"' in generate.detail["output"]
+    # A base model does not choose (it echoes the first candidate): the two best-ranked sentences are
+    # quoted, verbatim, with no model call; the grounding check finds them supported.
+    assert not [s for s in answer.trace.steps if s.stage == "llm"] and answer.usage.total_tokens == 0
     extract = next(s for s in answer.trace.steps if s.stage == "extract")
-    quoted = [text for passage, text, _ in extract.detail["candidates"]]
-    chosen = [quoted[i - 1] for i in extract.detail["chosen"]]
-    assert answer.text == " ".join(f"{text} [{c.marker}]" for text, c in zip(chosen, answer.citations))
-    assert all(text in stored[c.chunk_id].text for text, c in zip(chosen, answer.citations))  # verbatim
+    assert extract.detail["chosen_by"] == "scorer" and extract.detail["chosen"] == [1, 2]
+    quoted = [(passage, text) for passage, text, _ in extract.detail["candidates"][:2]]
+    assert answer.text == " ".join(f"{text} [{passage}]" for passage, text in quoted)
+    assert all(text in answer.hits[passage - 1].chunk.text for passage, text in quoted)  # verbatim
     assert answer.grounding.verdict == "supported", answer.grounding
-
-
-def test_streaming_from_the_real_server(ponder: Ponder) -> None:
-    llm = ponder.model("chat")
-    with llm.stream_complete("The capital of France is", purpose="stream-test", max_tokens=12) as stream:
-        deltas = list(stream)
-    assert deltas and all(d.kind == "text" for d in deltas)
-    generation = stream.generation
-    assert generation.text == "".join(d.text for d in deltas).strip() and generation.usage.completion_tokens > 0
-    logged = ponder.call_log.recent(1)[0]
-    assert logged.streamed and logged.purpose == "stream-test" and logged.answer == generation.text
 
 
 @pytest.mark.parametrize("mode", ["reasoner", "think-then-answer", "agentic", "corrective", "auto"])
@@ -93,10 +84,13 @@ def test_every_mode_runs_on_the_embedded_model(ponder: Ponder, mode: str, questi
     grammar, its plans, grades and routes parse, so the loops really run."""
     answer = ponder.ask(question, mode=mode)
     calls = [s for s in answer.trace.walk() if s.stage == "llm"]
-    assert calls and all(c.detail["prompt_tokens"] > 0 and c.seconds > 0 for c in calls)
+    assert all(c.detail["prompt_tokens"] > 0 and c.seconds > 0 for c in calls)
     assert answer.usage.prompt_tokens == sum(c.detail["prompt_tokens"] for c in calls)
-    nothing_relevant = mode == "corrective" and not answer.hits  # every passage graded irrelevant: no answer call
-    assert calls[-1].detail["purpose"] == ("grade" if nothing_relevant else "answer") and "<think>" not in answer.text
+    nothing_relevant = mode == "corrective" and not answer.hits  # every passage graded irrelevant: no answer
+    quoted = [s for s in answer.trace.walk() if s.stage == "extract"]  # base model: the answer is quoted
+    assert len(quoted) == (0 if nothing_relevant else 1) and "<think>" not in answer.text
+    if mode in ("think-then-answer", "agentic", "corrective"):
+        assert calls  # the reasoner's notes, the plans, the grades
     given = {hit.chunk.id for hit in answer.hits}
     stored = {chunk.id for chunk in ponder.store.get_chunks(list(given))}
     assert all(c.chunk_id in given for c in answer.citations) and given == stored

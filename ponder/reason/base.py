@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from ponder.config import ReasonConfig
 from ponder.llm import Delta, Generation, OpenAICompatibleLLM
-from ponder.reason.extractive import SentenceScorer, choice_schema, chosen_numbers
+from ponder.reason.extractive import QUOTED_BY_SCORER, SentenceScorer, choice_schema, chosen_numbers
 from ponder.reason.grounding import GroundingChecker
 from ponder.reason.prompts import (
     COMPLETION_STOP,
@@ -109,17 +109,20 @@ class Mode:
 
     def extract(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered) -> Generation | None:
         """The answer as the passage sentence(s) that answer the question, quoted with citations:
-        the model chooses among the best-ranked candidates (held to their numbers); an unusable
-        choice quotes the best-ranked one. None when the passages have no sentence to quote."""
+        a chat model chooses among the best-ranked candidates (held to their numbers; an unusable
+        choice quotes the best-ranked one); for a base model the best-ranked are quoted. None when
+        the passages have no sentence to quote."""
         started = time.perf_counter()
         candidates = self.evidence.scorer.candidates(run.question, numbered)
         ranked_s = time.perf_counter() - started
-        run.timings["extract"] += ranked_s
+        run.timings["answer"] += ranked_s  # ranking is part of answering (a chooser's call adds to it)
         if not candidates:
             run.fallback("extract: no sentence in the passages to quote; the model wrote the answer")
             return None
-        picks, model, thinking = [1], "", ""
-        if len(candidates) > 1:
+        picks, model, thinking = list(range(1, min(QUOTED_BY_SCORER, len(candidates)) + 1)), "", ""
+        chooser = "scorer"
+        if len(candidates) > 1 and llm.prompt_style == "chat":
+            chooser = "model"
             listed = "\n".join(f"[{i}] {c.text}" for i, c in enumerate(candidates, start=1))
             words = LANGUAGES[run.language]
             result = run.ask_json(llm, task_prompt(llm, "extract", run.question, run.language,
@@ -132,10 +135,10 @@ class Mode:
         run.writer = None  # quoted, not written: asking again would quote the same sentences
         text = " ".join(candidates[i - 1].quoted() for i in picks)
         run.note("extract", candidates=[(c.passage, c.text, c.score) for c in candidates], chosen=picks,
-                 seconds_ranking=round(ranked_s, 4))
+                 chosen_by=chooser, seconds_ranking=round(ranked_s, 4))
         if run.listener:
             run.listener(Delta("text", text))
-        return Generation(text, thinking, Usage(), time.perf_counter() - started, model or llm.model, "extractive")
+        return Generation(text, thinking, Usage(), time.perf_counter() - started, model, "extractive")
 
     def ground(self, run: Run, answer: Answer) -> Answer:
         """Check ``answer`` against its passages and act as ``reason.on_unsupported`` says: flag,

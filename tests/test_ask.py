@@ -109,6 +109,7 @@ def test_cli_ask_prints_thinking_answer_citations_and_timings(tmp_path: Path, pr
     assert "[1] " in result.stdout and "tea-cooperative.md" in result.stdout and "Oolong" in result.stdout
     assert "ingest " in lines[-1] and "retrieve " in lines[-1] and "answer " in lines[-1]
     assert "321 prompt + 12 completion tokens" in lines[-1]
+    assert "Grounding: supported (checked against the cited passages)" in result.stdout
 
     provider.replies.append(Reply(body=chat_response("Eight hours [1].", "reasoning_content", "hidden")))
     quiet = _cli(tmp_path, "ask", "How long is the oolong roasted?", "--no-thinking", env=env)
@@ -128,6 +129,11 @@ def test_cli_ask_prints_thinking_answer_citations_and_timings(tmp_path: Path, pr
     assert "oolong" in calls[0]["prompt"][0]["content"]
     full = _cli(tmp_path, "log", "-n", "1", "--full", env=env).stdout
     assert "prompt" in full and "How long is the oolong roasted?" in full
+
+    provider.replies.append(Reply(body=chat_response("Ten days [1].")))
+    flagged = _cli(tmp_path, "ask", "How long is the oolong roasted?", env=env)
+    assert "Grounding: unsupported" in flagged.stdout
+    assert "number Ten days: no passage gives this number" in flagged.stdout
 
 
 def test_cli_search_shows_file_page_and_score(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ async def _exercise(client: Client, provider: FakeProvider) -> None:
     result = answer.structured_content
     assert result["answer"] == "Eight hours [1]." and result["mode"] == "direct"
     assert result["citations"][0]["n"] == 1 and result["citations"][0]["chunk_id"]
+    assert result["grounding"]["verdict"] == "supported"
     unknown = await client.call_tool("search", {"query": "x", "collection": "nosuch"})
     assert unknown.is_error and "no collection 'nosuch'" in json.dumps(unknown.model_dump(), ensure_ascii=False)
 

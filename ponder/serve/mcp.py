@@ -26,7 +26,7 @@ from ponder.config import Config
 from ponder.llm import LLMError
 from ponder.reason import MODE_NAMES
 from ponder.serve.collections import Collection, CollectionError, Collections
-from ponder.serve.openai_chat import chunk_view, citations_json, document_view
+from ponder.serve.openai_chat import chunk_view, citations_json, document_view, grounding_json
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ def build_mcp(config: Config) -> MCPServer:
                 answer = chosen.ponder.ask(question, mode=mode or None)
             return {"answer": answer.text, "thinking": answer.thinking, "mode": answer.mode, "route": answer.route,
                     "citations": citations_json(answer, chosen.name, chosen.ponder.store.get_chunks),
-                    "timings": answer.timings}
+                    "grounding": grounding_json(answer), "timings": answer.timings}
         return await _in_thread(run)
 
     return server

@@ -177,3 +177,17 @@ def test_extractive_answer_falls_back_to_the_best_ranked_sentence(ask, provider:
     candidates = next(s for s in answer.trace.steps if s.stage == "extract").detail["candidates"]
     assert answer.text.startswith(candidates[0][1]) and "eight hours" in answer.text
     assert answer.fallbacks and answer.fallbacks[0].startswith("answer: unusable reply")
+
+
+def test_a_streamed_retry_says_why_a_second_answer_follows(ask, provider: FakeProvider) -> None:
+    from tests.fake_provider import stream_events
+
+    provider.replies += [Reply(events=stream_events(["The oolong is roasted ", "for 10 days [1]."])),
+                         Reply(events=stream_events(["Eight hours [1]."]))]
+    heard: list[str] = []
+    answer = ask(**{"reason.on_unsupported": "retry"}).ask(
+        OOLONG, mode="direct", stream=lambda delta: heard.append(getattr(delta, "text", "")))
+    streamed = "".join(heard)
+    assert streamed.index("10 days") < streamed.index("(Revised: no passage supports 10 days.)") < \
+        streamed.index("Eight hours [1].")
+    assert answer.text == "Eight hours [1]." and answer.grounding.action == "retried"

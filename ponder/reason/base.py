@@ -155,6 +155,8 @@ class Mode:
         if policy == "retry":
             llm, instruction = run.writer
             run.note("grounding", action="retry", verdict=grounding.verdict, spans=spans)
+            if run.listener:  # the draft has streamed already: say why a second answer follows
+                run.listener(Delta("text", words.revised.format(spans=spans)))
             generation = self.write(run, llm, numbered, instruction, notes=words.unsupported.format(spans=spans))
             retried = run.answer(answer.mode, generation, numbered, route=answer.route)
             retried.timings["grounding"] = answer.timings["grounding"]
@@ -162,6 +164,8 @@ class Mode:
             retried.grounding.action = "retried"
             return retried
         run.note("grounding", action="refuse", verdict=grounding.verdict, spans=spans, draft=answer.text)
+        if run.listener:
+            run.listener(Delta("text", words.revised.format(spans=spans) + words.refused.format(spans=spans)))
         answer.text = words.refused.format(spans=spans)
         answer.citations = []
         grounding.action = "refused"

@@ -44,6 +44,7 @@ class _Language:
     map: str
     extract: str
     unsupported: str
+    revised: str
     refused: str
     example_passages: tuple[str, str]
     example_question: str
@@ -107,6 +108,7 @@ LANGUAGES = {
                  'answer the question. Reply with JSON only: {"sentences": [<numbers>]}'),
         unsupported=("Your previous answer stated things that no passage supports: {spans}. Answer again using "
                      "only what the passages state, citing them."),
+        revised="\n\n(Revised: no passage supports {spans}.)\n\n",
         refused="The passages do not support an answer: {spans} appear in none of them.",
         example_passages=("The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
                           "Mount Fuji is the highest mountain in Japan, at 3,776 metres."),
@@ -152,6 +154,7 @@ LANGUAGES = {
              '只回复 JSON：{"points": [{"point": "...", "score": 80}]}（没有帮助时给空列表）。'),
         extract='下面是用户文档中编号的句子。请选出回答问题的一句（或两句）。只回复 JSON：{"sentences": [<编号>]}',
         unsupported="你上一次的回答中有资料不支持的内容：{spans}。请只依据资料中写明的内容重新回答，并标注出处。",
+        revised="\n\n（已修改：资料不支持 {spans}。）\n\n",
         refused="资料不足以支持回答：{spans} 在资料中都没有出现。",
         example_passages=("埃菲尔铁塔位于巴黎，于1889年为世界博览会建成。", "富士山是日本最高的山，海拔3776米。"),
         example_question="埃菲尔铁塔是哪一年建成的？",

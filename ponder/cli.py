@@ -547,8 +547,10 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
         if answer.thinking:
             out.print("[bold]Thinking[/]")
             out.print(f"[dim]{escape(answer.thinking)}[/]")
-        else:
+        elif answer.model:
             out.print(f"[dim]Thinking: (none; {escape(answer.model)} did not think aloud)[/]")
+        else:
+            out.print("[dim]Thinking: (none; the answer is quoted from the passages, no model wrote it)[/]")
     out.print("[bold]Answer[/]")
     out.print(marked(answer) or "[dim](empty answer)[/]")
     print_grounding(answer)

@@ -71,15 +71,17 @@ _GENERIC_WORDS = ENGLISH_STOPWORDS | {
 }
 
 
-def entity_key(name: str) -> str:
+def entity_key(name: str, qualifiers: bool = False) -> str:
     """The identity of an entity name: NFKC width, case folded, possessive, parenthesised
-    qualifier and punctuation dropped, spaces kept only between Latin words.
+    qualifier and punctuation dropped, spaces kept only between Latin words. ``qualifiers`` keeps
+    what is in parentheses (to normalise running text, where a name may stand in them).
 
     >>> entity_key("Lilu (mythology)"), entity_key("ＮＡＳＡ’s"), entity_key("北京 大学")
     ('lilu', 'nasa', '北京大学')
     """
     text = unicodedata.normalize("NFKC", name).casefold()
-    text = _PARENTHESISED.sub(" ", text)
+    if not qualifiers:
+        text = _PARENTHESISED.sub(" ", text)
     text = " ".join(_POSSESSIVE.sub("", word) for word in text.split())
     text = _NOT_KEY.sub(" ", text).strip()
     return _SPACE_NEAR_CJK.sub("", " ".join(text.split()))

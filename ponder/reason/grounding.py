@@ -96,8 +96,10 @@ class GroundingChecker:
 
     def _proper_names(self, question: str, answer: str, first: dict[int, str],
                       everything: dict[int, str]) -> list[Flag]:
-        asked = entity_key(question)
-        first_text, all_text = entity_key(" ".join(first.values())), entity_key(" ".join(everything.values()))
+        asked = entity_key(question, qualifiers=True)
+        # Running text keeps its parentheses: "Fidelity Investments (FMR)", "（英语：Bohemian Rhapsody）".
+        first_text = entity_key(" ".join(first.values()), qualifiers=True)
+        all_text = entity_key(" ".join(everything.values()), qualifiers=True)
         numbers = [(n.start, n.end) for n in read_numbers(answer)]
         flags = []
         for key, name in self._names.entities(answer, proper_only=True):

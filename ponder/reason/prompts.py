@@ -207,7 +207,8 @@ def task_messages(task: str, question: str, language: str, numbered: Numbered = 
 
 
 # Base models copy examples, not instructions (shown the instruction alone, the embedded model
-# searched for "<the next sub-question>" verbatim): tasks whose reply is JSON get one worked example.
+# searched for "<the next sub-question>" verbatim, and after a Chinese rewrite instruction it often
+# wrote nothing): these tasks get one worked example.
 # Each is (question, passages, reply).
 TASK_EXAMPLES: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
     "en": {
@@ -215,11 +216,13 @@ TASK_EXAMPLES: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
                  '{"action": "search", "query": "capital of France"}'),
         "grade": ("When was the Eiffel Tower completed?", LANGUAGES["en"].example_passages, '{"relevant": [1]}'),
         "extract": ("When was the Eiffel Tower completed?", LANGUAGES["en"].example_passages, '{"sentences": [1]}'),
+        "rewrite": ("So, in what year was the Eiffel Tower finished?", (), "Eiffel Tower completion year"),
     },
     "zh": {
         "plan": ("流经法国首都的是哪条河？", (), '{"action": "search", "query": "法国的首都"}'),
         "grade": ("埃菲尔铁塔是哪一年建成的？", LANGUAGES["zh"].example_passages, '{"relevant": [1]}'),
         "extract": ("埃菲尔铁塔是哪一年建成的？", LANGUAGES["zh"].example_passages, '{"sentences": [1]}'),
+        "rewrite": ("那么埃菲尔铁塔到底是哪一年建成的呢？", (), "埃菲尔铁塔 建成 年份"),
     },
 }
 

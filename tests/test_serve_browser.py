@@ -12,7 +12,7 @@ from ponder.config import load_config
 from ponder.serve.keys import KeyStore
 from tests.browser import ARTIFACTS, FLAGS, chromium_path, not_blank
 from tests.conftest import EXAMPLES
-from tests.fake_provider import FakeProvider, Reply, stream_events
+from tests.fake_provider import FakeProvider, Reply, chat_response, stream_events
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -76,7 +76,9 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
             expect(page.locator(".meta").first).to_contain_text("· supported")
 
             # An answer with a number no passage gives: highlighted, with the reason, and the verdict shown.
-            provider.replies.append(Reply(events=stream_events(["The oolong is roasted for 10 days [1]."])))
+            # (the page sends the conversation: the question is made standalone first, then answered)
+            provider.replies += [Reply(body=chat_response("How long is the oolong roasted?")),
+                                 Reply(events=stream_events(["The oolong is roasted for 10 days [1]."]))]
             page.fill("#question", "How long is the oolong roasted, again?")
             page.click("#ask button")
             flagged = page.locator(".turn").nth(1).locator("mark.unsupported", has_text="10 days")

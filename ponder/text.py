@@ -13,14 +13,14 @@ from typing import Callable
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs), for character classes.
 CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK = re.compile(f"[{CJK_RANGES}]")
+CJK_CHARACTER = re.compile(f"[{CJK_RANGES}]")
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+")
 _SYMBOL = re.compile(r"[^\sA-Za-z0-9\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def detect_language(text: str) -> str:
     """``"zh"`` when Chinese characters make up a good part of the letters, else ``"en"``."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK_CHARACTER.findall(text))
     words = len(_WORD.findall(text))
     return "zh" if cjk and cjk >= words else "en"
 
@@ -30,7 +30,7 @@ def estimate_tokens(text: str) -> int:
 
     Used for chunk sizes and for token usage when a provider reports none (marked as estimated).
     """
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK_CHARACTER.findall(text))
     words = len(_WORD.findall(text))
     symbols = len(_SYMBOL.findall(text))
     return cjk + (words * 4 + 1) // 3 + (symbols + 1) // 2

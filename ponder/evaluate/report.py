@@ -116,7 +116,7 @@ def _grounding_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "checked": len(checked),
         "unsupported_rate": len(unsupported) / len(checked) if checked else None,
-        "flagged_rate": _mean([bool(g["flags"]) for _, g in checked]) if checked else None,
+        "flagged_rate": _mean([bool(g["flags"]) for _, g in checked]),
         "accuracy_supported": _mean([row["scores"]["correct"] for row in supported]),
         "accuracy_unsupported": _mean([row["scores"]["correct"] for row in unsupported]),
         "grounding_p50_ms": _percentile([g["seconds"] * 1000 for _, g in checked], 50),

@@ -144,7 +144,7 @@ class Mode:
         """Check ``answer`` against its passages and act as ``reason.on_unsupported`` says: flag,
         retry once naming what was unsupported, or refuse."""
         numbered = list(enumerate(answer.hits, start=1))
-        grounding = self._check(run, answer)
+        grounding = self._check(run, answer, numbered)
         policy = self.settings.on_unsupported
         if grounding.verdict in ("supported", "not checked") or policy == "flag" or run.writer is None:
             answer.grounding = grounding
@@ -160,7 +160,7 @@ class Mode:
             generation = self.write(run, llm, numbered, instruction, notes=words.unsupported.format(spans=spans))
             retried = run.answer(answer.mode, generation, numbered, route=answer.route)
             retried.timings["grounding"] = answer.timings["grounding"]
-            retried.grounding = self._check(run, retried)
+            retried.grounding = self._check(run, retried, numbered)
             retried.grounding.action = "retried"
             return retried
         run.note("grounding", action="refuse", verdict=grounding.verdict, spans=spans, draft=answer.text)
@@ -172,8 +172,8 @@ class Mode:
         answer.grounding = grounding
         return answer
 
-    def _check(self, run: Run, answer: Answer) -> Grounding:
-        grounding = self.evidence.checker.check(run.question, answer.text, list(enumerate(answer.hits, start=1)),
+    def _check(self, run: Run, answer: Answer, numbered: Numbered) -> Grounding:
+        grounding = self.evidence.checker.check(run.question, answer.text, numbered,
                                                 [c.marker for c in answer.citations])
         answer.timings["grounding"] = answer.timings.get("grounding", 0.0) + grounding.seconds
         run.note("grounding", verdict=grounding.verdict, flags=[f.text for f in grounding.flags],

@@ -11,8 +11,9 @@ every sentence gets a support score. Any model, any mode; Chinese and English.
   stored vectors) may. Supported at :data:`SUPPORTED` or above.
 
 Numbers and names the question itself contains are never flagged: the model did not invent them.
-The answer is checked against the passages it cites; a span found in no cited passage is looked up
-in every passage it was given before it is flagged. A refusal makes no claim and is not checked.
+Sentences are scored against the passages the answer cites (all it was given when it cites none);
+a number or name is flagged only when no passage it was given holds it. A refusal makes no claim
+and is not checked.
 
 Example::
 
@@ -31,17 +32,15 @@ import jieba
 
 from ponder.graph.extract import NLPExtractor, entity_key
 from ponder.index.tokenize import tokenize
-from ponder.reason.numbers import Number, read_numbers
+from ponder.reason.numbers import CHINESE_NUMERALS, Number, read_numbers
 from ponder.reason.prompts import Numbered
-from ponder.text import CJK_RANGES, is_refusal
+from ponder.text import CJK_CHARACTER, is_refusal
 from ponder.types import Flag, Grounding, SentenceSupport
 
 Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
 SUPPORTED = 0.5  # a sentence with at least this support score counts as backed
 # e5 puts unrelated text near 0.75 and paraphrases above 0.9: stretch that band over 0..1.
 COSINE_FLOOR, COSINE_CEILING = 0.78, 0.92
-_CJK = re.compile(f"[{CJK_RANGES}]")
-_CHINESE_NUMERALS = frozenset("零〇一二两三四五六七八九十百千万亿")
 _MARKERS = re.compile(r"[ \t]*[\[【]\s*\d+(?:\s*[,，、]\s*\d+)*\s*[\]】]")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+?(?:[.!?;](?=\s|$)|[。！？；\n]|$)")
 
@@ -60,12 +59,13 @@ class GroundingChecker:
             return Grounding("not checked", seconds=time.perf_counter() - started)
         given = dict(numbered)
         cited_numbers = [n for n in cited or [] if n in given]
-        first = {n: given[n].chunk.text for n in cited_numbers} or {n: hit.chunk.text for n, hit in numbered}
+        scored_against = {n: given[n].chunk.text for n in cited_numbers} or {n: hit.chunk.text for n, hit in numbered}
         everything = {n: hit.chunk.text for n, hit in numbered}
         plain = _MARKERS.sub(lambda m: " " * len(m.group()), text)  # same offsets, no "[1]" to read as a number
-        flags = self._numbers(question, plain, first, everything) + self._proper_names(question, plain, first,
-                                                                                     everything)
-        sentences = self._sentences(text, plain, first, {n: given[n].chunk.id for n in first})
+        numbers = read_numbers(plain)
+        flags = self._numbers(question, numbers, everything) + self._proper_names(question, plain, numbers,
+                                                                                everything)
+        sentences = self._sentences(text, plain, scored_against, {n: given[n].chunk.id for n in scored_against})
         backed = [s for s in sentences if s.supported and not any(s.start <= f.start < s.end for f in flags)]
         if not flags and all(s.supported for s in sentences):
             verdict = "supported"
@@ -77,36 +77,30 @@ class GroundingChecker:
                          "cited" if cited_numbers else "given", time.perf_counter() - started)
 
     # -- numbers and names ------------------------------------------------------------------------
-    def _numbers(self, question: str, answer: str, first: dict[int, str], everything: dict[int, str]) -> list[Flag]:
+    def _numbers(self, question: str, numbers: list[Number], everything: dict[int, str]) -> list[Flag]:
         asked = {value for n in read_numbers(question) for value in _values(n)}
-        passages = {n: read_numbers(t) for n, t in everything.items()}
+        passages = [p for text in everything.values() for p in read_numbers(text)]
         flags = []
-        for number in read_numbers(answer):
-            if number.hedged or asked & _values(number):
+        for number in numbers:
+            if number.hedged or asked & _values(number) or any(_backs(p, number) for p in passages):
                 continue
-            if any(_backs(p, number) for n in first for p in passages[n]):
-                continue
-            if any(_backs(p, number) for ps in passages.values() for p in ps):
-                continue
-            units = sorted({p.unit for ps in passages.values() for p in ps if _values(p) & _values(number) and p.unit})
+            units = sorted({p.unit for p in passages if _values(p) & _values(number) and p.unit})
             why = (f"the passages give {number.text.split()[0]} only in {', '.join(units)}" if units
                    else "no passage gives this number")
             flags.append(Flag(number.text, "number", number.start, number.end, why))
         return flags
 
-    def _proper_names(self, question: str, answer: str, first: dict[int, str],
+    def _proper_names(self, question: str, answer: str, numbers: list[Number],
                       everything: dict[int, str]) -> list[Flag]:
         asked = entity_key(question, qualifiers=True)
         # Running text keeps its parentheses: "Fidelity Investments (FMR)", "（英语：Bohemian Rhapsody）".
-        first_text = entity_key(" ".join(first.values()), qualifiers=True)
         all_text = entity_key(" ".join(everything.values()), qualifiers=True)
-        numbers = [(n.start, n.end) for n in read_numbers(answer)]
         flags = []
         for key, name in self._names.entities(answer, proper_only=True):
-            if key in asked or _names_in(key, first_text, asked) or _names_in(key, all_text, asked):
+            if key in asked or _names_in(key, all_text, asked):
                 continue
             start = answer.find(name)
-            inside_number = any(a <= start < b for a, b in numbers)  # "US" of "6 billion US dollars"
+            inside_number = any(n.start <= start < n.end for n in numbers)  # "US" of "6 billion US dollars"
             if start >= 0 and not inside_number:
                 flags.append(Flag(name, "name", start, start + len(name), "no passage names it"))
         return flags
@@ -148,7 +142,7 @@ def split_sentences(text: str) -> tuple[list[tuple[int, int]], list[str]]:
 
 def _words(text: str) -> set[str]:
     """The words that carry content; numbers left out (they are checked on their own, by value)."""
-    return {word for word in tokenize(text) if not any(c.isdigit() or c in _CHINESE_NUMERALS for c in word)}
+    return {word for word in tokenize(text) if not any(c.isdigit() or c in CHINESE_NUMERALS for c in word)}
 
 
 def _values(number: Number) -> set[float]:
@@ -164,7 +158,7 @@ def _names_in(key: str, text: str, asked: str) -> bool:
     "Djokovic Novak"; 悉尼奥运会 from 悉尼 and 奥运会."""
     if key in text:
         return True
-    if _CJK.search(key):  # covered by shorter words found in the passages or the question
+    if CJK_CHARACTER.search(key):  # covered by shorter words found in the passages or the question
         covered = set()
         for part in {w for w in jieba.lcut_for_search(key) if 2 <= len(w) < len(key)}:
             if part in text or part in asked:

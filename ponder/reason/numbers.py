@@ -53,7 +53,7 @@ _CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "
                    "八": 8, "九": 9}
 _CHINESE_SMALL = {"十": 10, "百": 100, "千": 1000}
 _CHINESE_LARGE = {"万": 10_000, "亿": 100_000_000}
-_CHINESE_NUMERAL = "零〇一二两三四五六七八九十百千万亿"
+CHINESE_NUMERALS = "零〇一二两三四五六七八九十百千万亿"
 # A Chinese numeral in an answer counts only before a measure word: "一些", "统一", "第一" are not amounts.
 _MEASURE_WORDS = "个位名次年月日号天岁元块米吨倍人家件条项种份所座只辆台分秒点周度层届场部篇本张"
 
@@ -67,7 +67,7 @@ _NUMBER_WORDS = "|".join(sorted(_WORD_VALUES, key=len, reverse=True))
 _WORDS = re.compile(rf"\b(?:(?:{_NUMBER_WORDS})(?:[\s-]+(?:and[\s-]+)?)?)+", re.IGNORECASE)
 _WORD_TAIL = re.compile(rf"\s?(?P<scale>{_SCALE})?\s?(?P<unit>{_UNIT})?(?![a-z])", re.IGNORECASE)
 _MONTH = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?", re.IGNORECASE)
-_CHINESE = re.compile(rf"(?P<percent>百分之)?(?P<number>[{_CHINESE_NUMERAL}]+)(?P<unit>{_UNIT})?")
+_CHINESE = re.compile(rf"(?P<percent>百分之)?(?P<number>[{CHINESE_NUMERALS}]+)(?P<unit>{_UNIT})?")
 _PERCENT_PREFIX = "百分之"
 
 

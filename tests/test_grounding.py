@@ -80,6 +80,14 @@ def test_sentences_without_support_are_listed_and_make_the_answer_partly_support
     assert [f.text for f in grounding.flags] == ["Europe"]
 
 
+def test_a_markdown_heading_is_never_quoted_as_an_answer() -> None:
+    from ponder.reason.extractive import SentenceScorer
+
+    numbered = _numbered("### Oolong roasting\n\nThe oolong is roasted over charcoal for eight hours.")
+    assert [c.text for c in SentenceScorer().candidates(OOLONG, numbered)] == [
+        "The oolong is roasted over charcoal for eight hours."]
+
+
 @pytest.fixture(scope="module")
 def e5() -> E5Embedder:
     return E5Embedder()

@@ -33,7 +33,7 @@ CANDIDATES = 6  # shown to a model that chooses; more is more prompt to get lost
 QUOTED_BY_SCORER = 2  # RGB en_fact, embedded model: the answer is in the best sentence 32%, the best two 56%
 EMBEDDED = 64  # at most this many sentences (BM25's best) are embedded: ~15 ms each on 2 cores
 NOVELTY_WEIGHT = 0.03  # cosines of e5 spread over ~0.15; a sentence all new words gains a fifth of that
-MIN_CHARS = 8  # shorter pieces are headings, list markers, table fragments
+MIN_CHARS = 8  # shorter pieces are list markers, table fragments
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SentenceScorer:
 
     def candidates(self, question: str, numbered: Numbered, limit: int = CANDIDATES) -> list[Candidate]:
         sentences = [(n, text) for n, hit in numbered for text in split_sentences(hit.chunk.text)[1]
-                     if len(text) >= MIN_CHARS]
+                     if len(text) >= MIN_CHARS and not text.startswith("#")]  # a Markdown heading answers nothing
         if not sentences:
             return []
         lexical = _bm25(question, [text for _, text in sentences])

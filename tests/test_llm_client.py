@@ -291,8 +291,9 @@ def test_json_schema_refused_falls_back_to_json_mode_and_remembers(provider: Fak
 
 
 def test_grammar_is_derived_from_the_schema_and_a_refusal_steps_down_in_order(provider: FakeProvider) -> None:
-    """A llama.cpp server gets GBNF (chat and completion alike); a server that refuses it is asked
-    with guided_json (vLLM), then json_schema, remembering each refusal."""
+    """A llama.cpp server gets llama.cpp's grammar for the schema (chat and completion alike),
+    with no room for free whitespace; a server that refuses it is asked with guided_json (vLLM),
+    then json_schema, remembering each refusal."""
     provider.replies += [Reply(body={"choices": [{"text": '{"steps": ["a"]}', "finish_reason": "stop"}]}),
                          Reply(400, '{"error": {"message": "unknown field grammar"}}'),
                          Reply(422, '{"error": {"message": "unknown field guided_json"}}'),
@@ -302,8 +303,8 @@ def test_grammar_is_derived_from_the_schema_and_a_refusal_steps_down_in_order(pr
     result = ask_json(llm, "Steps?", schema=PLAN_SCHEMA, validate=_steps, purpose="plan")
     assert result.value == ["a"] and result.format == "grammar"
     grammar = provider.requests[0]["json"]["grammar"]
-    assert grammar.startswith("root ::=") or "\nroot ::=" in grammar
-    assert '"\\"steps\\""' in grammar and "response_format" not in provider.requests[0]["json"]
+    assert grammar.startswith("%llguidance") and '"steps"' in grammar and '"whitespace_flexible":false' in grammar
+    assert "response_format" not in provider.requests[0]["json"]
     chat = ask_json(llm, USER, schema=PLAN_SCHEMA, validate=_steps, purpose="plan")
     assert chat.value == ["b"] and chat.format == "json_schema" and chat.downgrades == ["grammar", "guided_json"]
     assert provider.requests[2]["json"]["guided_json"] == PLAN_SCHEMA

@@ -1,4 +1,4 @@
-"""The embedded model: a llama.cpp server (``llama_cpp.server``) on a free loopback port.
+"""The embedded model: a llama.cpp server (:mod:`ponder.llm.llama_server`) on a free loopback port.
 
 Started on first use, checked on every call, stopped when Ponder closes or the process exits (and,
 on Linux, killed by the kernel if Ponder itself dies). Its output goes to a log file whose last
@@ -98,12 +98,10 @@ class LocalServer:
             raise LocalServerError(f"model file not found: {model_path} (setting embedded.model_path)")
         port = _free_port()
         command = [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(model_path), "--model_alias", self.model_name,
-            "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", str(self.config.n_ctx),
-            "--n_threads", str(self.config.n_threads), "--n_threads_batch", str(self.config.n_threads),
-            "--seed", "0",
+            # Run as a script, not with -m: importing the ponder package would add a second to the start.
+            sys.executable, str(Path(__file__).with_name("llama_server.py")),
+            "--model", str(model_path), "--alias", self.model_name, "--port", str(port),
+            "--n-ctx", str(self.config.n_ctx), "--threads", str(self.config.n_threads), "--seed", "0",
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:

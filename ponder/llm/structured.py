@@ -3,8 +3,9 @@
 Asked for in the best way the endpoint accepts, most constraining first:
 
 ================  ==================================================================================
-``grammar``       llama.cpp servers (the embedded one: its default): a GBNF grammar derived from the
-                  JSON schema; the model cannot write anything else, base models included
+``grammar``       the embedded llama.cpp server (its default): the grammar llama.cpp itself derives
+                  from the JSON schema (llguidance in the bundled build); the model cannot write
+                  anything else, base models included
 ``guided_json``   vLLM and SGLang: the schema as ``guided_json``
 ``json_schema``   OpenAI-style APIs, Ollama, llama-server: ``response_format: json_schema`` (chat);
                   ``json_schema`` in a completion request (llama-server)
@@ -94,7 +95,7 @@ def _next_format(chosen: str) -> str:
 def _constraint(chosen: str, schema: dict[str, Any], purpose: str, chat: bool) -> dict[str, Any] | None:
     """The request fields that ask for ``schema`` in format ``chosen``; None: nothing to send."""
     if chosen == "grammar":
-        grammar = gbnf_grammar(json.dumps(schema, sort_keys=True))
+        grammar = llama_grammar(json.dumps(schema, sort_keys=True))
         return {"grammar": grammar} if grammar else None
     if chosen == "guided_json":
         return {"guided_json": schema}
@@ -108,14 +109,17 @@ def _constraint(chosen: str, schema: dict[str, Any], purpose: str, chat: bool) -
 
 
 @lru_cache(maxsize=256)
-def gbnf_grammar(schema_json: str) -> str | None:
-    """The GBNF grammar for a JSON schema, by llama.cpp's own converter (shipped with
-    llama-cpp-python); None where that package is not installed."""
+def llama_grammar(schema_json: str) -> str | None:
+    """The grammar for a JSON schema by llama.cpp's own converter, the one the embedded server was
+    built with (``xllamacpp``); None where that package is not installed."""
     try:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
+        from xllamacpp import json_schema_to_grammar
     except ImportError:
         return None
-    return str(json_schema_to_gbnf(schema_json))
+    # llguidance lets JSON hold any whitespace, and a base model held to it can write newlines
+    # until max_tokens; fix the separators to those of the prompts' worked examples instead.
+    layout = {"whitespace_flexible": False, "key_separator": ": ", "item_separator": ", "}
+    return str(json_schema_to_grammar(json.loads(schema_json) | {"x-guidance": layout}))
 
 
 def parse_json_loosely(text: str) -> Any:

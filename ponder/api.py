@@ -12,8 +12,10 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -100,10 +102,48 @@ def _prepare(job: _PrepareJob, path: Path, raw: bytes) -> _Prepared:
 
 
 def _worker_count(setting: int, files: int) -> int:
-    """Processes to convert with: one for small batches (a new process costs ~2 s of imports)."""
+    """Processes to convert with: as set (``ingest.workers``); else one for small batches (a new
+    process costs ~2 s of imports) and whenever workers would run the caller's script again."""
     if setting:
         return setting
-    return 1 if files < 8 else min(os.cpu_count() or 1, 4)
+    if files < 8 or not main_module_reimports_cleanly():
+        return 1
+    return min(os.cpu_count() or 1, 4)
+
+
+def main_module_reimports_cleanly() -> bool:
+    """Whether worker processes may be spawned: each one imports the caller's main script again,
+    so a script without an ``if __name__ == "__main__":`` guard would ingest again in every worker
+    (and fail), and a script read from stdin cannot be imported at all. Safe: no script (``-c``, a
+    REPL), a package's ``__main__`` (multiprocessing skips it), Ponder's own modules, a script or
+    ``-m`` module whose top level only imports, defines, assigns constants and guards (console
+    scripts)."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if main is None or name == "__main__" or name.endswith(".__main__") or name.startswith("ponder."):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return False  # stdin ("<stdin>"), a frozen or vanished script: nothing a worker could import
+    return all(_runs_nothing(statement) for statement in tree.body)
+
+
+def _runs_nothing(statement: ast.stmt) -> bool:
+    if isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(statement, ast.Expr):
+        return isinstance(statement.value, ast.Constant)  # a docstring
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        return statement.value is None or isinstance(statement.value, ast.Constant)
+    if isinstance(statement, ast.If):  # if __name__ == "__main__":
+        test = statement.test
+        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+                and not statement.orelse)
+    return False
 
 
 def _prepare_all(job: _PrepareJob, items: Iterator[tuple[Path, bytes]], workers: int) -> Iterator[_Prepared]:

@@ -57,8 +57,9 @@ class IngestConfig(_Section):
     pdf_passwords: dict[str, str] = Field(
         default_factory=dict, description='Passwords of encrypted PDFs by file name or glob: {"report.pdf" = "1234"}.')
     ocr: bool = Field(False, description="OCR pages without a text layer (needs rapidocr-onnxruntime).")
-    workers: int = Field(0, ge=0, le=64, description="Processes converting files; 0: one per core (max 4) "
-                                                      "for 8 files or more, else 1.")
+    workers: int = Field(0, ge=0, le=64, description=(
+        "Processes converting files; 0: one per core (max 4) for 8 files or more, else 1, and 1 when "
+        "the calling script has no `if __name__ == \"__main__\":` guard (workers would run it again)."))
 
     @model_validator(mode="after")
     def _ocr_needs_layout(self) -> IngestConfig:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pymupdf
+import pytest
 
-from tests.conftest import EXAMPLES, write
+from tests.conftest import EXAMPLES, REPO, write
 
 
 def _bad_batch(folder: Path) -> dict[str, Path]:
@@ -250,3 +252,48 @@ def test_worker_processes_give_the_same_index_as_one_process(make_ponder, tmp_pa
     assert parallel_report.count("ingested") == 10 and parallel_report.count("failed") == 2
     assert [c for c, _ in serial.store.iter_tokens()] == [c for c, _ in parallel.store.iter_tokens()]
     assert parallel.search("ferry 7", top_k=1)[0].chunk.text == serial.search("ferry 7", top_k=1)[0].chunk.text
+
+
+def _readme_python_example() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```python\nfrom ponder import Ponder\n", 1)[1].split("```", 1)[0]
+    return "from ponder import Ponder\n" + block
+
+
+@pytest.mark.slow
+def test_the_readmes_python_example_runs_as_written_on_twenty_files(tmp_path: Path) -> None:
+    """Saved as a script (no ``__main__`` guard) and piped to Python on stdin: worker processes
+    would run such a caller again, so the files are converted in-process and nothing breaks."""
+    folder = tmp_path / "examples"
+    for number in range(20):
+        write(folder / f"note-{number:02d}.md", f"# Note {number}\n\nThe oolong of batch {number} is roasted "
+                                               f"for {number + 2} hours.\n")
+    script = _readme_python_example()
+    assert 'ponder.ingest(["examples/"])' in script and "if __name__" not in script
+    (tmp_path / "example.py").write_text(script, encoding="utf-8")
+    for how, command, stdin in (("file", [sys.executable, "example.py"], None),
+                                ("stdin", [sys.executable, "-"], script)):
+        run = subprocess.run(command, input=stdin, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, (how, run.stderr[-2000:])
+        assert "BrokenProcessPool" not in run.stderr
+        assert ("20 ingested" if how == "file" else "20 unchanged") in run.stdout, (how, run.stdout)
+
+
+def test_workers_start_only_where_the_callers_script_can_be_imported_again(tmp_path: Path) -> None:
+    probe = ("from ponder.api import _worker_count, main_module_reimports_cleanly\n"
+             "{body}")
+    guarded = probe.format(body="if __name__ == '__main__':\n    print(main_module_reimports_cleanly(), "
+                                "_worker_count(0, 20), _worker_count(3, 20))\n")
+    unguarded = probe.format(body="print(main_module_reimports_cleanly(), _worker_count(0, 20), "
+                                  "_worker_count(3, 20))\n")
+    answers = {}
+    for name, source in (("guarded", guarded), ("unguarded", unguarded)):
+        (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+        run = subprocess.run([sys.executable, f"{name}.py"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120, check=True)
+        answers[name] = run.stdout.split()
+    stdin = subprocess.run([sys.executable, "-"], input=unguarded, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120, check=True).stdout.split()
+    many = str(min(os.cpu_count() or 1, 4))
+    assert answers["guarded"] == ["True", many, "3"]  # ingest.workers, when set, is obeyed
+    assert answers["unguarded"] == ["False", "1", "3"] and stdin == ["False", "1", "3"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -518,7 +519,14 @@ def demo(
     """Ingest the bundled sample documents and answer sample questions with the embedded model."""
     samples = examples_dir()
     base = ctx.obj["data_dir"] or load_config(ctx.obj["config"]).data_path
-    with _open(ctx, data_dir=Path(base) / "demo") as ponder:
+    demo_dir = Path(base) / "demo"
+    try:
+        ponder = _open(ctx, data_dir=demo_dir)
+    except StoreError as exc:  # written by another version: the folder is the demo's own, so rebuild it
+        err.print(f"[dim]{escape(str(exc))}; rebuilding {escape(str(demo_dir))}[/]")
+        shutil.rmtree(demo_dir)
+        ponder = _open(ctx, data_dir=demo_dir)
+    with ponder:
         out.print(f"[bold]Ingesting[/] {escape(str(samples))}")
         with _ingest_listener(quiet=False) as listener:
             report = ponder.ingest([samples], listener=listener)
@@ -742,6 +750,13 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
 
 
 def _relative(path: str) -> str:
+    """``path`` as the user knows it: the bundled samples as ``examples/NAME``, else relative to here."""
+    try:
+        samples = examples_dir()
+        if Path(path).is_relative_to(samples):
+            return str(Path("examples") / Path(path).relative_to(samples))
+    except FileNotFoundError:
+        pass
     try:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows

@@ -7,7 +7,9 @@ starts and stops, citations point at ingested chunks, timings and token counts a
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -154,10 +156,20 @@ def test_server_that_cannot_start_quotes_its_log(tmp_path: Path) -> None:
 
 
 def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
+    """Run from elsewhere, over a demo index an older version wrote: the demo rebuilds the folder it
+    owns, and cites the sample files by their own names."""
+    old = tmp_path / "demo" / "ponder.db"
+    old.parent.mkdir()
+    with sqlite3.connect(old) as db:
+        db.executescript("CREATE TABLE chunks (id TEXT); CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+                         "INSERT INTO meta VALUES ('schema', '1');")
     result = subprocess.run([sys.executable, "-m", "ponder.cli", "--data-dir", str(tmp_path), "demo"],
-                            capture_output=True, text=True, timeout=300, env={**os.environ})
+                            capture_output=True, text=True, timeout=300, env={**os.environ}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "written by another version" in result.stderr and "rebuilding" in result.stderr
     out = result.stdout
+    cited = [line.strip() for line in out.splitlines() if re.match(r"\s+\[\d+\] ", line)]
+    assert cited and all(re.match(r"\[\d+\] examples/[\w-]+\.(md|pdf|html|docx|txt)\b", line) for line in cited), cited
     assert "4 ingested" in out
     assert out.count("Question:") == 2 and out.count("Answer") >= 2
     assert "Citations" in out or "No citations" in out

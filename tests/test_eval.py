@@ -243,3 +243,27 @@ def test_systems_that_differ_only_in_reasoning_settings_share_their_models() -> 
                                                  "reasoner.base_url": "http://127.0.0.1:9/v1"})
     assert Backends.key(base) == Backends.key(budget)
     assert Backends.key(base) != Backends.key(other_model)
+
+
+def test_plots_draw_chinese_labels_with_real_glyphs(tmp_path: Path) -> None:
+    """Chinese system names and question types are drawn from a font that has their glyphs:
+    matplotlib warns "Glyph … missing from font(s)" for each one it would draw as a box."""
+    import warnings
+
+    from matplotlib import font_manager
+
+    from ponder.evaluate.plots import CJK_FONTS, draw_plots, font_families
+
+    installed = [name for name in font_families() if name in CJK_FONTS]
+    assert installed, ("no Chinese font installed: the README's test command installs fonts-wqy-microhei; "
+                       f"any of {', '.join(CJK_FONTS)} will do")
+    font = font_manager.get_font(font_manager.findfont(installed[0], fallback_to_default=False))
+    assert all(font.get_char_index(ord(char)) for char in "中文事实问答")
+    row = {"accuracy": 0.5, "p50_s": 1.0, "tokens": 900, "prompt_tokens": 800, "reasoning_tokens": 50,
+           "completion_tokens": 100, "by_type": {"事实": 0.5, "多跳推理": 0.25}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = draw_plots({"中文直答": row, "agentic": row | {"accuracy": 0.75}}, tmp_path)
+    assert set(drawn) == {"accuracy_latency", "accuracy_tokens", "tokens", "by_type"}
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == []

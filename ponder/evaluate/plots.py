@@ -7,6 +7,7 @@ Example::
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+from matplotlib import font_manager  # noqa: E402
+
+# Fonts with Chinese glyphs, most common first (Linux, macOS, Windows); matplotlib falls back from
+# one to the next glyph by glyph, so Latin text keeps DejaVu Sans and Chinese never draws as boxes.
+CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+             "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Microsoft YaHei", "SimHei", "Noto Sans SC",
+             "Arial Unicode MS")
 
 
 def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path,
@@ -22,6 +30,28 @@ def draw_plots(table: dict[str, dict[str, Any]], out_dir: Path,
     ``budgets``, label → step limit), tokens by kind, accuracy by question type. Plots whose data is
     missing (no accuracy measured) are skipped."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context({"font.family": font_families()}):
+        return _draw(table, out_dir, budgets)
+
+
+@lru_cache(maxsize=1)
+def font_families() -> list[str]:
+    """DejaVu Sans, then the installed fonts of :data:`CJK_FONTS` (none named that is missing, so
+    matplotlib does not warn about each)."""
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    if not installed.intersection(CJK_FONTS):
+        # matplotlib's font list is cached from its first run: look again for fonts installed since.
+        known = {font.fname for font in font_manager.fontManager.ttflist}
+        for path in set(font_manager.findSystemFonts()) - known:
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue  # a font file matplotlib cannot read
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+
+
+def _draw(table: dict[str, dict[str, Any]], out_dir: Path, budgets: dict[str, int] | None) -> dict[str, Path]:
     drawn: dict[str, Path] = {}
     scored = {s: row for s, row in table.items() if row["accuracy"] is not None}
     if scored:

@@ -277,7 +277,8 @@ def _write_html(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]], pl
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+body {{ font: 14px/1.45 system-ui, "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+       "WenQuanYi Micro Hei", sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }} th, td {{ border: 1px solid #ccc; padding: 4px 8px; }}
 td {{ text-align: right; }} td.best {{ font-weight: bold; background: #e8f5e9; }}
 figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 560px; border: 1px solid #eee; }}

@@ -231,8 +231,9 @@ class ModelOverride(_Section):
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1)
     structured_output: Literal["grammar", "guided_json", "json_schema", "json_object", "text"] | None = Field(
-        None, description="How to constrain JSON replies: grammar (llama.cpp GBNF), guided_json (vLLM, SGLang), "
-                          "json_schema (OpenAI, Ollama), json_object (JSON mode) or text (parse tolerantly). "
+        None, description="How to constrain JSON replies: grammar (the embedded llama.cpp), "
+                          "guided_json (vLLM, SGLang), json_schema (OpenAI, Ollama, llama-server), "
+                          "json_object (JSON mode) or text (parse tolerantly). "
                           "Unset: grammar for the embedded model, json_schema otherwise.")
     force_think: bool | None = Field(
         None, description='Start the answer with "<think>\\n" for R1-family models that skip thinking.')

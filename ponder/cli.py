@@ -216,9 +216,8 @@ def evaluate(
 ) -> None:
     """Answer a dataset in several modes and write the comparison: results.jsonl and report.md."""
     from ponder.evaluate import load_dataset
-    from ponder.evaluate.report import write_report
-    from ponder.evaluate.runner import EvalRunner, RunLog, System, budget_curve
-    from ponder.evaluate.scoring import Price
+    from ponder.evaluate.evaluation import EvalSettings
+    from ponder.evaluate.evaluation import evaluate as run_evaluation
 
     if compare:
         from ponder.evaluate.compare import compare_runs
@@ -231,61 +230,43 @@ def evaluate(
         return
     if dataset is None or out_dir is None:
         raise typer.BadParameter("give a DATASET and --out DIR (or --compare BEFORE AFTER)")
-    for mode in modes or []:
-        if mode not in MODE_NAMES:
-            raise typer.BadParameter(f"{mode!r} is not a mode; valid modes: {', '.join(MODE_NAMES)}",
-                                     param_hint="--mode")
-    base = load_config(ctx.obj["config"])
+    try:
+        settings = EvalSettings(tuple(modes or ()), tuple(budgets or ()), tuple(configs or ()), corpus,
+                                concurrency, judge)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mode") from None
     data = load_dataset(dataset, shared=_shared_dir(), limit=limit)
-    own_index = bool(data.corpus or corpus)
-    data_dir = str(out_dir / "index") if own_index else (str(ctx.obj["data_dir"]) if ctx.obj["data_dir"] else None)
-    # global answers corpus-wide questions from community reports: asked for by name, not by default.
-    systems = [System(mode, mode) for mode in modes or [m for m in MODE_NAMES if m != "global"]]
-    curve = budget_curve(systems, budgets or [], base.reason.max_steps)
-    systems += [System(label, "agentic", {"reason.max_steps": steps}) for label, steps in curve.items()
-                if label != "agentic"]
-    systems += [System(f"{s.label}@{path.stem}", s.mode, s.overrides, path) for path in configs or [] for s in systems]
+    # One live display at a time: the ingest bar (if the dataset brings a corpus) ends before the
+    # question bar starts.
+    ingesting = contextlib.ExitStack()
+    listener = ingesting.enter_context(_ingest_listener(quiet=False))
+    progress = Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, disable=not err.is_terminal)
+    task = progress.add_task("eval", total=None)
 
-    def make_config(system: System):
-        return load_config(system.config or ctx.obj["config"], overrides={"data_dir": data_dir, **system.overrides})
+    def ingested(report: Any) -> None:
+        ingesting.close()
+        out.print(report.summary())
 
-    run_log = RunLog(out_dir)
-    with Ponder(make_config(System("ingest", "direct"))) as ponder:
-        if own_index:
-            source = data.write_corpus(out_dir / "corpus") if data.corpus else corpus
-            with _ingest_listener(quiet=False) as listener:
-                out.print(ponder.ingest([source], listener=listener).summary())
-    prices = {model: Price(p.input, p.output) for model, p in base.prices.items()}
-    runner = EvalRunner(make_config, data, systems, out_dir, concurrency=concurrency, prices=prices, judge=judge)
-    pending = runner.pending()
-    failures = asked = 0
-    with Progress(TextColumn("asking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, disable=not err.is_terminal) as progress:
-        task = progress.add_task("eval", total=len(pending))
+    def landed(row: dict[str, Any]) -> None:
+        if not progress.live.is_started:
+            ingesting.close()
+            progress.start()
+        progress.advance(task)
+        if not err.is_terminal:
+            status = f"error: {row['error']}" if row["error"] else (
+                "right" if row["scores"]["correct"] else "wrong" if row["scores"]["correct"] is False else "done")
+            err.print(f"{row['system']} {row['question_id']}: {escape(status)}")
 
-        def landed(row: dict[str, Any]) -> None:
-            nonlocal failures, asked
-            failures += bool(row["error"])
-            asked += 1
-            run_log.record(asked)
-            progress.advance(task)
-            if not err.is_terminal:
-                status = f"error: {row['error']}" if row["error"] else (
-                    "right" if row["scores"]["correct"] else "wrong" if row["scores"]["correct"] is False else "done")
-                err.print(f"{row['system']} {row['question_id']}: {escape(status)}")
-
-        runner.on_result = landed
-        rows = runner.run()
-    config_text = (ctx.obj["config"].read_text(encoding="utf-8") if ctx.obj["config"]
-                   else "# defaults (no config file)")
-    if pending:  # a run that only redraws the report asked nothing and adds no time
-        run_log.record(len(pending))
-    wall = run_log.total_seconds()
-    markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {data.name}", wall_seconds=wall,
-                                  budgets=curve)
+    try:
+        outcome = run_evaluation(data, out_dir, settings, config_path=ctx.obj["config"], data_dir=ctx.obj["data_dir"],
+                                 ingest_listener=listener, on_ingested=ingested, on_result=landed)
+    finally:
+        ingesting.close()
+        progress.stop()
     results = escape(str(out_dir / "results.jsonl"))
-    out.print(f"{len(pending)} asked ({failures} failed), {len(rows)} results in {results}")
-    out.print(f"report: {escape(str(markdown))} and {escape(str(page))}")
+    out.print(f"{outcome.asked} asked ({outcome.failures} failed), {len(outcome.rows)} results in {results}")
+    out.print(f"report: {escape(str(outcome.markdown))} and {escape(str(outcome.page))}")
 
 
 def _shared_dir() -> Path:

@@ -10,7 +10,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass
@@ -30,6 +30,7 @@ class FakeProvider:
     url: str = ""
     disconnects: int = 0  # streams the client hung up on before the end
     default: Reply | None = None  # served when the queue is empty (else HTTP 500)
+    respond: Callable[[dict[str, Any]], Reply] | None = None  # or: a reply made from the request's JSON
     max_in_flight: int = 0  # most requests being answered at once
     _in_flight: int = 0
 
@@ -45,6 +46,7 @@ class FakeProvider:
                     "json": json.loads(self.rfile.read(length) or b"{}"),
                 })
                 reply = (provider.replies.pop(0) if provider.replies
+                         else provider.respond(provider.requests[-1]["json"]) if provider.respond
                          else provider.default or Reply(500, "no reply queued"))
                 with provider._lock:
                     provider._in_flight += 1

@@ -200,3 +200,40 @@ def test_a_killed_run_resumes_without_duplicates_and_eval_runs_on_its_validation
                                         "-m", "direct"], capture_output=True, text=True, timeout=300)
     assert evaluation.returncode == 0, evaluation.stderr
     assert (tmp_path / "ev" / "report.md").is_file()
+
+
+def test_cli_estimates_the_cost_asks_before_spending_and_dry_run_writes_nothing(provider, corpus: Path,
+                                                                                 tmp_path: Path) -> None:
+    provider.respond = lambda request: _question("How long is the Qingxi oolong roasted?", "eight hours") if (
+        "response_format" in request) else _teacher("It is roasted for eight hours [1].", "So: eight hours.")
+    config = tmp_path / "ponder.toml"
+    config.write_text(f'data_dir = "{tmp_path / "index"}"\n[retrieve]\nmode = "bm25"\n'
+                      f'[chat]\nbase_url = "{provider.url}"\nmodel = "fast-chat"\nretries = 0\n'
+                      f'[prices."fast-chat"]\ninput = 1.0\noutput = 2.0\n', encoding="utf-8")
+    base = [sys.executable, "-m", "ponder.cli", "--config", str(config)]
+    subprocess.run(base + ["ingest", str(corpus)], check=True, capture_output=True, timeout=120)
+    out = tmp_path / "out"
+    declined = subprocess.run(base + ["distill", str(out), "--kinds", "lookup"], input="n\n", capture_output=True,
+                              text=True, timeout=120)
+    assert declined.returncode == 1 and "about $0.0" in declined.stdout and "Go on?" in declined.stderr
+    assert not out.exists() and provider.requests == []
+    dry = subprocess.run(base + ["distill", str(out), "--kinds", "lookup", "--dry-run"], capture_output=True,
+                         text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    # three sources: the oolong chunk gives a record; the others do not hold the writer's reference
+    assert dry.stdout.count('"question": "How long is the Qingxi oolong roasted?"') == 1
+    assert "no question: question: reference answer not in the source (2)" in dry.stdout and not out.exists()
+    assert len([r for r in provider.requests if "response_format" in r["json"]]) == 3
+
+
+def test_judge_drops_what_it_finds_wrong(provider, make_ponder, corpus: Path, tmp_path: Path) -> None:
+    provider.replies += [
+        _question("How long is the Qingxi oolong roasted?", "eight hours"),
+        _teacher("It is roasted for eight hours [1], and for ten more at night.", "It says eight hours."),
+        Reply(body=chat_response('{"correct": false, "why": "adds ten hours"}', model="fast-chat")),
+    ]
+    ponder = make_ponder(**_settings(provider, tmp_path / "index"))
+    ponder.ingest([corpus])
+    result = Distiller(ponder, DistillOptions(kinds=("lookup",), per_doc=1, limit=1, judge=True)).run(tmp_path / "o")
+    assert result.records[0]["reasons"] == ["judge: answer wrong"]
+    assert "eight hours" in provider.requests[2]["json"]["messages"][0]["content"]

@@ -182,7 +182,7 @@ class Distiller:
 
         if not record["reference"]:
             return None
-        return Judge(self.ponder.model("chat")).verdict(record["question"], [record["reference"]], record["answer"])
+        return Judge(self.ponder.model("judge")).verdict(record["question"], [record["reference"]], record["answer"])
 
     # -- outputs ----------------------------------------------------------------------------------
     def _finish(self, out_dir: Path, lines: list[dict[str, Any]], write: bool) -> DistillResult:

@@ -95,7 +95,7 @@ def _next_format(chosen: str) -> str:
 def _constraint(chosen: str, schema: dict[str, Any], purpose: str, chat: bool) -> dict[str, Any] | None:
     """The request fields that ask for ``schema`` in format ``chosen``; None: nothing to send."""
     if chosen == "grammar":
-        grammar = llama_grammar(json.dumps(schema, sort_keys=True))
+        grammar = llama_grammar(json.dumps(schema))  # key order kept: the grammar writes properties in it
         return {"grammar": grammar} if grammar else None
     if chosen == "guided_json":
         return {"guided_json": schema}

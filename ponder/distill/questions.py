@@ -34,8 +34,8 @@ _HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]")
 
 QUESTION_SCHEMA = {
     "type": "object",
-    "properties": {"question": {"type": "string", "minLength": 5, "maxLength": 200},
-                   "answer": {"type": "string", "maxLength": 100}},
+    "properties": {"question": {"type": "string", "minLength": 5, "maxLength": 150},
+                   "answer": {"type": "string", "maxLength": 60}},
     "required": ["question", "answer"],
     "additionalProperties": False,
 }
@@ -48,8 +48,8 @@ _ASK = {
         "comparison": "a question comparing something in passage 1 with something in passage 2",
         "unanswerable": ("a question on the passage's topic that the passage does NOT answer "
                          "(its answer is not in it); the answer field stays empty"),
-        "instruction": ("Write {ask}. Ask it as a user would, without saying 'the passage'. Reply with JSON: "
-                        '{{"question": "...", "answer": "the short answer, copied from the passage"}}.'),
+        "instruction": "Write {ask}. Ask it as a user would, without saying 'the passage'.",
+        "reply": 'Reply with JSON: {"question": "...", "answer": "the short answer, copied from the passage"}.',
         "passage": "Passage {n}:", "example": ("The Eiffel Tower was completed in 1889 for the World's Fair.",
                                                 '{"question": "When was the Eiffel Tower completed?", '
                                                 '"answer": "1889"}'),
@@ -60,8 +60,8 @@ _ASK = {
         "multi-hop": "一个必须结合段落1和段落2中的事实才能回答的问题",
         "comparison": "一个比较段落1与段落2中内容的问题",
         "unanswerable": "一个与段落主题相关、但段落无法回答的问题（答案不在段落中），answer 留空",
-        "instruction": ("请写{ask}。像用户提问那样写，不要说“段落”。用 JSON 回复："
-                        '{{"question": "……", "answer": "简短答案，从段落中原样摘录"}}。'),
+        "instruction": "请写{ask}。像用户提问那样写，不要说“段落”。",
+        "reply": '用 JSON 回复：{"question": "……", "answer": "简短答案，从段落中原样摘录"}。',
         "passage": "段落{n}：", "example": ("埃菲尔铁塔于1889年为世界博览会建成。",
                                           '{"question": "埃菲尔铁塔是哪一年建成的？", "answer": "1889年"}'),
     },
@@ -164,7 +164,8 @@ def linked_pairs(store: ChunkStore, rng: random.Random) -> list[tuple[Chunk, Chu
 
 
 def question_prompt(llm: OpenAICompatibleLLM, source: Source) -> list[dict[str, str]] | str:
-    """Chat messages, or for a base model a completion prompt with one worked example."""
+    """Chat messages, or for a base model a completion prompt with one worked example (and no JSON
+    template, which a base model copies)."""
     words = _ASK[source.language]
     instruction = words["instruction"].format(ask=words[source.kind])
     passages = "\n\n".join(f"{words['passage'].format(n=n)}\n{' '.join(c.text.split())}"
@@ -173,14 +174,14 @@ def question_prompt(llm: OpenAICompatibleLLM, source: Source) -> list[dict[str, 
         example_passage, example_json = words["example"]
         return (f"{instruction}\n\n{words['passage'].format(n=1)}\n{example_passage}\nJSON: {example_json}\n\n"
                 f"{passages}\nJSON: ")
-    return [{"role": "user", "content": f"{instruction}\n\n{passages}"}]
+    return [{"role": "user", "content": f"{instruction} {words['reply']}\n\n{passages}"}]
 
 
 def write_question(llm: OpenAICompatibleLLM, source: Source) -> WrittenQuestion | str:
     """The question the chat model writes from ``source``, or why there is none (a reason string,
     counted on the data card)."""
     result = ask_json(llm, question_prompt(llm, source), schema=QUESTION_SCHEMA, validate=_question_fields,
-                      purpose="distill-question", max_tokens=200)
+                      purpose="distill-question", max_tokens=320)
     if result.value is None:
         return "question: unusable reply from the writer"
     question, reference = result.value

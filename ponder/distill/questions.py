@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from ponder.evaluate.answers import normalise
 from ponder.index.store import ChunkStore
 from ponder.llm.client import OpenAICompatibleLLM
 from ponder.llm.structured import ask_json
@@ -187,7 +188,7 @@ def write_question(llm: OpenAICompatibleLLM, source: Source) -> WrittenQuestion 
     question, reference = result.value
     if source.kind == "unanswerable":
         reference = ""
-    elif not reference or _normalise(reference) not in _normalise(" ".join(c.text for c in source.chunks)):
+    elif not reference or normalise(reference) not in normalise(" ".join(c.text for c in source.chunks)):
         return "question: reference answer not in the source"
     usage = result.generation.usage if result.generation else None
     return WrittenQuestion(source, question, reference, llm.model,
@@ -203,13 +204,10 @@ def _question_fields(value: Any) -> tuple[str, str]:
     return question, " ".join(str(value.get("answer") or "").split())
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.casefold())
-
 
 def near_duplicate(question: str, earlier: list[str], similarity: float | None = None,
                    threshold: float = 0.95) -> bool:
     """The same text as an earlier question once case, spaces and punctuation are dropped, or
     ``similarity`` (the best cosine to an earlier question's embedding) at ``threshold`` or more."""
-    key = _normalise(question)
-    return any(_normalise(other) == key for other in earlier) or (similarity or 0.0) >= threshold
+    key = normalise(question)
+    return any(normalise(other) == key for other in earlier) or (similarity or 0.0) >= threshold

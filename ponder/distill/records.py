@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ponder.distill.questions import WrittenQuestion
+from ponder.evaluate.answers import normalise
 from ponder.reason.numbers import read_numbers
 from ponder.reason.prompts import answer_messages
 from ponder.text import is_refusal
@@ -102,8 +103,8 @@ def supported(record: dict[str, Any]) -> bool:
     words are in the source."""
     if set(record["source_chunk_ids"]) & {c["chunk_id"] for c in record["citations"]}:
         return True
-    answer = _normalise(record["answer"])
-    if record["reference"] and _normalise(record["reference"]) in answer:
+    answer = normalise(record["answer"])
+    if record["reference"] and normalise(record["reference"]) in answer:
         return True
     words = _words(record["answer"])
     source = set(_words(" ".join(record["source_texts"])))
@@ -115,8 +116,8 @@ def contradicts(thinking: str, answer: str, reference: str) -> bool:
     reference answer when the answer holds it, else the answer's numbers) must appear in the last
     third of the thinking whenever that part states a key string of its own kind."""
     conclusion = thinking[len(thinking) * 2 // 3:]
-    if reference and _normalise(reference) in _normalise(answer):
-        if _normalise(reference) in _normalise(conclusion):
+    if reference and normalise(reference) in normalise(answer):
+        if normalise(reference) in normalise(conclusion):
             return False
         # the thinking concluded on some other number, or never came near the answer
         return bool(_numbers(reference)) and bool(_numbers(conclusion)) and not (
@@ -132,9 +133,6 @@ def _numbers(text: str) -> set[float]:
 def _words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold()) if len(w) > 1 or not w.isascii()]
 
-
-def _normalise(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.casefold())
 
 
 # -- formats --------------------------------------------------------------------------------------

@@ -237,3 +237,26 @@ def test_judge_drops_what_it_finds_wrong(provider, make_ponder, corpus: Path, tm
     result = Distiller(ponder, DistillOptions(kinds=("lookup",), per_doc=1, limit=1, judge=True)).run(tmp_path / "o")
     assert result.records[0]["reasons"] == ["judge: answer wrong"]
     assert "eight hours" in provider.requests[2]["json"]["messages"][0]["content"]
+
+
+def test_sources_are_spread_over_documents_and_pairs_share_an_entity(make_ponder, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    write(folder / "a.md", "# Harbour\n\nThe Qingxi Cooperative runs the harbour shop, which sells dried fish, rope "
+                           "and tea to the boats that call at the pier each morning.")
+    write(folder / "b.md", "# Tea\n\nThe Qingxi Cooperative roasts its oolong for eight hours, and every spring it "
+                           "sends 1,200 kilograms of it to buyers in the city.")
+    write(folder / "c.md", "# Weather\n\nFog lies over the valley on most autumn mornings and lifts before noon; "
+                           "the winter is mild and the summer is wet and warm.")
+    ponder = make_ponder(tmp_path / "index", **{"retrieve.mode": "bm25"})
+    ponder.ingest([folder])
+    from ponder.distill.questions import sample_sources
+
+    sources = sample_sources(ponder.store, ["lookup", "numeric", "multi-hop"], per_doc=1, limit=None)
+    singles = [s for s in sources if s.kind != "multi-hop"]
+    assert sorted(Path(s.chunks[0].path).name for s in singles) == ["a.md", "b.md", "c.md"]
+    assert all(s.kind == "lookup" for s in singles if Path(s.chunks[0].path).name != "b.md")  # no number
+    pairs = [s for s in sources if s.kind == "multi-hop"]
+    assert pairs and {Path(c.path).name for c in pairs[0].chunks} == {"a.md", "b.md"}
+    assert sample_sources(ponder.store, ["lookup", "numeric", "multi-hop"], per_doc=1, limit=None) == sources
+    with pytest.raises(ValueError, match="valid kinds: lookup"):
+        sample_sources(ponder.store, ["trivia"], per_doc=1, limit=None)

@@ -117,13 +117,13 @@ def sample_sources(store: ChunkStore, kinds: list[str], per_doc: int, limit: int
             kind = single[turn % len(single)]
             turn += 1
             if kind == "numeric" and not _HAS_NUMBER.search(chunk.text):
-                kind = "lookup" if "lookup" in single else kind
-            if kind == "numeric" and not _HAS_NUMBER.search(chunk.text):
-                continue
+                if "lookup" not in single:
+                    continue
+                kind = "lookup"
             by_kind[kind].append(Source(kind, (chunk,)))
     if paired:
-        pairs = linked_pairs(store, rng)
-        for index, pair in enumerate(pairs[:per_doc * max(len(store.documents()) // 2, 1)]):
+        wanted = per_doc * max(len(store.documents()) // 2, 1)
+        for index, pair in enumerate(linked_pairs(store, rng, wanted)):
             kind = paired[index % len(paired)]
             by_kind[kind].append(Source(kind, pair))
     interleaved = [source for group in _round_robin([by_kind[k] for k in kinds]) for source in group]
@@ -139,9 +139,10 @@ def _round_robin(groups: list[list[Source]]) -> list[list[Source]]:
     return [[g[i] for g in groups if i < len(g)] for i in range(longest)]
 
 
-def linked_pairs(store: ChunkStore, rng: random.Random) -> list[tuple[Chunk, Chunk]]:
-    """Pairs of chunks from different documents that name the same entity (the graph's mentions),
-    rarest entity first; without a graph, pairs sharing a rare BM25 term. One pair per entity."""
+def linked_pairs(store: ChunkStore, rng: random.Random, wanted: int) -> list[tuple[Chunk, Chunk]]:
+    """Up to ``wanted`` pairs of chunks from different documents that name the same entity (the
+    graph's mentions), rarest entity first; without a graph, pairs sharing a rare BM25 term. One
+    pair per entity, no chunk in two pairs."""
     chunk_ids_by_key: dict[str, list[str]] = defaultdict(list)
     for chunk_id, key, _ in store.graph_rows().mentions:
         chunk_ids_by_key[key].append(chunk_id)
@@ -161,6 +162,8 @@ def linked_pairs(store: ChunkStore, rng: random.Random) -> list[tuple[Chunk, Chu
         if pair:
             used.update(c.id for c in pair)
             pairs.append(pair)
+            if len(pairs) == wanted:
+                break
     return pairs
 
 

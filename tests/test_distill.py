@@ -260,3 +260,30 @@ def test_sources_are_spread_over_documents_and_pairs_share_an_entity(make_ponder
     assert sample_sources(ponder.store, ["lookup", "numeric", "multi-hop"], per_doc=1, limit=None) == sources
     with pytest.raises(ValueError, match="valid kinds: lookup"):
         sample_sources(ponder.store, ["trivia"], per_doc=1, limit=None)
+
+
+def test_every_filter_names_its_reason() -> None:
+    from ponder.distill.records import Limits, check
+
+    good = {"question": "How long is the oolong roasted?", "kind": "lookup", "reference": "eight hours",
+            "answer": "It is roasted for eight hours [1].", "thinking": "Passage 1: eight hours.",
+            "citations": [{"chunk_id": "c1"}], "invalid_citations": [], "source_chunk_ids": ["c1"],
+            "source_texts": ["The oolong is roasted for eight hours."]}
+    limits = Limits()
+    assert check(good, limits, require_thinking=True) == []
+    cases = {
+        "answer length out of limits": {"answer": "x" * 2_001},
+        "question too long": {"question": "q" * 301},
+        "thinking too long": {"thinking": "t" * 30_001},
+        "citations do not resolve": {"invalid_citations": [4]},
+        "nothing cited": {"citations": []},
+        "answerable question refused": {"answer": "The passages do not contain the answer."},
+        "answer not supported by its source": {"citations": [{"chunk_id": "c9"}], "answer": "Ten days, in Paris [1]."},
+        "no thinking": {"thinking": ""},
+        "thinking contradicts the answer": {"reference": "1998", "answer": "It opened in 1998 [1].",
+                                            "source_texts": ["It opened in 1998."], "thinking": "So it is 1997."},
+    }
+    for reason, change in cases.items():
+        assert reason in check(good | change, limits, require_thinking=True), reason
+    assert check(good | {"thinking": ""}, limits, require_thinking=False) == []
+    assert check(good, limits, require_thinking=True, judge=lambda record: False) == ["judge: answer wrong"]

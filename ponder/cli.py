@@ -262,7 +262,8 @@ def evaluate(
 
     try:
         outcome = run_evaluation(data, out_dir, settings, config_path=ctx.obj["config"], data_dir=ctx.obj["data_dir"],
-                                 ingest_listener=listener, on_ingested=ingested, on_result=landed)
+                                 ingest_listener=listener, on_ingested=ingested,
+                                 on_planned=lambda pending: progress.update(task, total=pending), on_result=landed)
     finally:
         ingesting.close()
         progress.stop()

@@ -62,10 +62,12 @@ def plan_systems(settings: EvalSettings, default_steps: int) -> tuple[list[Syste
 def evaluate(dataset: Dataset, out_dir: Path, settings: EvalSettings, *, config_path: Path | None = None,
              data_dir: Path | None = None, ingest_listener: IngestListener | None = None,
              on_ingested: Callable[[IngestReport], None] | None = None,
+             on_planned: Callable[[int], None] | None = None,
              on_result: Callable[[dict[str, Any]], None] | None = None) -> EvalOutcome:
     """Run (or resume) the evaluation in ``out_dir`` and write its report. A dataset with its own
     corpus, or ``settings.corpus``, is indexed in ``out_dir/index``; otherwise questions are asked
-    of ``data_dir`` (default: the config's)."""
+    of ``data_dir`` (default: the config's). ``on_planned`` hears how many questions are pending,
+    ``on_result`` each result as it lands."""
     base = load_config(config_path)
     own_index = bool(dataset.corpus or settings.corpus)
     index = str(out_dir / "index") if own_index else (str(data_dir) if data_dir else None)
@@ -85,6 +87,8 @@ def evaluate(dataset: Dataset, out_dir: Path, settings: EvalSettings, *, config_
     runner = EvalRunner(make_config, dataset, systems, out_dir, concurrency=settings.concurrency, prices=prices,
                         judge=settings.judge)
     pending = runner.pending()
+    if on_planned:
+        on_planned(len(pending))
     counts = {"asked": 0, "failures": 0}
 
     def landed(row: dict[str, Any]) -> None:

@@ -287,3 +287,23 @@ def test_every_filter_names_its_reason() -> None:
         assert reason in check(good | change, limits, require_thinking=True), reason
     assert check(good | {"thinking": ""}, limits, require_thinking=False) == []
     assert check(good, limits, require_thinking=True, judge=lambda record: False) == ["judge: answer wrong"]
+
+
+def test_a_failing_endpoint_stops_the_run_and_keeps_what_landed(provider, make_ponder, corpus: Path,
+                                                                 tmp_path: Path) -> None:
+    from ponder.llm import LLMError
+
+    provider.replies += [_question("How long is the Qingxi oolong roasted?", "eight hours"),
+                         _teacher("It is roasted for eight hours [1].", "So: eight hours.")]
+    ponder = make_ponder(**_settings(provider, tmp_path / "index"))
+    ponder.ingest([corpus])
+    options = DistillOptions(kinds=("lookup",), per_doc=1)
+    with pytest.raises(LLMError, match="500"):  # nothing more queued: the provider answers 500
+        Distiller(ponder, options).run(tmp_path / "out")
+    landed = (tmp_path / "out" / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(landed) == 1 and json.loads(landed[0])["kept"]
+    provider.respond = lambda request: _question("How long is the ferry ride?", "forty minutes") if (
+        "response_format" in request) else _teacher("It runs every forty minutes [1].", "So: forty minutes.")
+    result = Distiller(ponder, options).run(tmp_path / "out")
+    assert len(result.records) + sum(result.dropped_questions.values()) == 4
+    assert (tmp_path / "out" / "records.jsonl").read_text(encoding="utf-8").splitlines()[0] == landed[0]

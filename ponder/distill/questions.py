@@ -23,7 +23,7 @@ from typing import Any
 
 from ponder.evaluate.answers import normalise
 from ponder.index.store import ChunkStore
-from ponder.llm.client import OpenAICompatibleLLM
+from ponder.llm.client import LLMError, OpenAICompatibleLLM
 from ponder.llm.structured import ask_json
 from ponder.text import CJK_CHARACTER, detect_language
 from ponder.types import Chunk
@@ -183,9 +183,12 @@ def question_prompt(llm: OpenAICompatibleLLM, source: Source) -> list[dict[str, 
 
 def write_question(llm: OpenAICompatibleLLM, source: Source) -> WrittenQuestion | str:
     """The question the chat model writes from ``source``, or why there is none (a reason string,
-    counted on the data card)."""
+    counted on the data card). An endpoint that fails raises :class:`LLMError`: that is no reason
+    to drop a source, and the run stops with the endpoint named."""
     result = ask_json(llm, question_prompt(llm, source), schema=QUESTION_SCHEMA, validate=_question_fields,
                       purpose="distill-question", max_tokens=320)
+    if result.value is None and result.generation is None:  # no reply at all: the endpoint failed
+        raise LLMError(f"the question writer failed: {result.error}")
     if result.value is None:
         return "question: unusable reply from the writer"
     question, reference = result.value

@@ -20,7 +20,7 @@ import os
 import statistics
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -125,13 +125,18 @@ class Distiller:
         if not dry_run:
             out_dir.mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(max(1, self.options.concurrency)) as pool:
-            for line in pool.map(self._one, pending):
-                with self._lock:
+            futures = [pool.submit(self._one, source) for source in pending]
+            try:
+                for future in as_completed(futures):  # written as each lands, not in source order
+                    line = future.result()
                     lines[line["id"]] = line
                     if not dry_run:
                         _append(out_dir / RECORDS, line)
-                if on_record:
-                    on_record(line)
+                    if on_record:
+                        on_record(line)
+            except BaseException:  # an endpoint that fails, a Ctrl-C: stop asking, keep what landed
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         return self._finish(out_dir, [lines[s.id] for s in sources if s.id in lines], write=not dry_run)
 
     def pending(self, out_dir: Path, sources: list[Source]) -> list[Source]:

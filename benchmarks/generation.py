@@ -39,14 +39,15 @@ def rag_prompt(question: dict, run: int) -> str:
             f"Question: {question['query']}\nAnswer:")
 
 
-def timed_completion(base_url: str, prompt: str) -> tuple[int, int, float, float]:
+def timed_completion(base_url: str, prompt: str, api_key: str) -> tuple[int, int, float, float]:
     """(prompt tokens, completion tokens, seconds to first token, seconds from first to last token)."""
     body = {"prompt": prompt, "max_tokens": NEW_TOKENS, "temperature": 0, "stream": True,
             "stream_options": {"include_usage": True}, "ignore_eos": True}
     started = time.perf_counter()
     first = last = 0.0
     usage = None
-    with httpx.stream("POST", base_url + "/completions", json=body, timeout=300) as response:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.stream("POST", base_url + "/completions", json=body, headers=headers, timeout=300) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if not line.startswith("data:") or line.strip() == "data: [DONE]":
@@ -58,7 +59,7 @@ def timed_completion(base_url: str, prompt: str) -> tuple[int, int, float, float
                 last = time.perf_counter()
                 first = first or last
     if usage is None:
-        counted = httpx.post(base_url + "/completions", json=body | {"stream": False}, timeout=300)
+        counted = httpx.post(base_url + "/completions", json=body | {"stream": False}, headers=headers, timeout=300)
         usage = counted.raise_for_status().json()["usage"]
     return usage["prompt_tokens"], usage["completion_tokens"], first - started, last - first
 
@@ -73,11 +74,11 @@ def main() -> None:
         base_url = server.url()
         print(f"server ready in {time.perf_counter() - started:.2f} s")
         try:
-            timed_completion(base_url, rag_prompt(questions[-1], 0))  # warm-up
+            timed_completion(base_url, rag_prompt(questions[-1], 0), server.api_key)  # warm-up
             prompt_rates, completion_rates = [], []
             for run, question in enumerate(questions[:runs], 1):
                 prompt_tokens, completion_tokens, to_first, generating = timed_completion(
-                    base_url, rag_prompt(question, run))
+                    base_url, rag_prompt(question, run), server.api_key)
                 prompt_rates.append(prompt_tokens / to_first)
                 completion_rates.append((completion_tokens - 1) / generating)
                 print(f"run {run}: {prompt_tokens} prompt tokens in {to_first:.2f} s, "

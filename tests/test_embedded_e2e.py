@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from ponder import Ponder, load_config
-from ponder.llm import LocalServerError
+from ponder.config import EmbeddedModelConfig
+from ponder.llm import LocalServer, LocalServerError
 from tests.conftest import EXAMPLES, write
 
 pytestmark = pytest.mark.slow
@@ -120,6 +121,27 @@ def test_server_starts_once_and_stops_on_close(tmp_path: Path) -> None:
     assert "start_model" not in second.timings and server.pid == pid
     instance.close()
     assert not _alive(pid)
+
+
+def test_the_embedded_server_answers_only_ponder(tmp_path: Path) -> None:
+    """llama-server allows every origin; without its per-start key, a web page or another local
+    program could use the model. The key travels in the environment, not on the command line."""
+    import httpx
+
+    config = EmbeddedModelConfig()
+    server = LocalServer(config, log_path=tmp_path / "llama-server.log")
+    try:
+        url = server.url()
+        body = {"prompt": "The capital of France is", "max_tokens": 2}
+        stranger = httpx.post(url + "/completions", json=body, headers={"Origin": "http://evil.example"}, timeout=60)
+        wrong = httpx.post(url + "/completions", json=body, headers={"Authorization": "Bearer guess"}, timeout=60)
+        ponder = httpx.post(url + "/completions", json=body, headers={"Authorization": f"Bearer {server.api_key}"},
+                            timeout=60)
+        assert stranger.status_code == 401 and wrong.status_code == 401 and ponder.status_code == 200
+        assert server.api_key not in Path(f"/proc/{server.pid}/cmdline").read_text(errors="replace")
+        assert server.api_key not in (tmp_path / "llama-server.log").read_text(errors="replace")
+    finally:
+        server.close()
 
 
 def test_crashed_server_gives_a_clear_error(tmp_path: Path) -> None:

@@ -42,6 +42,6 @@ def make_llm(config: Config, role: Role, local_server: Callable[[], LocalServer]
     if role_config.is_embedded:
         server = local_server()
         return OpenAICompatibleLLM(server, resolve_settings(config, role, server.model_name),
-                                   model=server.model_name, log=log)
+                                   model=server.model_name, api_key=server.api_key, log=log)
     return OpenAICompatibleLLM(RemoteEndpoint(role_config.base_url), resolve_settings(config, role),
                                api_key=role_config.api_key, log=log)

@@ -6,20 +6,28 @@ installing Ponder compiles nothing. Its server speaks the OpenAI API (``/v1/comp
 stream too) and takes a ``grammar`` or a ``json_schema`` per request. It serves from its own
 threads; this process waits until SIGTERM or SIGINT, then exits cleanly.
 
-    python ponder/llm/llama_server.py --model M.gguf --alias NAME --port 8080 --n-ctx 4096 --threads 2
+It answers only requests that carry the key in ``$PONDER_LLAMA_API_KEY`` (an environment variable,
+not an argument, which any local user could read with ``ps``): llama-server allows every origin,
+so without a key any web page open in the user's browser could use the model while Ponder runs.
+
+    PONDER_LLAMA_API_KEY=… python ponder/llm/llama_server.py --model M.gguf --alias NAME --port 8080
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 
+API_KEY_VARIABLE = "PONDER_LLAMA_API_KEY"
 
-def serve(model: str, alias: str, port: int, n_ctx: int, threads: int, seed: int) -> None:
+
+def serve(model: str, alias: str, port: int, n_ctx: int, threads: int, seed: int, api_key: str) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
+    params.api_keys = [api_key] if api_key else []
     params.model.path = model
     params.model_alias = {alias}
     params.hostnames = ["127.0.0.1"]
@@ -46,7 +54,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
-    serve(arguments.model, arguments.alias, arguments.port, arguments.n_ctx, arguments.threads, arguments.seed)
+    serve(arguments.model, arguments.alias, arguments.port, arguments.n_ctx, arguments.threads, arguments.seed,
+          os.environ.get(API_KEY_VARIABLE, ""))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from ponder.config import EmbeddedModelConfig
+from ponder.llm.llama_server import API_KEY_VARIABLE
 
 EMBEDDED_MODEL_NAME = "gemma-3-270m-q4_k_m"
 
@@ -49,6 +51,7 @@ class LocalServer:
         self.config = config
         self.log_path = log_path
         self.model_name = Path(config.model_path).stem if config.model_path else EMBEDDED_MODEL_NAME
+        self.api_key = secrets.token_urlsafe(24)  # the server answers only Ponder (see llama_server.py)
         self._process: subprocess.Popen[bytes] | None = None
         self._base_url = ""
         self._lock = threading.Lock()
@@ -107,6 +110,7 @@ class LocalServer:
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, API_KEY_VARIABLE: self.api_key},
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         atexit.register(self.close)
@@ -123,7 +127,8 @@ class LocalServer:
                     f"{self._log_tail()}"
                 )
             try:
-                if httpx.get(self._base_url + "/models", timeout=1.0).status_code == 200:
+                headers = {"Authorization": f"Bearer {self.api_key}"}
+                if httpx.get(self._base_url + "/models", headers=headers, timeout=1.0).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -325,7 +325,7 @@ def distill(
         if estimate.cost and not (yes or dry_run) and not typer.confirm("Go on?", err=True):
             raise typer.Exit(1)
         if dry_run:
-            result = distiller.run(out_dir, dry_run=3)
+            result = distiller.run(out_dir, dry_run=3, sources=sources)
             for record in result.records:
                 out.print_json(data={k: v for k, v in record.items() if k not in ("source_texts",)})
             for reason, count in result.dropped_questions.items():
@@ -347,7 +347,7 @@ def distill(
                     verdict = "kept" if line["kept"] else "dropped: " + "; ".join(line["reasons"])
                     err.print(f"{line['kind']} {line['id']}: {escape(verdict)}")
 
-            result = distiller.run(out_dir, on_record=landed)
+            result = distiller.run(out_dir, on_record=landed, sources=sources)
     splits = list(result.splits.values())
     out.print(f"{result.kept} kept ({splits.count('train')} train, {splits.count('validation')} validation) of "
               f"{len(result.records)} answered; {sum(result.dropped_questions.values())} sources gave no question")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +24,13 @@ from ponder.evaluate.answers import normalise
 from ponder.index.store import ChunkStore
 from ponder.llm.client import LLMError, OpenAICompatibleLLM
 from ponder.llm.structured import ask_json
+from ponder.reason.numbers import read_numbers
 from ponder.text import CJK_CHARACTER, detect_language
 from ponder.types import Chunk
 
 KINDS = ("lookup", "multi-hop", "numeric", "comparison", "unanswerable")
 PAIRED_KINDS = ("multi-hop", "comparison")
 MIN_SOURCE_CHARS = 80  # a heading or a caption alone does not make a question (a Chinese character counts 2)
-_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]")
 
 QUESTION_SCHEMA = {
     "type": "object",
@@ -109,25 +108,31 @@ def sample_sources(store: ChunkStore, kinds: list[str], per_doc: int, limit: int
     paired = [k for k in kinds if k in PAIRED_KINDS]
     by_kind: dict[str, list[Source]] = defaultdict(list)
     turn = 0
-    for document in store.documents():
+    documents = store.documents()
+    for document in documents:
         usable = [c for c in store.chunks_of(document.id) if long_enough(c.text)]
         for chunk in sorted(rng.sample(usable, min(per_doc, len(usable))), key=lambda c: c.start):
             if not single:
                 break
             kind = single[turn % len(single)]
             turn += 1
-            if kind == "numeric" and not _HAS_NUMBER.search(chunk.text):
+            if kind == "numeric" and not states_a_number(chunk.text):
                 if "lookup" not in single:
                     continue
                 kind = "lookup"
             by_kind[kind].append(Source(kind, (chunk,)))
     if paired:
-        wanted = per_doc * max(len(store.documents()) // 2, 1)
+        wanted = per_doc * max(len(documents) // 2, 1)
         for index, pair in enumerate(linked_pairs(store, rng, wanted)):
             kind = paired[index % len(paired)]
             by_kind[kind].append(Source(kind, pair))
     interleaved = [source for group in _round_robin([by_kind[k] for k in kinds]) for source in group]
     return interleaved[:limit] if limit else interleaved
+
+
+def states_a_number(text: str) -> bool:
+    """A number the grounding check would read as one: "统一" or "第一" are not amounts."""
+    return any(not number.hedged for number in read_numbers(text))
 
 
 def long_enough(text: str) -> bool:

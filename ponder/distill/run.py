@@ -112,10 +112,11 @@ class Distiller:
         return Estimate(len(sources), write_in + answer_in, write_out + answer_out, cost)
 
     def run(self, out_dir: Path, on_record: Callable[[dict[str, Any]], None] | None = None,
-            dry_run: int = 0) -> DistillResult:
+            dry_run: int = 0, sources: list[Source] | None = None) -> DistillResult:
         """Answer every source not yet in ``out_dir`` and rewrite the outputs; ``on_record`` hears
-        each line as it lands. ``dry_run=N``: the first N sources only, nothing written."""
-        sources = self.sources()
+        each line as it lands. ``dry_run=N``: the first N sources only, nothing written.
+        ``sources``: those :meth:`sources` already sampled (sampling again gives the same)."""
+        sources = self.sources() if sources is None else sources
         done = {} if dry_run else _read_records(out_dir / RECORDS)
         for line in done.values():
             if line.get("question"):

@@ -227,7 +227,7 @@ class Ponder:
             vectors = self.embedder.embed_passages([passage_text(c) for c in prepared.chunks]) if dense else None
             self.store.put_document(document, prepared.chunks, prepared.tokens, vectors)
             record(FileOutcome(document.path, "ingested", chunks=len(prepared.chunks), document_id=document.id,
-                               pages=document.page_count))
+                               pages=document.page_count, hidden_removed=document.hidden_removed))
         if prune:
             present = {str(path) for path in files}
             report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]

@@ -38,7 +38,9 @@ class Document:
     bytes (whether it changed). ``text`` is Markdown for structured formats (PDF, DOCX, HTML,
     Markdown: headings as ``#``, tables as pipe tables) and the plain text for ``.txt``.
     ``page_starts[i]`` is the offset in ``text`` where page ``i + 1`` begins (empty when the format
-    has no pages). ``modified`` is what date filters compare.
+    has no pages). ``modified`` is what date filters compare. ``hidden_removed`` counts what the
+    reader dropped as invisible to a human reader (hidden HTML elements, invisible PDF text, zero-width
+    and bidi control characters): text a reader does not see must not steer the model.
     """
 
     id: str
@@ -49,6 +51,7 @@ class Document:
     page_starts: tuple[int, ...] = ()
     page_count: int | None = None
     modified: float | None = None  # the file's modification time (Unix), the document's date
+    hidden_removed: int = 0
 
     @property
     def is_markdown(self) -> bool:
@@ -306,6 +309,7 @@ class FileOutcome:
     chunks: int = 0
     document_id: str | None = None
     pages: int | None = None
+    hidden_removed: int = 0  # hidden text pieces and invisible characters the reader dropped
 
 
 @dataclass
@@ -347,6 +351,9 @@ class IngestReport:
         counts = ", ".join(f"{self.count(s)} {s}" for s in ("ingested", "unchanged", "skipped", "failed"))
         if self.removed:
             counts += f", {len(self.removed)} removed"
+        hidden = sum(o.hidden_removed for o in self.files)
+        if hidden:
+            counts += f", {hidden} hidden text pieces dropped"
         chunks = sum(o.chunks for o in self.files if o.status == "ingested")
         graph = ""
         if self.graph and self.graph.chunks:

@@ -23,6 +23,7 @@ from ponder.graph.extract import TITLE_WEIGHT, NLPExtractor, chunk_title, entity
 from ponder.llm import OpenAICompatibleLLM, ask_json
 from ponder.text import detect_language
 from ponder.types import Chunk, ChunkGraph, EntityMention, EntityRelation, Usage
+from ponder.untrusted import neutralise
 
 ENTITY_TYPES = ("person", "organization", "place", "event", "work", "product", "concept", "date", "other")
 SCHEMA: dict[str, Any] = {
@@ -79,7 +80,7 @@ class LLMExtractor:
 
     def _extract(self, chunk: Chunk) -> ChunkGraph:
         language = detect_language(chunk.text)
-        messages = [{"role": "user", "content": PROMPTS[language] + chunk.text}]
+        messages = [{"role": "user", "content": PROMPTS[language] + neutralise(chunk.text)}]
         found, reply = self._ask(messages)
         if found is None:
             self.fallbacks += 1

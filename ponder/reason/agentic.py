@@ -27,6 +27,7 @@ from ponder.reason.base import Evidence, Mode, Models, task_prompt
 from ponder.reason.prompts import LANGUAGES
 from ponder.reason.run import Run
 from ponder.types import Answer
+from ponder.untrusted import neutralise
 
 PLAN_MAX_TOKENS = 256  # for base models, which do not stop by themselves
 # Flat (no oneOf) so that every provider's JSON-schema mode takes it; bounded, so that a model held to
@@ -102,7 +103,7 @@ class AgenticMode(Mode):
         names = self.leads(run.question, [hit.chunk.id for _, hit in run.passages.all()], LEADS) if self.leads else []
         names = [name for name in names if name not in asked]
         if names:  # the entity graph's hint: what the passages name that the question does not
-            extra = "\n\n".join(part for part in (extra, f"{words.leads} " + "; ".join(names)) if part)
+            extra = "\n\n".join(part for part in (extra, f"{words.leads} " + "; ".join(map(neutralise, names))) if part)
         prompt = task_prompt(llm, "plan", run.question, run.language, run.passages.all(), extra)
         result = run.ask_json(llm, prompt, schema=PLAN_SCHEMA, validate=Plan.from_json, purpose="plan",
                               max_tokens=PLAN_MAX_TOKENS)

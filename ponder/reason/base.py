@@ -30,6 +30,7 @@ from ponder.reason.prompts import (
 from ponder.reason.run import Listener, Retrieve, Run
 from ponder.retrieve import reciprocal_rank_fusion
 from ponder.types import Answer, Grounding, Hit, Turn, Usage
+from ponder.untrusted import neutralise
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Mode:
         chooser = "scorer"
         if len(candidates) > 1 and llm.prompt_style == "chat":
             chooser = "model"
-            listed = "\n".join(f"[{i}] {c.text}" for i, c in enumerate(candidates, start=1))
+            listed = "\n".join(f"[{i}] {neutralise(c.text)}" for i, c in enumerate(candidates, start=1))
             words = LANGUAGES[run.language]
             result = run.ask_json(llm, task_prompt(llm, "extract", run.question, run.language,
                                                    extra=f"{words.passages}\n{listed}"),

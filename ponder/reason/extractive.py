@@ -28,6 +28,7 @@ import numpy as np
 from ponder.index.tokenize import tokenize
 from ponder.reason.grounding import split_sentences
 from ponder.reason.prompts import Numbered
+from ponder.untrusted import neutralise_citations
 
 CANDIDATES = 6  # shown to a model that chooses; more is more prompt to get lost in
 QUOTED_BY_SCORER = 2  # RGB en_fact, embedded model: the answer is in the best sentence 32%, the best two 56%
@@ -43,7 +44,8 @@ class Candidate:
     score: float
 
     def quoted(self) -> str:
-        return f"{self.text} [{self.passage}]"
+        # The sentence is the document's own words; its bracketed numbers are not our citations.
+        return f"{neutralise_citations(self.text)} [{self.passage}]"
 
 
 class SentenceScorer:

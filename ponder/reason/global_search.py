@@ -22,6 +22,7 @@ from ponder.config import ReasonConfig
 from ponder.reason.base import Evidence, Mode, Models, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer, Chunk, Citation, Hit
+from ponder.untrusted import neutralise
 
 MAP_SCHEMA = {"type": "object", "properties": {"points": {"type": "array", "maxItems": 5, "items": {
     "type": "object", "properties": {"point": {"type": "string", "maxLength": 300},
@@ -86,7 +87,8 @@ class GlobalMode(Mode):
         report_id = hit.chunk.id
         if self.reports.cached(report_id, chat.model):
             return hit
-        prompt = task_prompt(chat, "summarize", run.question, run.language, extra=self.reports.material(report_id))
+        material = neutralise(self.reports.material(report_id))
+        prompt = task_prompt(chat, "summarize", run.question, run.language, extra=material)
         summary = " ".join(run.generate(chat, prompt, purpose="summarize").text.split())
         if not summary:
             run.fallback(f"summarize: empty reply for {hit.chunk.path}; its extractive summary is used")
@@ -100,8 +102,8 @@ class GlobalMode(Mode):
         chat = self.models.chat
         kept = []
         for hit in hits:
-            result = run.ask_json(chat, task_prompt(chat, "map", run.question, run.language, extra=hit.chunk.text),
-                                  schema=MAP_SCHEMA, validate=_points, purpose="map")
+            prompt = task_prompt(chat, "map", run.question, run.language, extra=neutralise(hit.chunk.text))
+            result = run.ask_json(chat, prompt, schema=MAP_SCHEMA, validate=_points, purpose="map")
             if result.value is None:
                 kept.append(hit)
             elif result.value:

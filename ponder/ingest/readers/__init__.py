@@ -3,7 +3,8 @@
 Every structured format is converted to Markdown — headings as ``#``, tables as pipe tables — so one
 chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer on the fast path),
 DOCX (mammoth), HTML (main content, then markdownify), Markdown as is. Plain text stays plain.
-Errors are :class:`IngestError` s whose message starts with the file's path.
+Errors are :class:`IngestError` s whose message starts with the file's path. Text a human reader
+would not see (hidden HTML, invisible PDF text, zero-width and bidi characters) is dropped and counted.
 
 Example::
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ponder.types import Document, content_id
+from ponder.untrusted import strip_invisible
 
 
 class IngestError(Exception):
@@ -63,6 +65,7 @@ class Converted:
     pages: list[str]
     paged: bool = False
     warnings: list[str] = field(default_factory=list)
+    hidden: int = 0  # pieces of text dropped because a reader would not see them
 
 
 def _text(path: Path, raw: bytes, options: ReadOptions) -> Converted:
@@ -80,13 +83,13 @@ def _pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
 def _docx(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.docx import convert_docx
 
-    return Converted([convert_docx(path, raw)])
+    return convert_docx(path, raw)
 
 
 def _html(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.html import convert_html
 
-    return Converted([convert_html(path, raw)])
+    return convert_html(path, raw)
 
 
 # suffix -> (file type, converter). Converters import their libraries lazily: a folder of Markdown
@@ -138,9 +141,15 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
     check_supported(path)
     file_type, convert = _CONVERTERS[path.suffix.lower()]
     converted = convert(path, raw, options)
-    text, page_starts = _join_pages(converted.pages)
+    cleaned = [strip_invisible(page) for page in converted.pages]
+    text, page_starts = _join_pages([page for page, _ in cleaned])
+    invisible = sum(removed for _, removed in cleaned)
     if not text.strip():
         raise IngestError(path, "no text found in file")
+    warnings = list(converted.warnings)
+    if converted.hidden or invisible:
+        warnings.append(f"{path}: dropped text a reader does not see: {converted.hidden} hidden piece(s), "
+                        f"{invisible} zero-width or bidi control character(s)")
     document = Document(
         id=document_id(path),
         path=str(path.resolve()),
@@ -150,8 +159,9 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         page_starts=tuple(page_starts) if converted.paged else (),
         page_count=len(converted.pages) if converted.paged else None,
         modified=_modified(path),
+        hidden_removed=converted.hidden + invisible,
     )
-    return document, converted.warnings
+    return document, warnings
 
 
 def _modified(path: Path) -> float | None:

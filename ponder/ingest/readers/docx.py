@@ -7,7 +7,7 @@ from pathlib import Path
 
 import mammoth
 
-from ponder.ingest.readers import IngestError
+from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.html import html_to_markdown
 
 # Word's Title style is the top heading to a reader; mammoth maps only Heading 1-6 by default. Headings
@@ -18,9 +18,10 @@ _STYLE_MAP = "\n".join(
 )
 
 
-def convert_docx(path: Path, raw: bytes) -> str:
+def convert_docx(path: Path, raw: bytes) -> Converted:
     try:
         result = mammoth.convert_to_html(io.BytesIO(raw), style_map=_STYLE_MAP)
     except Exception as exc:  # mammoth raises zipfile, KeyError and XML errors for broken files
         raise IngestError(path, f"not a readable DOCX file ({type(exc).__name__}: {exc})") from None
-    return html_to_markdown(result.value)
+    markdown, hidden = html_to_markdown(result.value)
+    return Converted([markdown], hidden=hidden)

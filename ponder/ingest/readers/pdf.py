@@ -9,6 +9,10 @@ Two engines (setting ``ingest.pdf_engine``), chosen by measurement (benchmarks/i
 
 Encrypted PDFs open with a password from ``ingest.pdf_passwords``. Pages without a text layer are
 reported; with ``ingest.ocr`` on (and ``rapidocr-onnxruntime`` installed) they are OCR'd.
+
+Text a reader cannot see is removed before conversion and counted: render mode 3 (invisible), white
+or fully transparent text, and text under 1 pt. Invisible text over an image is kept: that is how
+scanned documents carry their OCR layer. So is white text on a dark filled shape.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
         _unlock(path, pdf, options)
         if pdf.page_count == 0:
             raise IngestError(path, "the PDF has no pages")
+        hidden = sum(_remove_invisible_text(page) for page in pdf)
         empty = [number for number, page in enumerate(pdf, start=1) if not page.get_text("text").strip()]
         if len(empty) == pdf.page_count and not options.ocr:  # OCR or nothing: skip the layout work
             raise IngestError(path, f"no text layer on any of its {pdf.page_count} page(s) (a scanned document?); "
@@ -47,7 +52,27 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
         except Exception as exc:  # a damaged page can make the layout engine fail mid-document
             raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
     note = "OCR'd" if options.ocr else "OCR is off"
-    return Converted(pages, paged=True, warnings=[f"{path}: page {number} has no text; {note}" for number in empty])
+    return Converted(pages, paged=True, warnings=[f"{path}: page {number} has no text; {note}" for number in empty],
+                     hidden=hidden)
+
+
+def _remove_invisible_text(page: pymupdf.Page) -> int:
+    """Redact the text spans on ``page`` a reader cannot see; return how many."""
+    backdrops = [pymupdf.Rect(image["bbox"]) for image in page.get_image_info()]
+    backdrops += [drawing["rect"] for drawing in page.get_drawings()
+                  if drawing.get("fill") and min(drawing["fill"]) < 0.9]
+    hidden = []
+    for span in page.get_texttrace():
+        rect = pymupdf.Rect(span["bbox"])
+        on_backdrop = any(rect.intersects(backdrop) for backdrop in backdrops)
+        white = min(span.get("color") or (0,)) > 0.95
+        if span["size"] < 1 or span.get("opacity", 1) == 0 or ((span["type"] == 3 or white) and not on_backdrop):
+            hidden.append(rect)
+    for rect in hidden:
+        page.add_redact_annot(rect)
+    if hidden:
+        page.apply_redactions(images=pymupdf.PDF_REDACT_IMAGE_NONE, graphics=pymupdf.PDF_REDACT_LINE_ART_NONE)
+    return len(hidden)
 
 
 def _unlock(path: Path, pdf: pymupdf.Document, options: ReadOptions) -> None:

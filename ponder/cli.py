@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.tree import Tree
 
 from ponder.api import NothingToSearch, Ponder
-from ponder.config import ConfigError, load_config
+from ponder.config import Config, ConfigError, load_config
 from ponder.distill import FORMATS as DISTILL_FORMATS
 from ponder.distill import KINDS as DISTILL_KINDS
 from ponder.index import StoreError
@@ -429,31 +429,42 @@ def serve(
 
     config = _config(ctx, {"serve.require_keys": False} if no_auth else {})
     host, port = host or config.serve.host, port or config.serve.port
+    _say_who_gets_in(ctx, config, host, "read and change every collection")
+    err.print(f"web page: http://{host}:{port}/   OpenAI base URL: http://{host}:{port}/v1")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+def _say_who_gets_in(ctx: typer.Context, config: Config, host: str, can: str) -> None:
+    """Before a server starts: there are no keys yet, or (without keys) it is reachable off this machine."""
     if config.serve.require_keys:
         with _key_store(ctx) as store:
             live = any(key.revoked_at is None for key in store.list())
         if not live:
             err.print("every request needs an API key and there is none yet: "
-                      "`ponder keys create NAME --write '*'` (or serve with --no-auth)")
+                      "`ponder keys create NAME --write '*'` (or start with --no-auth)")
     elif host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] no API keys required and listening on {escape(host)}: anyone who can "
-                  "reach it can read and change every collection")
-    err.print(f"web page: http://{host}:{port}/   OpenAI base URL: http://{host}:{port}/v1")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+                  f"reach it can {can}")
 
 
 @app.command("mcp")
 def mcp_server(
     ctx: typer.Context,
-    http: bool = typer.Option(False, "--http", help="Streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
+    http: bool = typer.Option(False, "--http", help="Streamable HTTP at http://HOST:PORT/mcp instead of stdio; "
+                              "every request needs an API key (ponder keys create), as for ponder serve."),
     host: Optional[str] = typer.Option(None, "--host", help="With --http (serve.host)."),
     port: Optional[int] = typer.Option(None, "--port", help="With --http (serve.port)."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="With --http: no API keys (serve.require_keys = false); "
+                                 "for a machine only you can reach."),
 ) -> None:
     """The MCP server: tools search, ask, list_collections, list_documents over the collections."""
     from ponder.serve.mcp import run_mcp
 
-    config = _config(ctx, {})
-    run_mcp(config, "streamable-http" if http else "stdio", host or config.serve.host, port or config.serve.port)
+    config = _config(ctx, {"serve.require_keys": False} if no_auth else {})
+    host, port = host or config.serve.host, port or config.serve.port
+    if http:
+        _say_who_gets_in(ctx, config, host, "read every collection")
+    run_mcp(config, "streamable-http" if http else "stdio", host, port)
 
 
 graph_app = typer.Typer(help="The entity graph: counts, top entities, communities; show an entity; export.")

@@ -12,12 +12,15 @@ import time
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from ponder.api import Ponder
 from ponder.config import load_config
+from ponder.serve.keys import KeyStore
 from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response
 
@@ -63,6 +66,10 @@ def test_mcp_over_stdio(config_file: Path, provider: FakeProvider) -> None:
 
 
 def test_mcp_over_streamable_http(config_file: Path, provider: FakeProvider) -> None:
+    """Over HTTP with one of ponder serve's keys (tests/test_doors.py walks the refusals)."""
+    keys = KeyStore(load_config(config_file, env={}).data_path / "keys.db")
+    secret = keys.create("ide", read=["*"])[1]
+    keys.close()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -80,8 +87,10 @@ def test_mcp_over_streamable_http(config_file: Path, provider: FakeProvider) -> 
                 time.sleep(0.2)
 
         async def run() -> None:
-            async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=60) as client:
-                await _exercise(client, provider)
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}, timeout=60) as http:
+                transport = streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)
+                async with Client(transport, read_timeout_seconds=60) as client:
+                    await _exercise(client, provider)
         asyncio.run(run())
     finally:
         process.terminate()

@@ -47,7 +47,7 @@ from ponder.llm import Delta, LLMError
 from ponder.reason import MODE_NAMES, Cancelled, Progress
 from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.jobs import IngestJobs
-from ponder.serve.keys import OPEN_ACCESS, Access, ApiKey, KeyStore
+from ponder.serve.keys import OPEN_ACCESS, Access, ApiKey, KeyRejected, KeyStore
 from ponder.serve.openai_chat import (
     ChatRequestError,
     chunk_json,
@@ -145,14 +145,10 @@ def create_app(config: Config) -> FastAPI:
         if not config.serve.require_keys:
             key = OPEN_ACCESS
         else:
-            scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise ApiError(401, "no API key: send the header 'Authorization: Bearer <key>' "
-                                    "(create one with `ponder keys create`)", "missing_api_key")
-            found = server.keys.check(secret.strip())
-            if found is None:
-                raise ApiError(401, "the API key is unknown or revoked", "invalid_api_key")
-            key = found
+            try:
+                key = server.keys.caller(request.headers.get("authorization"))
+            except KeyRejected as exc:
+                raise ApiError(401, str(exc), exc.code, {"WWW-Authenticate": "Bearer"}) from None
         wait = server.limiter.wait_needed(key.id)
         if wait:
             raise ApiError(429, f"rate limit of {config.serve.rate_limit_per_minute} requests per minute reached "

@@ -43,6 +43,14 @@ class ApiKey:
 OPEN_ACCESS = ApiKey("open", "no keys required", {"*": "write"})
 
 
+class KeyRejected(Exception):
+    """A request's key is missing, unknown or revoked (HTTP 401); ``code`` is the error code sent."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
 class KeyStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +91,18 @@ class KeyStore:
             cursor = self._db.execute("UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                                       (time.time(), key_id))
         return cursor.rowcount == 1
+
+    def caller(self, authorization: str | None) -> ApiKey:
+        """The live key an ``Authorization: Bearer <secret>`` header names; :class:`KeyRejected`
+        otherwise. One check for every door: the HTTP API, the web page, MCP over HTTP."""
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise KeyRejected("no API key: send the header 'Authorization: Bearer <key>' "
+                              "(create one with `ponder keys create`)", "missing_api_key")
+        key = self.check(secret.strip())
+        if key is None:
+            raise KeyRejected("the API key is unknown or revoked", "invalid_api_key")
+        return key
 
     def close(self) -> None:
         self._db.close()

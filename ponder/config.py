@@ -359,6 +359,20 @@ class Config(_Section):
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser() if self.data_dir else Path(platformdirs.user_data_dir("ponder"))
 
+    def secret_values(self) -> list[str]:
+        """Every credential set: the models', embedder's and reranker's keys, the Milvus token, PDF
+        passwords. What a report or message quoting the configuration must mask (see :func:`redact`)."""
+        values = [self.chat.api_key, self.reasoner.api_key, self.judge.api_key, self.embedder.api_key,
+                  self.reranker.api_key, self.vectors.milvus_token, *self.ingest.pdf_passwords.values()]
+        return sorted({value for value in values if value}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
 
 class ConfigError(ValueError):
     """A setting is unknown or invalid; the message names it, its source and the valid choices."""

@@ -61,7 +61,7 @@ def send_with_retries(send: Callable[[], httpx.Response], *, url: str, what: str
         if response.status_code in RETRYABLE_STATUS and not last:
             _sleep(attempt, backoff_s, max_wait_s, retry_after)
             continue
-        raise RemoteError(f"{what} at {url} answered HTTP {response.status_code}: {response.text[:300]}",
+        raise RemoteError(f"{what} at {url} answered HTTP {response.status_code}: {body_excerpt(response)}",
                           status=response.status_code)
     raise AssertionError("unreachable")
 
@@ -75,7 +75,15 @@ def post_json(client: httpx.Client, url: str, body: dict[str, Any], *, what: str
     try:
         return response.json()
     except ValueError:
-        raise RemoteError(f"{what} at {url} sent a body that is not JSON: {response.text[:300]}") from None
+        raise RemoteError(f"{what} at {url} sent a body that is not JSON: {body_excerpt(response)}") from None
+
+
+def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """The start of a response's body for an error message, with the request's own credential
+    masked: some endpoints echo the key they were sent, and error messages reach logs and clients."""
+    credential = response.request.headers.get("authorization", "").partition(" ")[2].strip()
+    text = response.text.replace(credential, "***") if credential else response.text
+    return text[:limit]
 
 
 def _sleep(attempt: int, backoff_s: float, max_wait_s: float, retry_after: str | None) -> None:

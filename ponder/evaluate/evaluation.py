@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ponder.api import IngestListener, Ponder
-from ponder.config import load_config
+from ponder.config import load_config, redact
 from ponder.evaluate.datasets import Dataset
 from ponder.evaluate.report import write_report
 from ponder.evaluate.runner import EvalRunner, RunLog, System, budget_curve
@@ -103,6 +103,7 @@ def evaluate(dataset: Dataset, out_dir: Path, settings: EvalSettings, *, config_
     if pending:  # a run that only redraws the report asked nothing and adds no time
         run_log.record(len(pending))
     config_text = config_path.read_text(encoding="utf-8") if config_path else "# defaults (no config file)"
+    config_text = redact(config_text, base.secret_values())  # the report is shared; its keys are not
     markdown, page = write_report(rows, out_dir, config_text, f"Ponder evaluation: {dataset.name}",
                                   wall_seconds=run_log.total_seconds(), budgets=curve)
     return EvalOutcome(rows, counts["asked"], counts["failures"], markdown, page)

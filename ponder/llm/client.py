@@ -31,7 +31,7 @@ from typing import Any, Iterator, Protocol
 
 import httpx
 
-from ponder.http import RemoteError, send_with_retries
+from ponder.http import RemoteError, body_excerpt, send_with_retries
 from ponder.llm.calllog import CallLog, LoggedCall
 from ponder.llm.settings import ModelSettings
 from ponder.llm.thinking import OPEN_TAG, Delta, ThinkingSplitter, split_thinking
@@ -189,7 +189,7 @@ class OpenAICompatibleLLM:
                 content, reasoning = _read_choice(choice)
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise LLMError(f"{self._describe()} at {entry.endpoint} sent a response that is not an OpenAI "
-                               f"completion ({exc!r}): {response.text[:300]}") from None
+                               f"completion ({exc!r}): {body_excerpt(response)}") from None
         except LLMError as exc:
             self._record(replace(entry, error=str(exc), seconds=time.perf_counter() - started))
             raise

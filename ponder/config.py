@@ -306,6 +306,10 @@ class ServeConfig(_Section):
                                                              ".txt"],
                                     description="File name endings accepted by upload.")
     max_concurrent_answers: int = Field(64, ge=1, description="Questions answered at once; more wait their turn.")
+    max_question_chars: int = Field(4000, ge=1, description="Longest question (or search query) a client may send.")
+    max_messages: int = Field(100, ge=1, description="Most messages in one chat request.")
+    max_conversation_chars: int = Field(50000, ge=1, description="Most characters over all messages of a chat "
+                                        "request: the earlier turns condition the search and reach the model.")
     default_collection: str = Field("default", description="The collection that model 'ponder' answers from.")
 
 

@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ponder.api import NothingToSearch
 from ponder.backends import Backends
@@ -50,6 +52,7 @@ from ponder.serve.jobs import IngestJobs
 from ponder.serve.keys import OPEN_ACCESS, Access, ApiKey, KeyRejected, KeyStore
 from ponder.serve.openai_chat import (
     ChatRequestError,
+    check_question,
     chunk_json,
     chunk_view,
     completion_json,
@@ -137,6 +140,16 @@ def create_app(config: Config) -> FastAPI:
     async def collection_error(_: Request, exc: CollectionError) -> JSONResponse:
         return JSONResponse(error_json(str(exc), "collection_error"), exc.status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:  # unknown path, wrong method
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_json(str(exc.detail), code), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameter(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(error_json(f"invalid request: {problems}", "invalid_request"), 400)
+
     @app.exception_handler(ChatRequestError)
     async def chat_error(_: Request, exc: ChatRequestError) -> JSONResponse:
         return JSONResponse(error_json(str(exc), exc.code), exc.status)
@@ -173,12 +186,16 @@ def create_app(config: Config) -> FastAPI:
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "ponder"}
                                            for i in ids]}
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post("/v1/chat/completions", response_model=None, openapi_extra=_json_body_schema({
+        "model": {"type": "string"}, "stream": {"type": "boolean"},
+        "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+        "messages": {"type": "array", "items": {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}}}, ["messages"]))
     async def chat_completions(request: Request, key: ApiKey = Depends(caller)) -> JSONResponse | StreamingResponse:
         body = await _json_body(request)
         model = parse_model(str(body.get("model") or ""), server.collections.default, MODE_NAMES)
         collection = allowed(key, model.collection, "read")
-        question, history = conversation(body.get("messages"))
+        question, history = conversation(body.get("messages"), config.serve)
         model_name = str(body.get("model") or model.id)
         completion_id = "chatcmpl-" + secrets.token_hex(12)
 
@@ -195,7 +212,8 @@ def create_app(config: Config) -> FastAPI:
                 raise _answer_error(exc) from exc
             return JSONResponse(completion_json(answer, model_name, collection.name, completion_id,
                                                 collection.ponder.store.get_chunks))
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         return StreamingResponse(_stream(server, ask, model_name, collection, completion_id, include_usage),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -207,7 +225,8 @@ def create_app(config: Config) -> FastAPI:
                           "default": name == server.collections.default}
                          for name in server.collections.names() if key.can(name, "read")]}
 
-    @app.post("/v1/collections", status_code=201)
+    @app.post("/v1/collections", status_code=201, openapi_extra=_json_body_schema({"name": {"type": "string"}},
+                                                                                   ["name"]))
     async def create_collection(request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         name = str((await _json_body(request)).get("name") or "")
         if not key.can(name, "write"):
@@ -225,7 +244,9 @@ def create_app(config: Config) -> FastAPI:
         collection = allowed(key, name, "read")
         return {"data": [document_view(d) for d in collection.ponder.documents()]}
 
-    @app.post("/v1/collections/{name}/documents", status_code=202)
+    @app.post("/v1/collections/{name}/documents", status_code=202, openapi_extra={"requestBody": {
+        "required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
     async def upload(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         collection = allowed(key, name, "write")
         limits = config.serve
@@ -270,14 +291,18 @@ def create_app(config: Config) -> FastAPI:
             raise ApiError(404, f"no job {job_id!r}", "not_found")
         return job.to_json()
 
-    @app.post("/v1/collections/{name}/search")
+    @app.post("/v1/collections/{name}/search", openapi_extra=_json_body_schema({
+        "query": {"type": "string"}, "top_k": {"type": "integer", "minimum": 1, "maximum": 100}}, ["query"]))
     async def search(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         collection = allowed(key, name, "read")
         body = await _json_body(request)
         query = str(body.get("query") or "").strip()
         if not query:
             raise ApiError(400, "'query' is empty", "invalid_request")
-        top_k = int(body.get("top_k") or config.retrieve.top_k)
+        check_question(query, config.serve)
+        top_k = body.get("top_k") or config.retrieve.top_k
+        if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+            raise ApiError(400, "'top_k' must be a whole number from 1 to 100", "invalid_request")
 
         def run() -> list[dict[str, Any]]:
             with collection.lock.reading():
@@ -311,7 +336,8 @@ def create_app(config: Config) -> FastAPI:
                 raise ApiError(404, f"no entity {entity!r} in collection {name!r}{hint}", "not_found")
             return views.entity(collection.ponder.graph, collection.ponder.store, position, min(max(limit, 1), 200))
 
-    @app.post("/v1/collections/{name}/graph/around")
+    @app.post("/v1/collections/{name}/graph/around", openapi_extra=_json_body_schema({
+        "text": {"type": "string"}, "chunk_ids": {"type": "array", "items": {"type": "string"}}}))
     async def graph_around(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         """The entities of an answer (named in ``text``, or in the chunks ``chunk_ids``) and their neighbours."""
         collection = allowed(key, name, "read")
@@ -418,6 +444,13 @@ def _answer_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ValueError):
         return ApiError(400, str(exc), "invalid_request")
     return ApiError(500, f"{type(exc).__name__}: {exc}", "internal_error")
+
+
+def _json_body_schema(properties: dict[str, Any], required: list[str] = ()) -> dict[str, Any]:
+    """A JSON body for the OpenAPI schema, for routes that read their body themselves (to answer
+    with OpenAI-shaped errors): clients and the fuzz test see what they may send."""
+    schema = {"type": "object", "properties": properties, "required": list(required)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ponder.config import ServeConfig
 from ponder.index import StoredDocument
 from ponder.llm.thinking import split_thinking
 from ponder.types import Answer, Chunk, Turn, location
@@ -57,14 +58,17 @@ def parse_model(model: str, default_collection: str, modes: tuple[str, ...]) -> 
     return ModelId(collection, mode)
 
 
-def conversation(messages: Any) -> tuple[str, list[Turn]]:
+def conversation(messages: Any, limits: ServeConfig) -> tuple[str, list[Turn]]:
     """The question (the last user turn) and the earlier turns, their reasoning removed: neither a
     ``reasoning_content`` field nor inline ``<think>`` text goes back to a model. System turns are
-    ignored (Ponder writes its own instructions)."""
+    ignored (Ponder writes its own instructions). Sizes are held to ``limits`` (serve.max_*)."""
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise ChatRequestError("'messages' must be a list of message objects")
     if not messages:
         raise ChatRequestError("'messages' is empty")
+    if len(messages) > limits.max_messages:
+        raise ChatRequestError(f"{len(messages)} messages; at most {limits.max_messages} (serve.max_messages)",
+                               413, "too_many_messages")
     turns: list[Turn] = []
     for message in messages:
         role = message.get("role")
@@ -75,7 +79,20 @@ def conversation(messages: Any) -> tuple[str, list[Turn]]:
             turns.append(Turn(role, text))
     if not turns or turns[-1].role != "user" or not turns[-1].text.strip():
         raise ChatRequestError("the last message must be a user message with the question")
-    return turns[-1].text.strip(), turns[:-1]
+    question = turns[-1].text.strip()
+    check_question(question, limits)
+    size = sum(len(turn.text) for turn in turns)
+    if size > limits.max_conversation_chars:
+        raise ChatRequestError(f"the messages hold {size} characters; at most {limits.max_conversation_chars} "
+                               "(serve.max_conversation_chars)", 413, "too_long")
+    return question, turns[:-1]
+
+
+def check_question(question: str, limits: ServeConfig) -> None:
+    """A question or search query within ``serve.max_question_chars``."""
+    if len(question) > limits.max_question_chars:
+        raise ChatRequestError(f"the question is {len(question)} characters; at most {limits.max_question_chars} "
+                               "(serve.max_question_chars)", 413, "too_long")
 
 
 def _text(content: Any) -> str:
@@ -85,8 +102,8 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content
-                       if isinstance(part, dict) and part.get("type") == "text")
+        return "".join(part["text"] for part in content
+                       if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str))
     raise ChatRequestError("message content must be a string or a list of content parts")
 
 

@@ -18,10 +18,8 @@ from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("fuzz")
-    provider = FakeProvider(default=Reply(body=chat_response("Eight hours [1].", "reasoning_content", "P1."))).start()
+def _served_examples(root: Path, provider: FakeProvider):
+    """A server app over the examples, and a key that may do everything."""
     config = load_config(env={}, overrides={"data_dir": str(root / "data"), "retrieve.mode": "bm25",
                                             "chat.base_url": provider.url, "chat.model": "fast-chat",
                                             "chat.retries": 0, "serve.rate_limit_per_minute": 0})
@@ -30,7 +28,13 @@ def api(tmp_path_factory: pytest.TempPathFactory):
     keys = KeyStore(Path(config.data_path) / "keys.db")
     secret = keys.create("fuzz", write=["*"])[1]
     keys.close()
-    app = create_app(config)
+    return create_app(config), secret
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory):
+    provider = FakeProvider(default=Reply(body=chat_response("Eight hours [1].", "reasoning_content", "P1."))).start()
+    app, secret = _served_examples(tmp_path_factory.mktemp("fuzz"), provider)
     yield schemathesis.openapi.from_asgi("/openapi.json", app), secret
     provider.stop()
 
@@ -64,3 +68,20 @@ def test_no_input_gets_a_500_and_errors_are_openai_shaped(case, secret: str) -> 
         assert "error" in response.json(), (case.method, case.path, response.status_code, response.text[:300])
         error = response.json()["error"]
         assert isinstance(error["message"], str) and error["message"] and isinstance(error["code"], str)
+
+
+@pytest.mark.parametrize("messages, setting", [
+    ([{"role": "user", "content": "hi"}] * 101, "serve.max_messages"),
+    ([{"role": "user", "content": "x" * 4001}], "serve.max_question_chars"),
+    ([{"role": "user", "content": "x" * 3500}, {"role": "assistant", "content": "y" * 3500}] * 8
+     + [{"role": "user", "content": "and?"}], "serve.max_conversation_chars"),
+])
+def test_size_limits_are_settings_named_in_the_error(tmp_path: Path, provider: FakeProvider, messages: list,
+                                                    setting: str) -> None:
+    from starlette.testclient import TestClient
+
+    app, secret = _served_examples(tmp_path, provider)
+    with TestClient(app) as client:
+        reply = client.post("/v1/chat/completions", json={"model": "ponder", "messages": messages},
+                            headers={"Authorization": f"Bearer {secret}"})
+    assert reply.status_code == 413 and setting in reply.json()["error"]["message"]

@@ -12,17 +12,12 @@ Example::
 
 from __future__ import annotations
 
-import ast
-import multiprocessing
 import os
-import sys
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, Protocol, Sequence
+from typing import Callable, Iterable, Literal, Protocol, Sequence
 
 from ponder.backends import Backends
 from ponder.config import Config, load_config
@@ -30,20 +25,19 @@ from ponder.graph import EntityGraph, NLPExtractor, update_graph
 from ponder.graph.communities import Communities, Community
 from ponder.graph.llm_extract import LLMExtractor
 from ponder.graph.reports import CommunityReports
-from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError, tokenize
+from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError
 from ponder.index.embedders import Embedder, passage_text
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.ingest import (
     IngestError,
     ReadOptions,
     SkippedFile,
-    chunk_document,
     collect_files,
     content_hash,
     document_id,
     load_bytes,
-    read_document,
 )
+from ponder.ingest.worker import Isolation, PrepareJob, prepare_all
 from ponder.llm import CallLog, OpenAICompatibleLLM, Role
 from ponder.reason import Evidence, GraphAccess, Listener, Models, make_mode
 from ponder.reason.extractive import SentenceScorer
@@ -51,8 +45,7 @@ from ponder.reason.grounding import GroundingChecker
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.graph import GraphRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
-from ponder.text import token_counter
-from ponder.types import Answer, Chunk, Document, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
+from ponder.types import Answer, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
 
 
 class NothingToSearch(RuntimeError):
@@ -67,101 +60,12 @@ class IngestListener(Protocol):
     def finished(self, outcome: FileOutcome) -> None: ...
 
 
-@dataclass(frozen=True)
-class _PrepareJob:
-    """What a worker needs to turn a file's bytes into chunks; small and picklable."""
-
-    options: ReadOptions
-    chunk_size: int
-    chunk_overlap: int
-    tokenizer: str
-
-
-@dataclass
-class _Prepared:
-    """A file ready to store (``document``, ``chunks``, their BM25 ``tokens``), or its ``outcome``
-    when it could not be converted. Errors travel as values: exceptions do not cross processes well."""
-
-    warnings: list[str]
-    outcome: FileOutcome | None = None
-    document: Document | None = None
-    chunks: list[Chunk] = field(default_factory=list)
-    tokens: list[list[str]] = field(default_factory=list)
-
-
-def _prepare(job: _PrepareJob, path: Path, raw: bytes) -> _Prepared:
-    """Convert, chunk and tokenize one file. Runs in a worker process when ingesting many files."""
-    try:
-        document, warnings = read_document(path, raw, job.options)
-    except SkippedFile as exc:
-        return _Prepared([], FileOutcome(str(path), "skipped", str(exc)))
-    except IngestError as exc:
-        return _Prepared([], FileOutcome(str(path), "failed", str(exc)))
-    chunks = chunk_document(document, job.chunk_size, job.chunk_overlap, token_counter(job.tokenizer))
-    return _Prepared(warnings, document=document, chunks=chunks, tokens=[tokenize(c.text) for c in chunks])
-
-
 def _worker_count(setting: int, files: int) -> int:
-    """Processes to convert with: as set (``ingest.workers``); else one for small batches (a new
-    process costs ~2 s of imports) and whenever workers would run the caller's script again."""
+    """Conversion processes: as set (``ingest.workers``); else one per core (at most 4) for 8
+    files or more (a process costs about a second to start), one for fewer."""
     if setting:
         return setting
-    if files < 8 or not main_module_reimports_cleanly():
-        return 1
-    return min(os.cpu_count() or 1, 4)
-
-
-def main_module_reimports_cleanly() -> bool:
-    """Whether worker processes may be spawned: each one imports the caller's main script again,
-    so a script without an ``if __name__ == "__main__":`` guard would ingest again in every worker
-    (and fail), and a script read from stdin cannot be imported at all. Safe: no script (``-c``, a
-    REPL), a package's ``__main__`` (multiprocessing skips it), Ponder's own modules, a script or
-    ``-m`` module whose top level only imports, defines, assigns constants and guards (console
-    scripts)."""
-    main = sys.modules.get("__main__")
-    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
-    if main is None or name == "__main__" or name.endswith(".__main__") or name.startswith("ponder."):
-        return True
-    path = getattr(main, "__file__", None)
-    if path is None:
-        return True
-    try:
-        tree = ast.parse(Path(path).read_bytes())
-    except (OSError, SyntaxError, ValueError):
-        return False  # stdin ("<stdin>"), a frozen or vanished script: nothing a worker could import
-    return all(_runs_nothing(statement) for statement in tree.body)
-
-
-def _runs_nothing(statement: ast.stmt) -> bool:
-    if isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return True
-    if isinstance(statement, ast.Expr):
-        return isinstance(statement.value, ast.Constant)  # a docstring
-    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
-        return statement.value is None or isinstance(statement.value, ast.Constant)
-    if isinstance(statement, ast.If):  # if __name__ == "__main__":
-        test = statement.test
-        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-                and not statement.orelse)
-    return False
-
-
-def _prepare_all(job: _PrepareJob, items: Iterator[tuple[Path, bytes]], workers: int) -> Iterator[_Prepared]:
-    """``_prepare`` over ``items``, in order. With several workers at most ``2 * workers`` files are
-    in flight, so a large folder never sits in memory at once."""
-    if workers <= 1:
-        for path, raw in items:
-            yield _prepare(job, path, raw)
-        return
-    # spawn, not fork: the parent may run threads (a progress bar, an HTTP client) that fork would copy.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        in_flight: deque[Future[_Prepared]] = deque()
-        for path, raw in items:
-            in_flight.append(pool.submit(_prepare, job, path, raw))
-            if len(in_flight) >= 2 * workers:
-                yield in_flight.popleft().result()
-        while in_flight:
-            yield in_flight.popleft().result()
+    return 1 if files < 8 else min(os.cpu_count() or 1, 4)
 
 
 class Ponder:
@@ -216,9 +120,12 @@ class Ponder:
             self.store.claim_embedder(self.embedder.name)
         changed = (item for item in (self._load(path, record) for path in files) if item is not None)
         settings = self.config.ingest
-        job = _PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr),
-                          settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
-        for prepared in _prepare_all(job, changed, _worker_count(settings.workers, len(files))):
+        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr),
+                         settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
+        workers = _worker_count(settings.workers, len(files))
+        isolation = Isolation(workers if settings.file_timeout_s or workers > 1 else 0, settings.file_timeout_s,
+                              settings.worker_memory_mb)
+        for prepared in prepare_all(job, changed, isolation):
             report.warnings.extend(prepared.warnings)
             if prepared.outcome is not None:
                 record(prepared.outcome)

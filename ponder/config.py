@@ -58,8 +58,13 @@ class IngestConfig(_Section):
         default_factory=dict, description='Passwords of encrypted PDFs by file name or glob: {"report.pdf" = "1234"}.')
     ocr: bool = Field(False, description="OCR pages without a text layer (needs rapidocr-onnxruntime).")
     workers: int = Field(0, ge=0, le=64, description=(
-        "Processes converting files; 0: one per core (max 4) for 8 files or more, else 1, and 1 when "
-        "the calling script has no `if __name__ == \"__main__\":` guard (workers would run it again)."))
+        "Processes converting files; 0: one per core (max 4) for 8 files or more, else 1."))
+    file_timeout_s: float = Field(300.0, ge=0, description=(
+        "A file that takes longer to convert is named and skipped (its process is killed). Files are "
+        "converted in child processes for this; 0: no limit, and one worker converts in-process."))
+    worker_memory_mb: int = Field(4096, ge=0, description=(
+        "Address-space cap of each conversion process: a decompression bomb fails its file, not the "
+        "machine (Linux, macOS). 0: no cap."))
 
     @model_validator(mode="after")
     def _ocr_needs_layout(self) -> IngestConfig:

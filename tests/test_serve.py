@@ -365,3 +365,47 @@ def test_global_answers_cite_the_chunks_behind_community_reports(setup, provider
     # [1] is a community report; the citations are the collection's real chunks behind it.
     assert extra["citations"] and {c["n"] for c in extra["citations"]} == {1}
     assert all(c["file"] == "tea-cooperative.md" and c["text"] for c in extra["citations"])
+
+
+def test_a_full_disk_during_an_upload_answers_507_and_leaves_nothing(setup, provider, tmp_path: Path) -> None:
+    """The partial file is made to be /dev/full, which answers every write with ENOSPC."""
+    server, keys = setup
+    provider.replies.append(Reply(body=chat_response("Eight hours [1].")))
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    uploads = tmp_path / "data" / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    (uploads / ".note.txt.part").symlink_to("/dev/full")
+    before = httpx.get(server.url + "/v1/collections/default/documents", headers=admin).json()["data"]
+    reply = httpx.post(server.url + "/v1/collections/default/documents", headers=admin,
+                       files={"files": ("note.txt", b"A note about green tea.")})
+    assert reply.status_code == 507 and "No space left on device" in reply.json()["error"]["message"]
+    assert list(uploads.iterdir()) == []
+    assert httpx.get(server.url + "/v1/collections/default/documents", headers=admin).json()["data"] == before
+    chat = client(server, keys["admin"]).chat.completions.create(
+        model="ponder", messages=[{"role": "user", "content": OOLONG}])
+    assert chat.choices[0].message.content.startswith("Eight hours")
+
+
+def test_a_job_left_running_by_a_killed_server_is_resumed_at_start(tmp_path: Path, provider: FakeProvider) -> None:
+    """What a SIGKILL leaves: the uploaded file stored, the job saved as running, nothing indexed."""
+    config = _config(tmp_path, provider)
+    uploads = tmp_path / "data" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "tea.md").write_bytes((EXAMPLES / "tea-cooperative.md").read_bytes())
+    jobs = tmp_path / "data" / "jobs"
+    jobs.mkdir()
+    (jobs / "0123456789abcdef.json").write_text(json.dumps({
+        "id": "0123456789abcdef", "collection": "default", "files": ["tea.md"], "status": "running",
+        "outcomes": [], "error": "", "created_at": 1.0, "finished_at": None, "resumed": 0}), encoding="utf-8")
+    keys = KeyStore(tmp_path / "data" / "keys.db")
+    secret = keys.create("admin", write=["*"])[1]
+    keys.close()
+    with LiveServer(config) as server:
+        headers = {"Authorization": f"Bearer {secret}"}
+        job = _wait_for_job(server, headers, {"id": "0123456789abcdef", "status": "queued"})
+        assert job["status"] == "done" and job["resumed"] == 1
+        assert [o["status"] for o in job["outcomes"]] == ["ingested"]
+        documents = httpx.get(server.url + "/v1/collections/default/documents", headers=headers).json()["data"]
+        assert [d["file"] for d in documents] == ["tea.md"]
+    saved = json.loads((jobs / "0123456789abcdef.json").read_text(encoding="utf-8"))
+    assert saved["status"] == "done" and saved["outcomes"][0]["status"] == "ingested"

@@ -104,7 +104,8 @@ class Server:
         self.config = config
         self.backends = Backends(config)
         self.collections = Collections(config, self.backends)
-        self.jobs = IngestJobs()
+        self.jobs = IngestJobs(config.data_path / "jobs")
+        self.jobs.resume(self.collections.get)
         self.keys = KeyStore(config.data_path / "keys.db")
         self.limiter = RateLimiter(config.serve.rate_limit_per_minute)
         self.answering = ThreadPoolExecutor(config.serve.max_concurrent_answers, thread_name_prefix="answer")

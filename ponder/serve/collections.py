@@ -89,8 +89,13 @@ class Collection:
         if path.resolve().parent != self.files_dir.resolve():  # a belt to checked_filename's braces
             raise CollectionError(f"file name {filename!r} is not allowed")
         partial = path.with_name(f".{path.name}.part")
-        partial.write_bytes(data)
-        partial.replace(path)
+        try:
+            partial.write_bytes(data)
+            partial.replace(path)
+        except OSError as exc:  # the disk is full (ENOSPC), or over a quota: nothing half-written stays
+            partial.unlink(missing_ok=True)
+            raise CollectionError(f"cannot store {path.name!r}: {exc.strerror or exc} on the server "
+                                  "(the collection is unchanged)", status=507) from None
         return path
 
     def delete_document(self, document_id: str) -> str:

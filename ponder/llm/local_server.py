@@ -75,18 +75,23 @@ class LocalServer:
         with self._lock:
             if self._process is not None and self._process.poll() is not None:
                 code, self._process = self._process.returncode, None
-                now = time.monotonic()
-                self._exits = [t for t in self._exits if now - t < 60] + [now]
-                again = ("it is restarted for the next request" if len(self._exits) <= MAX_RESTARTS
-                         else f"it exited {len(self._exits)} times within a minute and is not restarted")
+                self._exits.append(time.monotonic())
+                again = ("it is restarted for the next request" if self._recent_exits() <= MAX_RESTARTS
+                         else f"it exited {self._recent_exits()} times within a minute and is not restarted")
                 raise LocalServerError(f"the embedded model server exited with code {code}; {again}; "
                                        f"{self._log_tail()}")
             if self._process is None:
-                if len(self._exits) > MAX_RESTARTS and time.monotonic() - self._exits[-1] < 60:
-                    raise LocalServerError(f"the embedded model server exited {len(self._exits)} times within a "
-                                           f"minute; not restarting it; {self._log_tail()}")
+                if self._recent_exits() > MAX_RESTARTS:
+                    raise LocalServerError(f"the embedded model server exited {self._recent_exits()} times within "
+                                           f"a minute; not restarting it; {self._log_tail()}")
                 self._start()
             return self._base_url
+
+    def _recent_exits(self) -> int:
+        """How many times the server died within the last minute."""
+        now = time.monotonic()
+        self._exits = [t for t in self._exits if now - t < 60]
+        return len(self._exits)
 
     @property
     def running(self) -> bool:

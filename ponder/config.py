@@ -370,17 +370,11 @@ class Config(_Section):
 
     def secret_values(self) -> list[str]:
         """Every credential set: the models', embedder's and reranker's keys, the Milvus token, PDF
-        passwords. What a report or message quoting the configuration must mask (see :func:`redact`)."""
+        passwords. What a report or message quoting the configuration must mask (see
+        :func:`ponder.text.redact`)."""
         values = [self.chat.api_key, self.reasoner.api_key, self.judge.api_key, self.embedder.api_key,
                   self.reranker.api_key, self.vectors.milvus_token, *self.ingest.pdf_passwords.values()]
-        return sorted({value for value in values if value}, key=len, reverse=True)
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with each of ``secrets`` replaced by ``***``."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+        return [value for value in dict.fromkeys(values) if value]
 
 
 class ConfigError(ValueError):

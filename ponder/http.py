@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import httpx
 
+from ponder.text import redact
+
 
 class RemoteError(RuntimeError):
     """A remote API failed; the message names it and says what happened. ``status`` is the HTTP
@@ -82,8 +84,7 @@ def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
     """The start of a response's body for an error message, with the request's own credential
     masked: some endpoints echo the key they were sent, and error messages reach logs and clients."""
     credential = response.request.headers.get("authorization", "").partition(" ")[2].strip()
-    text = response.text.replace(credential, "***") if credential else response.text
-    return text[:limit]
+    return redact(response.text, [credential])[:limit]
 
 
 def _sleep(attempt: int, backoff_s: float, max_wait_s: float, retry_after: str | None) -> None:

@@ -78,3 +78,10 @@ def is_refusal(text: str) -> bool:
     """The answer says the documents do not hold the answer."""
     lowered = unicodedata.normalize("NFKC", text).lower()
     return any(phrase in lowered for phrase in REFUSALS)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by ``***`` (longest first, so none shows in part)."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

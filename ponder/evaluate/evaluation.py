@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ponder.api import IngestListener, Ponder
-from ponder.config import load_config, redact
+from ponder.config import load_config
 from ponder.evaluate.datasets import Dataset
 from ponder.evaluate.report import write_report
 from ponder.evaluate.runner import EvalRunner, RunLog, System, budget_curve
 from ponder.evaluate.scoring import Price
 from ponder.reason import MODE_NAMES
+from ponder.text import redact
 from ponder.types import IngestReport
 
 

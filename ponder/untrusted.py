@@ -73,6 +73,12 @@ def neutralise(text: str) -> str:
     return neutralise_citations(text)
 
 
+def neutralised_line(text: str) -> str:
+    """``text`` neutralised and on one line: how a passage appears in few-shot and task prompts,
+    where a passage cannot start a line of its own."""
+    return " ".join(neutralise(text).split())
+
+
 def neutralise_citations(text: str) -> str:
     """Bracketed numbers as ``(n)``: quoted text must not read as a citation of a passage."""
     return _CITATION.sub(lambda match: f"({match.group(1)})", text)

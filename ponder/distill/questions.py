@@ -27,7 +27,7 @@ from ponder.llm.structured import ask_json
 from ponder.reason.numbers import read_numbers
 from ponder.text import CJK_CHARACTER, detect_language
 from ponder.types import Chunk
-from ponder.untrusted import neutralise
+from ponder.untrusted import neutralised_line
 
 KINDS = ("lookup", "multi-hop", "numeric", "comparison", "unanswerable")
 PAIRED_KINDS = ("multi-hop", "comparison")
@@ -178,7 +178,7 @@ def question_prompt(llm: OpenAICompatibleLLM, source: Source) -> list[dict[str, 
     template, which a base model copies)."""
     words = _ASK[source.language]
     instruction = words["instruction"].format(ask=words[source.kind])
-    passages = "\n\n".join(f"{words['passage'].format(n=n)}\n{' '.join(neutralise(c.text).split())}"
+    passages = "\n\n".join(f"{words['passage'].format(n=n)}\n{neutralised_line(c.text)}"
                            for n, c in enumerate(source.chunks, start=1))
     if llm.prompt_style == "completion":
         example_passage, example_json = words["example"]

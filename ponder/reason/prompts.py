@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ponder.types import Hit
-from ponder.untrusted import neutralise, passage_fence
+from ponder.untrusted import neutralise, neutralised_line, passage_fence
 
 Numbered = list[tuple[int, Hit]]
 
@@ -196,7 +196,7 @@ def answer_completion(question: str, numbered: Numbered, language: str, notes: s
     words = LANGUAGES[language]
     gap = _gap(language)
     example = _block(words, list(enumerate(words.example_passages, start=1)), words.example_question, gap)
-    real = _block(words, [(n, _one_line(hit.chunk.text)) for n, hit in numbered], question, gap)
+    real = _block(words, [(n, neutralised_line(hit.chunk.text)) for n, hit in numbered], question, gap)
     notes_line = f"{' '.join(notes.split())}\n" if notes else ""
     return (f"{words.answer}{gap}{words.material}\n\n{example}{words.answer_label}{gap}{words.example_answer}\n\n"
             f"{real}{notes_line}{words.answer_label}")
@@ -208,7 +208,7 @@ def task_messages(task: str, question: str, language: str, numbered: Numbered = 
     words = LANGUAGES[language]
     parts = [getattr(words, task) + (_gap(language) + words.material if numbered else "")]
     if numbered:
-        parts.append(words.passages + "\n" + "\n\n".join(f"[{n}] {_one_line(h.chunk.text)[:600]}"
+        parts.append(words.passages + "\n" + "\n\n".join(f"[{n}] {neutralised_line(h.chunk.text)[:600]}"
                                                         for n, h in numbered))
     if extra:
         parts.append(extra)
@@ -250,10 +250,6 @@ def task_completion(task: str, question: str, language: str, numbered: Numbered 
     example = "\n\n".join([*([words.passages + "\n" + "\n".join(f"[{n}] {p}" for n, p in enumerate(passages, 1))]
                                if passages else []), f"{words.question}{_gap(language)}{example_question}"])
     return f"{instruction}\n\n{example}\n{reply}: {example_reply}\n\n{inputs}\n{reply}:"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(neutralise(text).split())
 
 
 def _block(words: _Language, passages: list[tuple[int, str]], question: str, gap: str) -> str:

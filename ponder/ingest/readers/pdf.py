@@ -58,16 +58,18 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
 
 def _remove_invisible_text(page: pymupdf.Page) -> int:
     """Redact the text spans on ``page`` a reader cannot see; return how many."""
-    backdrops = [pymupdf.Rect(image["bbox"]) for image in page.get_image_info()]
-    backdrops += [drawing["rect"] for drawing in page.get_drawings()
-                  if drawing.get("fill") and min(drawing["fill"]) < 0.9]
-    hidden = []
+    hidden, unseen = [], []  # unseen: invisible or white, hidden unless it lies on an image or a dark shape
     for span in page.get_texttrace():
         rect = pymupdf.Rect(span["bbox"])
-        on_backdrop = any(rect.intersects(backdrop) for backdrop in backdrops)
-        white = min(span.get("color") or (0,)) > 0.95
-        if span["size"] < 1 or span.get("opacity", 1) == 0 or ((span["type"] == 3 or white) and not on_backdrop):
+        if span["size"] < 1 or span.get("opacity", 1) == 0:
             hidden.append(rect)
+        elif span["type"] == 3 or min(span.get("color") or (0,)) > 0.95:
+            unseen.append(rect)
+    if unseen:  # images and drawings are read only for pages that need them: get_drawings is not cheap
+        backdrops = [pymupdf.Rect(image["bbox"]) for image in page.get_image_info()]
+        backdrops += [drawing["rect"] for drawing in page.get_drawings()
+                      if drawing.get("fill") and min(drawing["fill"]) < 0.9]
+        hidden += [rect for rect in unseen if not any(rect.intersects(backdrop) for backdrop in backdrops)]
     for rect in hidden:
         page.add_redact_annot(rect)
     if hidden:

@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-import httpx2
 import pytest
 from fastapi.routing import APIRoute
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from ponder.api import Ponder
 from ponder.config import load_config
@@ -25,7 +18,7 @@ from ponder.serve.app import create_app
 from ponder.serve.keys import KeyStore
 from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, mcp_client, start_mcp_http
 
 # Open without a key: the page itself (its data comes through keyed calls), health, the API's schema.
 PUBLIC = {"/", "/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -99,46 +92,24 @@ def test_every_route_of_serve_answers_401_or_403_to_the_wrong_key(corpus) -> Non
         assert httpx.get(f"{server.url}/v1/jobs/{job['id']}", headers=reader).status_code == 404
 
 
-def _start_mcp(config_path: Path, *extra: str) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "ponder.cli", "--config", str(config_path), "mcp", "--http",
-                                "--port", str(port), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process, port
-        except httpx.TransportError:
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the MCP server did not start"
-            time.sleep(0.2)
-
-
-def _mcp_calls(port: int, secret: str | None) -> dict:
+def _mcp_calls(url: str, secret: str | None) -> dict:
     """Each tool's result as the key ``secret`` sees it."""
     async def run() -> dict:
-        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-        async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-            transport = streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)
-            async with Client(transport, read_timeout_seconds=60) as client:
-                results = {"collections": (await client.call_tool("list_collections", {})).structured_content}
-                for collection in ("default", "tea"):
-                    for tool, arguments in (("search", {"query": "oolong"}), ("list_documents", {}),
-                                            ("ask", {"question": "oolong?", "mode": "direct"})):
-                        reply = await client.call_tool(tool, {**arguments, "collection": collection})
-                        results[f"{tool} {collection}"] = ("error: " + reply.content[0].text if reply.is_error
-                                                           else "ok")
-                return results
+        async with mcp_client(url, secret) as client:
+            results = {"collections": (await client.call_tool("list_collections", {})).structured_content}
+            for collection in ("default", "tea"):
+                for tool, arguments in (("search", {"query": "oolong"}), ("list_documents", {}),
+                                        ("ask", {"question": "oolong?", "mode": "direct"})):
+                    reply = await client.call_tool(tool, {**arguments, "collection": collection})
+                    results[f"{tool} {collection}"] = "error: " + reply.content[0].text if reply.is_error else "ok"
+            return results
     return asyncio.run(run())
 
 
 def test_mcp_over_http_takes_the_same_keys_and_scopes(corpus) -> None:
     _, secrets, path = corpus
-    process, port = _start_mcp(path)
+    process, url = start_mcp_http(path)
     try:
-        url = f"http://127.0.0.1:{port}/mcp"
         initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
         for secret, code in ((None, "missing_api_key"), ("pk-guess", "invalid_api_key"),
@@ -148,12 +119,12 @@ def test_mcp_over_http_takes_the_same_keys_and_scopes(corpus) -> None:
             for method in ("POST", "GET", "DELETE"):
                 reply = httpx.request(method, url, json=initialize if method == "POST" else None, headers=headers)
                 assert reply.status_code == 401 and reply.json()["error"]["code"] == code, (method, reply.text)
-        reader = _mcp_calls(port, secrets["tea_reader"])
+        reader = _mcp_calls(url, secrets["tea_reader"])
         assert reader["collections"] == {"result": ["tea"]}
         assert reader["search tea"] == "ok" and reader["list_documents tea"] == "ok"
         for tool in ("search", "list_documents", "ask"):
             assert reader[f"{tool} default"].endswith("this API key may not read collection 'default'")
-        admin = _mcp_calls(port, secrets["admin"])
+        admin = _mcp_calls(url, secrets["admin"])
         assert admin["collections"] == {"result": ["default", "tea"]}
         assert admin["search default"] == "ok" and admin["search tea"] == "ok"
     finally:
@@ -163,9 +134,9 @@ def test_mcp_over_http_takes_the_same_keys_and_scopes(corpus) -> None:
 
 def test_mcp_without_keys_says_so_off_loopback(corpus) -> None:
     _, _, path = corpus
-    process, port = _start_mcp(path, "--no-auth", "--host", "0.0.0.0")
+    process, url = start_mcp_http(path, "--no-auth", "--host", "0.0.0.0")
     try:
-        calls = _mcp_calls(port, None)
+        calls = _mcp_calls(url, None)
         assert calls["collections"] == {"result": ["default", "tea"]} and calls["search default"] == "ok"
     finally:
         process.terminate()

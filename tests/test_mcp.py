@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 
 from ponder.api import Ponder
 from ponder.config import load_config
 from ponder.serve.keys import KeyStore
 from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response
+from tests.live_server import mcp_client, start_mcp_http
 
 
 @pytest.fixture
@@ -70,27 +65,11 @@ def test_mcp_over_streamable_http(config_file: Path, provider: FakeProvider) -> 
     keys = KeyStore(load_config(config_file, env={}).data_path / "keys.db")
     secret = keys.create("ide", read=["*"])[1]
     keys.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "ponder.cli", "--config", str(config_file), "mcp", "--http",
-                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process, url = start_mcp_http(config_file)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read().decode()
-                assert time.monotonic() < deadline, "the MCP server did not start"
-                time.sleep(0.2)
-
         async def run() -> None:
-            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}, timeout=60) as http:
-                transport = streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)
-                async with Client(transport, read_timeout_seconds=60) as client:
-                    await _exercise(client, provider)
+            async with mcp_client(url, secret) as client:
+                await _exercise(client, provider)
         asyncio.run(run())
     finally:
         process.terminate()

@@ -187,7 +187,7 @@ def create_app(config: Config) -> FastAPI:
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "ponder"}
                                            for i in ids]}
 
-    @app.post("/v1/chat/completions", response_model=None, openapi_extra=_json_body_schema({
+    @app.post("/v1/chat/completions", response_model=None, openapi_extra=_body_schema({
         "model": {"type": "string"}, "stream": {"type": "boolean"},
         "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
         "messages": {"type": "array", "items": {"type": "object", "required": ["role", "content"], "properties": {
@@ -226,7 +226,7 @@ def create_app(config: Config) -> FastAPI:
                           "default": name == server.collections.default}
                          for name in server.collections.names() if key.can(name, "read")]}
 
-    @app.post("/v1/collections", status_code=201, openapi_extra=_json_body_schema({"name": {"type": "string"}},
+    @app.post("/v1/collections", status_code=201, openapi_extra=_body_schema({"name": {"type": "string"}},
                                                                                    ["name"]))
     async def create_collection(request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         name = str((await _json_body(request)).get("name") or "")
@@ -245,9 +245,8 @@ def create_app(config: Config) -> FastAPI:
         collection = allowed(key, name, "read")
         return {"data": [document_view(d) for d in collection.ponder.documents()]}
 
-    @app.post("/v1/collections/{name}/documents", status_code=202, openapi_extra={"requestBody": {
-        "required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
+    @app.post("/v1/collections/{name}/documents", status_code=202, openapi_extra=_body_schema({
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}, media_type="multipart/form-data"))
     async def upload(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         collection = allowed(key, name, "write")
         limits = config.serve
@@ -292,7 +291,7 @@ def create_app(config: Config) -> FastAPI:
             raise ApiError(404, f"no job {job_id!r}", "not_found")
         return job.to_json()
 
-    @app.post("/v1/collections/{name}/search", openapi_extra=_json_body_schema({
+    @app.post("/v1/collections/{name}/search", openapi_extra=_body_schema({
         "query": {"type": "string"}, "top_k": {"type": "integer", "minimum": 1, "maximum": 100}}, ["query"]))
     async def search(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         collection = allowed(key, name, "read")
@@ -337,7 +336,7 @@ def create_app(config: Config) -> FastAPI:
                 raise ApiError(404, f"no entity {entity!r} in collection {name!r}{hint}", "not_found")
             return views.entity(collection.ponder.graph, collection.ponder.store, position, min(max(limit, 1), 200))
 
-    @app.post("/v1/collections/{name}/graph/around", openapi_extra=_json_body_schema({
+    @app.post("/v1/collections/{name}/graph/around", openapi_extra=_body_schema({
         "text": {"type": "string"}, "chunk_ids": {"type": "array", "items": {"type": "string"}}}))
     async def graph_around(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         """The entities of an answer (named in ``text``, or in the chunks ``chunk_ids``) and their neighbours."""
@@ -447,11 +446,12 @@ def _answer_error(exc: BaseException) -> ApiError:
     return ApiError(500, f"{type(exc).__name__}: {exc}", "internal_error")
 
 
-def _json_body_schema(properties: dict[str, Any], required: list[str] = ()) -> dict[str, Any]:
-    """A JSON body for the OpenAPI schema, for routes that read their body themselves (to answer
+def _body_schema(properties: dict[str, Any], required: list[str] = (),
+                 media_type: str = "application/json") -> dict[str, Any]:
+    """A request body for the OpenAPI schema, for routes that read their body themselves (to answer
     with OpenAI-shaped errors): clients and the fuzz test see what they may send."""
     schema = {"type": "object", "properties": properties, "required": list(required)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from ponder.graph.llm_extract import LLMExtractor
 from ponder.graph.reports import CommunityReports
 from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError
 from ponder.index.embedders import Embedder, passage_text
+from ponder.index.milvus_store import MilvusStore, connect_configured
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.ingest import (
     IngestError,
@@ -35,6 +36,7 @@ from ponder.ingest import (
     collect_files,
     content_hash,
     document_id,
+    in_shard,
     load_bytes,
 )
 from ponder.ingest.worker import Isolation, PrepareJob, prepare_all
@@ -44,6 +46,7 @@ from ponder.reason.extractive import SentenceScorer
 from ponder.reason.grounding import GroundingChecker
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.graph import GraphRetriever
+from ponder.retrieve.milvus import MilvusBM25Retriever, MilvusDenseRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.types import Answer, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
 
@@ -78,30 +81,34 @@ class Ponder:
             config = load_config(config_path, overrides=data_dir_override)
         self.config = config.model_copy(update=data_dir_override)
         self.data_dir = self.config.data_path
-        self.store = ChunkStore(self.data_dir / "ponder.db")
-        self.bm25 = BM25Index(self.data_dir / "bm25", self.store)
-        self.vectors = self._vector_index()
-        self.graph = EntityGraph(self.store, self.data_dir / "graph")
-        self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._owns_backends = backends is None
         self.backends = backends or Backends(self.config)
+        self.store: ChunkStore | MilvusStore = self._open_store()
+        # Local indexes derived from a local store; a Milvus store searches server-side.
+        self.bm25 = BM25Index(self.data_dir / "bm25", self.store) if self.is_local else None
+        self.vectors = self._vector_index() if self.is_local else None
+        self.graph = EntityGraph(self.store, self.data_dir / "graph")  # a cache beside either store
+        self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
 
     # -- ingest ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
-               prune: bool = False) -> IngestReport:
+               prune: bool = False, shard: tuple[int, int] | None = None) -> IngestReport:
         """Read, chunk, tokenize and store every supported file under ``paths``.
 
         Unchanged files (same content hash) are not re-processed; a changed file's chunks replace
         its old ones. A bad file is reported in the returned :class:`IngestReport` and the rest of
         the batch goes on; what was indexed before stays. With ``prune``, documents under ``paths``
-        whose files are gone are removed.
+        whose files are gone are removed. With ``shard = (i, n)`` only the i-th of n disjoint parts
+        of the files is ingested (n machines, one part each); a file another writer is converting
+        right now is skipped, and named.
         """
         started = time.perf_counter()
         report = IngestReport()
         paths = list(paths)
-        files, missing = collect_files(paths)
+        every_file, missing = collect_files(paths)
+        files = [path for path in every_file if shard is None or in_shard(path, paths, shard)]
         if listener:
             listener.planned(len(files) + len(missing))
 
@@ -118,25 +125,30 @@ class Ponder:
         dense = self.config.retrieve.uses_vectors
         if dense:
             self.store.claim_embedder(self.embedder.name)
-        changed = (item for item in (self._load(path, record) for path in files) if item is not None)
+        claimed: list[str] = []
+        changed = (item for item in (self._load(path, record, claimed) for path in files) if item is not None)
         settings = self.config.ingest
         job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr),
                          settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
         workers = _worker_count(settings.workers, len(files))
         isolation = Isolation(workers if settings.file_timeout_s or workers > 1 else 0, settings.file_timeout_s,
                               settings.worker_memory_mb)
-        for prepared in prepare_all(job, changed, isolation):
-            report.warnings.extend(prepared.warnings)
-            if prepared.outcome is not None:
-                record(prepared.outcome)
-                continue
-            document = prepared.document
-            vectors = self.embedder.embed_passages([passage_text(c) for c in prepared.chunks]) if dense else None
-            self.store.put_document(document, prepared.chunks, prepared.tokens, vectors)
-            record(FileOutcome(document.path, "ingested", chunks=len(prepared.chunks), document_id=document.id,
-                               pages=document.page_count, hidden_removed=document.hidden_removed))
+        try:
+            for prepared in prepare_all(job, changed, isolation):
+                report.warnings.extend(prepared.warnings)
+                if prepared.outcome is not None:
+                    record(prepared.outcome)
+                    continue
+                document = prepared.document
+                vectors = self.embedder.embed_passages([passage_text(c) for c in prepared.chunks]) if dense else None
+                self.store.put_document(document, prepared.chunks, prepared.tokens, vectors)
+                record(FileOutcome(document.path, "ingested", chunks=len(prepared.chunks), document_id=document.id,
+                                   pages=document.page_count, hidden_removed=document.hidden_removed))
+        finally:
+            for doc_id in claimed:
+                self.store.release(doc_id)
         if prune:
-            present = {str(path) for path in files}
+            present = {str(path) for path in every_file}
             report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]
             self._remove_paths(report.removed)
         if dense:
@@ -185,14 +197,17 @@ class Ponder:
         return self._communities.current()
 
     def _refresh_indexes(self) -> None:
-        self.bm25.refresh()
-        if self.config.retrieve.uses_vectors:
+        if self.bm25 is not None:
+            self.bm25.refresh()
+        if self.vectors is not None and self.config.retrieve.uses_vectors:
             self.vectors.refresh()
         if self.config.retrieve.uses_graph:
             self.graph.refresh()
 
-    def _load(self, path: Path, record: Callable[[FileOutcome], None]) -> tuple[Path, bytes] | None:
-        """The file's bytes if it needs converting; otherwise record why not and return None."""
+    def _load(self, path: Path, record: Callable[[FileOutcome], None],
+              claimed: list[str]) -> tuple[Path, bytes] | None:
+        """The file's bytes if it needs converting (and this writer's claim on it, added to
+        ``claimed``); otherwise record why not and return None."""
         try:
             raw = load_bytes(path, max_bytes=int(self.config.ingest.max_file_mb * 2**20))
         except SkippedFile as exc:
@@ -206,6 +221,12 @@ class Ponder:
             record(FileOutcome(str(path), "unchanged", document_id=doc_id,
                                chunks=len(self.store.chunk_ids_of([doc_id]))))
             return None
+        holder = self.store.claim(doc_id)
+        if holder is not None:
+            record(FileOutcome(str(path), "skipped", f"{path}: another writer ({holder}) is ingesting it now; "
+                                                     "it is left to that one"))
+            return None
+        claimed.append(doc_id)
         return path, raw
 
     def remove(self, paths: Iterable[str | Path]) -> list[str]:
@@ -234,7 +255,7 @@ class Ponder:
         ``where`` allows (ids, path glob, dates)."""
         top_k = top_k or self.config.retrieve.top_k
         with self.backends.search_lock:
-            only = where.chunk_ids(self.store) if where else None
+            only = where.scope(self.store) if where else None
             candidates = self.retriever.search(
                 query, top_k if self.reranker is None else max(top_k, self.config.reranker.candidates), only)
         return candidates if self.reranker is None else self.reranker.rerank(query, candidates, top_k)
@@ -251,13 +272,16 @@ class Ponder:
             settings = self.config.retrieve
             choices: list[tuple[Retriever, float]] = []
             if settings.uses_bm25:
-                choices.append((BM25Retriever(self.store, self.bm25), settings.bm25_weight))
+                keyword = BM25Retriever(self.store, self.bm25) if self.bm25 else MilvusBM25Retriever(self.store)
+                choices.append((keyword, settings.bm25_weight))
             if settings.uses_vectors:
                 if self.store.chunk_count() and not self.store.vector_count():
                     raise StoreError(f"the index in {self.data_dir} has no vectors (ingested with retrieve.mode = "
                                      f"'bm25'?); run `ponder reindex` to embed it")
                 self.store.claim_embedder(self.embedder.name)
-                choices.append((DenseRetriever(self.store, self.vectors, self.embedder), settings.dense_weight))
+                dense = DenseRetriever(self.store, self.vectors, self.embedder) if self.vectors else \
+                    MilvusDenseRetriever(self.store, self.embedder)
+                choices.append((dense, settings.dense_weight))
             graph = self.config.graph
             if settings.uses_graph:  # the walk from the question's entities votes with the others
                 choices.append((GraphRetriever(self.store, self.graph), graph.weight))
@@ -281,6 +305,19 @@ class Ponder:
             return Evidence()
         return Evidence(GroundingChecker(self._similarity),
                         SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query))
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.store, ChunkStore)
+
+    def _open_store(self) -> ChunkStore | MilvusStore:
+        settings = self.config.store
+        if settings.backend == "local":
+            return ChunkStore(self.data_dir / "ponder.db", settings.claim_ttl_s)
+        client, uri = connect_configured(settings, self.data_dir)
+        self._milvus_client = client
+        return MilvusStore(client, settings.collection_prefix, lambda: len(self.embedder.embed_query("dimension")),
+                           settings.claim_ttl_s, where=uri)
 
     def _vector_index(self) -> VectorIndex:
         settings = self.config.vectors
@@ -353,8 +390,11 @@ class Ponder:
     def close(self) -> None:
         if self._owns_backends:
             self.backends.close()
-        self.vectors.close()
+        if self.vectors is not None:
+            self.vectors.close()
         self.store.close()
+        if not self.is_local:
+            self._milvus_client.close()
 
     def __enter__(self) -> Ponder:
         return self

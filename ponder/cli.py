@@ -62,10 +62,13 @@ def ingest(
     prune: bool = typer.Option(False, "--prune", help="Also remove indexed documents under PATHS whose files "
                                "are gone."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Ingest only part I of N of the "
+                                        "files (N machines sharing one Milvus store, each with its own I)."),
 ) -> None:
     """Add files to the index; unchanged files are not processed again."""
+    part = _shard(shard) if shard else None
     with _open(ctx) as ponder, _ingest_listener(quiet=as_json) as listener:
-        report = ponder.ingest(paths, listener=listener, prune=prune)
+        report = ponder.ingest(paths, listener=listener, prune=prune, shard=part)
     if as_json:
         out.print_json(data=report.to_dict())
     else:
@@ -76,6 +79,54 @@ def ingest(
         out.print(report.summary())
     if report.count("failed"):
         raise typer.Exit(1)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise typer.BadParameter(f"{text!r} is not I/N with 1 <= I <= N (e.g. 2/3)", param_hint="--shard")
+    return int(index), int(count)
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    to: str = typer.Option(..., "--to", help="The backend to copy the index into: milvus."),
+    uri: Optional[str] = typer.Option(None, "--uri", help="Milvus URI (default: store.milvus_uri, else Milvus "
+                                      "Lite in the data dir)."),
+    prefix: Optional[str] = typer.Option(None, "--prefix", help="Collection prefix (default: "
+                                         "store.collection_prefix)."),
+) -> None:
+    """Copy the local index (documents, chunks, vectors, graph) into Milvus, without re-embedding, and
+    check the counts. Then set store.backend = "milvus" (and the same URI and prefix) to use it."""
+    from ponder.index import ChunkStore
+    from ponder.index.migrate import migrate as copy_index
+    from ponder.index.milvus_store import MilvusStore, connect_configured
+
+    if to != "milvus":
+        raise typer.BadParameter(f"unknown backend {to!r}; the one to migrate to is: milvus", param_hint="--to")
+    config = _config(ctx, {})
+    if not (config.data_path / "ponder.db").is_file():
+        err.print(f"[red]error:[/] no local index in {config.data_path} (ponder.db) to migrate")
+        raise typer.Exit(1)
+    settings = config.store.model_copy(update={k: v for k, v in (("milvus_uri", uri), ("collection_prefix", prefix))
+                                               if v is not None})
+    source = ChunkStore(config.data_path / "ponder.db")
+    client, where = connect_configured(settings, config.data_path)
+    try:
+        target = MilvusStore(client, settings.collection_prefix, lambda: source.vector_dim, where=where)
+        report = copy_index(source, target, on_document=lambda doc: err.print(f"  copied {_relative(doc.path)}"))
+    finally:
+        client.close()
+        source.close()
+    for what, (before, after) in report.counts.items():
+        out.print(f"  {what}: {before} local, {after} in Milvus{'' if before == after else '  [red]MISMATCH[/]'}")
+    out.print(f"{report.copied} documents copied, {report.unchanged} already there, into {where} "
+              f"(prefix {settings.collection_prefix})")
+    if not report.verified:
+        raise typer.Exit(1)
+    out.print(f'use it with: store.backend = "milvus", store.milvus_uri = "{where}", '
+              f'store.collection_prefix = "{settings.collection_prefix}"')
 
 
 @app.command()
@@ -536,9 +587,9 @@ app.add_typer(keys_app, name="keys")
 
 def _key_store(ctx: typer.Context) -> contextlib.closing:
     """The data dir's key store, closed when the ``with`` block ends (errors included)."""
-    from ponder.serve.keys import KeyStore
+    from ponder.serve.keys import open_keys
 
-    return contextlib.closing(KeyStore(_config(ctx, {}).data_path / "keys.db"))
+    return contextlib.closing(open_keys(_config(ctx, {})))
 
 
 @keys_app.command("create")

@@ -179,6 +179,20 @@ class VectorsConfig(_Section):
     collection: str = Field("ponder", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class StoreConfig(_Section):
+    backend: Literal["local", "milvus"] = Field(
+        "local", description="local: documents, chunks, BM25, vectors and graph in files under data_dir (SQLite); "
+                             "milvus: all of it in Milvus, shared by every ponder serve and ingest that points there.")
+    milvus_uri: str = Field("", description="A Milvus server (http://host:19530), or a folder for Milvus Lite "
+                                            "(one process only); empty: milvus-store.db in the data dir.")
+    milvus_token: str = ""
+    milvus_database: str = Field("", description="Milvus database; empty: the server's default.")
+    collection_prefix: str = Field("ponder", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,120}$",
+                                   description="Milvus collections are named <prefix>_<collection>_<table>.")
+    claim_ttl_s: float = Field(600.0, gt=0, description=(
+        "A writer's claim on a document it is converting; after this a crashed writer's claim lapses."))
+
+
 class RerankerConfig(_RemoteService):
     provider: Literal["none", "endpoint", "llm"] = Field(
         "none", description="endpoint: a /v1/rerank API; llm: listwise by the chat model; none: off.")
@@ -324,6 +338,7 @@ class Config(_Section):
     retrieve: RetrieveConfig = RetrieveConfig()
     graph: GraphConfig = GraphConfig()
     embedder: EmbedderConfig = EmbedderConfig()
+    store: StoreConfig = StoreConfig()
     vectors: VectorsConfig = VectorsConfig()
     reranker: RerankerConfig = RerankerConfig()
     chat: ModelConfig = ModelConfig()
@@ -373,7 +388,8 @@ class Config(_Section):
         passwords. What a report or message quoting the configuration must mask (see
         :func:`ponder.text.redact`)."""
         values = [self.chat.api_key, self.reasoner.api_key, self.judge.api_key, self.embedder.api_key,
-                  self.reranker.api_key, self.vectors.milvus_token, *self.ingest.pdf_passwords.values()]
+                  self.reranker.api_key, self.vectors.milvus_token, self.store.milvus_token,
+                  *self.ingest.pdf_passwords.values()]
         return [value for value in dict.fromkeys(values) if value]
 
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -82,6 +83,12 @@ CREATE TABLE IF NOT EXISTS relations (
     description TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS relations_by_chunk ON relations(chunk_id);
+-- Who is converting which document, when several writers ingest at once (see ChunkStore.claim).
+CREATE TABLE IF NOT EXISTS claims (
+    document_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS community_summaries (
     key TEXT PRIMARY KEY,  -- a hash of the community's members and the model: a changed community is new
     summary TEXT NOT NULL,
@@ -122,12 +129,25 @@ class GraphRows:
     relations: list[tuple[str, str, float]]
 
 
+@dataclass
+class GraphExport:
+    """The stored graph row by row, to copy it into another store (``ponder migrate``)."""
+
+    graph_chunks: list[tuple[str, str]]  # (chunk id, extractor)
+    mentions: list[tuple[str, str, str, str, float, str]]  # (chunk id, entity, name, type, weight, description)
+    relations: list[tuple[str, str, str, float, str]]  # (chunk id, source, target, weight, description)
+    summaries: list[tuple[str, str, str]]  # (key, summary, model)
+
+
 class ChunkStore:
     """Documents and their chunks in SQLite, with the BM25 tokens of each chunk kept beside it."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, claim_ttl_s: float = 600.0):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.where = str(path.parent)
+        self.owner = secrets.token_hex(8)  # this writer, in claims
+        self._claim_ttl_s = claim_ttl_s
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -218,7 +238,7 @@ class ChunkStore:
         if current == name:
             return
         if current is not None and self.vector_count():
-            raise StoreError(f"the index in {self.path.parent} was embedded with '{current}', but the configured "
+            raise StoreError(f"the index in {self.where} was embedded with '{current}', but the configured "
                              f"embedder is '{name}'; run `ponder reindex` to re-embed, or configure the old one")
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (name,))
 
@@ -373,6 +393,34 @@ class ChunkStore:
 
     def put_community_summary(self, key: str, summary: str, model: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO community_summaries VALUES (?,?,?)", (key, summary, model))
+
+    def graph_export(self) -> GraphExport:
+        db = self._db
+        return GraphExport(
+            graph_chunks=db.execute("SELECT chunk_id, extractor FROM graph_chunks").fetchall(),
+            mentions=db.execute("SELECT chunk_id, entity, name, type, weight, description FROM mentions "
+                                "ORDER BY rowid").fetchall(),
+            relations=db.execute("SELECT chunk_id, source, target, weight, description FROM relations "
+                                 "ORDER BY rowid").fetchall(),
+            summaries=db.execute("SELECT key, summary, model FROM community_summaries").fetchall(),
+        )
+
+    # -- claims (several writers) -----------------------------------------------------------------
+    def claim(self, document_id: str) -> str | None:
+        """Claim a document for converting; None when granted, else the owner holding it (a claim
+        lapses after ``claim_ttl_s``, so a killed writer's claims do not block for ever)."""
+        with self._transaction():
+            now = time.time()
+            row = self._db.execute("SELECT owner FROM claims WHERE document_id=? AND owner != ? AND expires_at > ?",
+                                   (document_id, self.owner, now)).fetchone()
+            if row:
+                return row[0]
+            self._db.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?)",
+                             (document_id, self.owner, now + self._claim_ttl_s))
+        return None
+
+    def release(self, document_id: str) -> None:
+        self._db.execute("DELETE FROM claims WHERE document_id=? AND owner=?", (document_id, self.owner))
 
     def _bump_revision(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='revision'")

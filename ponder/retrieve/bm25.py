@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 from ponder.index import BM25Index, ChunkStore, tokenize
+from ponder.retrieve.filters import Scope
 from ponder.types import Hit
 
 
@@ -20,9 +21,10 @@ class BM25Retriever:
         self._store = store
         self._index = index
 
-    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
-        """The ``top_k`` best chunks for ``query``; ``only`` limits the search to those chunk ids."""
-        return hits_from_scores(self._store, self._index.search(tokenize(query), top_k, only=only), self.name)
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
+        """The ``top_k`` best chunks for ``query`` among those ``only`` allows."""
+        allowed = only.chunk_ids if only else None
+        return hits_from_scores(self._store, self._index.search(tokenize(query), top_k, only=allowed), self.name)
 
 
 def hits_from_scores(store: ChunkStore, scored: list[tuple[str, float]], retriever: str) -> list[Hit]:

@@ -12,6 +12,7 @@ from ponder.index import ChunkStore
 from ponder.index.embedders import Embedder
 from ponder.index.vectors import VectorIndex
 from ponder.retrieve.bm25 import hits_from_scores
+from ponder.retrieve.filters import Scope
 from ponder.types import Hit
 
 
@@ -23,6 +24,6 @@ class DenseRetriever:
         self._index = index
         self._embedder = embedder
 
-    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
-        scored = self._index.search(self._embedder.embed_query(query), top_k, only)
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
+        scored = self._index.search(self._embedder.embed_query(query), top_k, only.chunk_ids if only else None)
         return hits_from_scores(self._store, scored, self.name)

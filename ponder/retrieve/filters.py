@@ -13,6 +13,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Any
 
 from ponder.index import ChunkStore
 from ponder.index.store import StoredDocument
@@ -33,11 +35,33 @@ class Filter:
             return None
         return set(store.chunk_ids_of([doc.id for doc in store.documents() if self.allows(doc)]))
 
+    def scope(self, store: Any) -> Scope | None:
+        """What a search may return, worked out once for all its retrievers; None: everything."""
+        return None if self == Filter() else Scope(self, store)
+
     def allows(self, doc: StoredDocument) -> bool:
         return ((self.document_ids is None or doc.id in self.document_ids)
                 and (self.path_glob is None or fnmatch.fnmatch(doc.path, self.path_glob))
                 and _within(doc.modified_at, self.modified_after, self.modified_before)
                 and _within(doc.ingested_at, self.ingested_after, self.ingested_before))
+
+
+class Scope:
+    """The chunks one search may return: as chunk ids for the indexes in this process (local BM25,
+    HNSW, the graph walk), as an expression for a Milvus store's server-side searches. Each form is
+    computed on first use only."""
+
+    def __init__(self, where: Filter, store: Any):
+        self.where = where
+        self._store = store
+
+    @cached_property
+    def chunk_ids(self) -> set[str]:
+        return self.where.chunk_ids(self._store) or set()
+
+    @cached_property
+    def expression(self) -> str:
+        return self._store.filter_expression(self.where)
 
 
 def _within(value: float | None, after: float | None, before: float | None) -> bool:

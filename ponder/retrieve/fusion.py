@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from typing import Protocol, Sequence
 
+from ponder.retrieve.filters import Scope
 from ponder.types import Hit
 
 
 class Retriever(Protocol):
     name: str
 
-    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]: ...
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]: ...
 
 
 def reciprocal_rank_fusion(rankings: dict[str, list[str]], weights: dict[str, float],
@@ -37,7 +38,7 @@ def reciprocal_rank_fusion(rankings: dict[str, list[str]], weights: dict[str, fl
 class Bridger(Protocol):
     """Proposes passages that a first retrieval's hits lead to (the graph walk)."""
 
-    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: set[str] | None = None) -> list[Hit]: ...
+    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: Scope | None = None) -> list[Hit]: ...
 
 
 class FusionRetriever:
@@ -58,7 +59,7 @@ class FusionRetriever:
         self._bridger = bridger
         self._bridge_slots = bridge_slots
 
-    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
         pool = max(top_k, self._candidates)
         results = {retriever.name: retriever.search(query, pool, only) for retriever, _ in self._retrievers}
         hits = self._fuse(results, {retriever.name: weight for retriever, weight in self._retrievers})

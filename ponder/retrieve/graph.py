@@ -23,6 +23,7 @@ from ponder.graph.index import EntityGraph, Similarity
 from ponder.index import ChunkStore
 from ponder.index.bm25 import top_positive
 from ponder.retrieve.bm25 import hits_from_scores
+from ponder.retrieve.filters import Scope
 from ponder.types import Hit
 
 
@@ -40,14 +41,14 @@ class GraphRetriever:
         self._candidates = candidates
         self._margin = margin
 
-    def search(self, query: str, top_k: int, only: set[str] | None = None) -> list[Hit]:
-        """The ``top_k`` chunks the walk from the question's entities reaches most; ``only`` limits
-        the result to those chunk ids."""
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
+        """The ``top_k`` chunks the walk from the question's entities reaches most, among those
+        ``only`` allows."""
         scores = self._walk(query, only, ())
         best = top_positive(scores, top_k)
         return hits_from_scores(self._store, [(self.graph.chunk_ids[i], float(scores[i])) for i in best], self.name)
 
-    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: set[str] | None = None) -> list[Hit]:
+    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: Scope | None = None) -> list[Hit]:
         """The ``count`` passages the walk from ``seeds`` reaches that ``seeds`` do not hold, chosen
         among the walk's best ``candidates`` by their similarity to the question: the walk proposes
         what the first passages lead to, the question decides which of it matters. A candidate
@@ -64,7 +65,7 @@ class GraphRetriever:
             new = sorted(((c, s) for (c, _), s in zip(new, closeness) if s >= bar), key=lambda pair: -pair[1])
         return hits_from_scores(self._store, new[:count], self.name)
 
-    def _walk(self, query: str, only: set[str] | None, seeds: Sequence[Hit]) -> np.ndarray:
+    def _walk(self, query: str, only: Scope | None, seeds: Sequence[Hit]) -> np.ndarray:
         graph = self.graph
         graph.refresh()
         entity_seeds = {entity: graph.specificity(entity) for entity, _ in graph.match(query)}
@@ -76,7 +77,7 @@ class GraphRetriever:
                             _scaled(chunk_seeds, self._passage_share if entity_seeds else 1.0))
         if only is not None:
             allowed = np.zeros(len(scores), dtype=bool)
-            allowed[[graph.chunk_position[i] for i in only if i in graph.chunk_position]] = True
+            allowed[[graph.chunk_position[i] for i in only.chunk_ids if i in graph.chunk_position]] = True
             scores = np.where(allowed, scores, 0.0)
         return scores
 

@@ -49,7 +49,7 @@ from ponder.llm import Delta, LLMError
 from ponder.reason import MODE_NAMES, Cancelled, Progress
 from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.jobs import IngestJobs
-from ponder.serve.keys import OPEN_ACCESS, Access, ApiKey, KeyRejected, KeyStore
+from ponder.serve.keys import OPEN_ACCESS, Access, ApiKey, KeyRejected, open_keys
 from ponder.serve.openai_chat import (
     ChatRequestError,
     check_question,
@@ -106,7 +106,7 @@ class Server:
         self.collections = Collections(config, self.backends)
         self.jobs = IngestJobs(config.data_path / "jobs")
         self.jobs.resume(self.collections.get)
-        self.keys = KeyStore(config.data_path / "keys.db")
+        self.keys = open_keys(config)
         self.limiter = RateLimiter(config.serve.rate_limit_per_minute)
         self.answering = ThreadPoolExecutor(config.serve.max_concurrent_answers, thread_name_prefix="answer")
 

@@ -15,9 +15,11 @@ Example::
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
+import time
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from typing import Iterator
 from ponder.api import Ponder
 from ponder.backends import Backends
 from ponder.config import Config
+from ponder.index.milvus_store import IDENT, MilvusTables, Table, connect_configured, milvus_name
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Separators and their look-alikes (after NFKC, which already folds full-width ／ and ＼).
@@ -128,6 +131,10 @@ def checked_filename(filename: str) -> str:
 
 
 class Collections:
+    """The collections a server holds. With a Milvus store their names live in Milvus too
+    (``<prefix>_registry_collections``), so every replica serves the same ones; the folders here
+    then hold only caches and uploads."""
+
     def __init__(self, config: Config, backends: Backends):
         self.config = config
         self.backends = backends
@@ -135,10 +142,22 @@ class Collections:
         self.default = config.serve.default_collection
         self._open: dict[str, Collection] = {}
         self._lock = threading.Lock()
+        self._registry: MilvusTables | None = None
+        if config.store.backend == "milvus":
+            self._client, uri = connect_configured(config.store, config.data_path)
+            # Every collection in the same Milvus (with no URI set, the Lite folder in *this* data dir).
+            self.config = config.model_copy(update={"store": config.store.model_copy(update={"milvus_uri": uri})})
+            self._registry = MilvusTables(self._client, {"collections": Table(
+                f"{config.store.collection_prefix}_registry_collections",
+                (("name", *IDENT), ("created_at", "DOUBLE", {})), "name")})
 
     def names(self) -> list[str]:
-        found = {p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name)} if self.root.is_dir() \
-            else set()
+        if self._registry is not None:
+            found = {row["name"] for row in self._registry.query("collections", "", ["name"])}
+        elif self.root.is_dir():
+            found = {p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name)}
+        else:
+            found = set()
         return [self.default, *sorted(found - {self.default})]
 
     def get(self, name: str) -> Collection:
@@ -155,7 +174,9 @@ class Collections:
                                   "digits, '-' or '_', starting with a letter or digit")
         if name in self.names():
             raise CollectionError(f"collection {name!r} already exists", status=409)
-        (self.root / name).mkdir(parents=True)
+        (self.root / name).mkdir(parents=True, exist_ok=self._registry is not None)
+        if self._registry is not None:
+            self._registry.insert("collections", [{"name": name, "created_at": time.time()}])
         return self.get(name)
 
     def delete(self, name: str) -> None:
@@ -163,20 +184,30 @@ class Collections:
             raise CollectionError(f"the default collection {name!r} cannot be deleted", status=409)
         collection = self.get(name)
         with self._lock, collection.lock.writing():
+            if self._registry is not None:
+                collection.ponder.store.drop()
+                self._registry.delete("collections", f"name == {json.dumps(name)}")
             collection.ponder.close()
             del self._open[name]
-            shutil.rmtree(self.root / name)
+            shutil.rmtree(self.root / name, ignore_errors=self._registry is not None)
 
     def close(self) -> None:
         with self._lock:
             for collection in self._open.values():
                 collection.ponder.close()
             self._open.clear()
+            if self._registry is not None:
+                self._client.close()
 
     def _make(self, name: str) -> Collection:
         if name == self.default:
             data_dir, files_dir = self.config.data_path, self.config.data_path / "uploads"
         else:
             data_dir, files_dir = self.root / name / "index", self.root / name / "files"
-        config = self.config.model_copy(update={"data_dir": str(data_dir)})
+        update: dict[str, object] = {"data_dir": str(data_dir)}
+        if name != self.default:  # a Milvus store's collections: <prefix>_c_<name>_<table>
+            store = self.config.store
+            update["store"] = store.model_copy(update={"collection_prefix": f"{store.collection_prefix}_c_"
+                                                                            f"{milvus_name(name)}"})
+        config = self.config.model_copy(update=update)
         return Collection(name, Ponder(config, backends=self.backends), files_dir)

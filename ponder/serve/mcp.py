@@ -30,7 +30,7 @@ from ponder.config import Config
 from ponder.llm import LLMError
 from ponder.reason import MODE_NAMES
 from ponder.serve.collections import Collection, CollectionError, Collections
-from ponder.serve.keys import OPEN_ACCESS, ApiKey, KeyRejected, KeyStore
+from ponder.serve.keys import OPEN_ACCESS, ApiKey, KeyRejected, KeyStore, open_keys
 from ponder.serve.openai_chat import chunk_view, citations_json, document_view, error_json, grounding_json
 
 T = TypeVar("T")
@@ -152,7 +152,7 @@ def run_mcp(config: Config, transport: str, host: str, port: int) -> None:
         return
     import uvicorn
 
-    keys = KeyStore(config.data_path / "keys.db")
+    keys = open_keys(config)
     try:
         uvicorn.run(mcp_http_app(server, config, keys, host), host=host, port=port, log_level="warning")
     finally:

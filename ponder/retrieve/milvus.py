@@ -1,0 +1,43 @@
+"""Retrievers for a Milvus store: BM25 and dense search run inside Milvus, filters as expressions.
+
+Both rank server-side and fuse in Ponder (weighted reciprocal rank fusion, as for the local store):
+Milvus's own rankers are plain RRF and score-weighted sums, and neither takes per-retriever weights
+on ranks, so fusing here keeps ``retrieve.dense_weight`` / ``bm25_weight`` meaning the same thing on
+both backends.
+
+Example::
+
+    hybrid = FusionRetriever("hybrid", [(MilvusBM25Retriever(store), 1.0),
+                                        (MilvusDenseRetriever(store, embedder), 3.0)], candidates=40, rrf_k=60)
+"""
+
+from __future__ import annotations
+
+from ponder.index.embedders import Embedder
+from ponder.index.milvus_store import MilvusStore
+from ponder.retrieve.bm25 import hits_from_scores
+from ponder.retrieve.filters import Scope
+from ponder.types import Hit
+
+
+class MilvusBM25Retriever:
+    name = "bm25"
+
+    def __init__(self, store: MilvusStore):
+        self._store = store
+
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
+        scored = self._store.keyword_search(query, top_k, only.expression if only else "")
+        return hits_from_scores(self._store, scored, self.name)
+
+
+class MilvusDenseRetriever:
+    name = "dense"
+
+    def __init__(self, store: MilvusStore, embedder: Embedder):
+        self._store = store
+        self._embedder = embedder
+
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
+        scored = self._store.vector_search(self._embedder.embed_query(query), top_k, only.expression if only else "")
+        return hits_from_scores(self._store, scored, self.name)

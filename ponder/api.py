@@ -224,7 +224,8 @@ class Ponder:
         holder = self.store.claim(doc_id)
         if holder is not None:
             record(FileOutcome(str(path), "skipped", f"{path}: another writer ({holder}) is ingesting it now; "
-                                                     "it is left to that one"))
+                                                     "left to it (a dead writer's claim lapses after "
+                                                     "store.claim_ttl_s)"))
             return None
         claimed.append(doc_id)
         return path, raw

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
-from ponder.index.store import GraphExport, GraphRows, StoredDocument, StoreError
+from ponder.index.store import GraphExport, GraphRows, StoredDocument, StoreError, claim_is_dead, writer_id
 from ponder.types import Chunk, ChunkGraph, Document
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ class MilvusStore(MilvusTables):
         self.prefix = prefix
         self.where = f"{where} (collections {prefix}_*)"
         self._claim_ttl_s = claim_ttl_s
-        self.owner = secrets.token_hex(8)  # this writer, in claims
+        self.owner = writer_id()
         self.open(["documents", "meta", "claims"])
 
     def _has_chunks(self) -> bool:
@@ -494,7 +494,8 @@ class MilvusStore(MilvusTables):
         claims = self._tables["claims"].name
         held = self._client.query(claims, ids=[document_id], output_fields=["owner", "expires_at"])
         now = time.time()
-        if held and held[0]["owner"] != self.owner and held[0]["expires_at"] > now:
+        if held and held[0]["owner"] != self.owner and held[0]["expires_at"] > now and not claim_is_dead(
+                held[0]["owner"]):
             return held[0]["owner"]
         self.insert("claims", [{"document_id": document_id, "owner": self.owner,
                                  "expires_at": now + self._claim_ttl_s}])

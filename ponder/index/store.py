@@ -15,7 +15,9 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -100,6 +102,28 @@ VECTOR_DTYPE = np.float16  # half the disk of float32; cosine ranking does not n
 _CHUNK_COLUMNS = 'id, document_id, path, text, start, "end", page, page_end, heading_path'
 
 
+def writer_id() -> str:
+    """Who holds a claim: this machine and process (and a random part, so two stores opened by one
+    process are two writers)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def claim_is_dead(owner: str) -> bool:
+    """Whether a claim's writer was a process on this machine that has ended (killed, say): its
+    claims need not wait for ``store.claim_ttl_s`` to lapse."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class StoreError(RuntimeError):
     """The store cannot be used as it is; the message says why and what to do."""
 
@@ -146,7 +170,7 @@ class ChunkStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.where = str(path.parent)
-        self.owner = secrets.token_hex(8)  # this writer, in claims
+        self.owner = writer_id()
         self._claim_ttl_s = claim_ttl_s
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -407,13 +431,14 @@ class ChunkStore:
 
     # -- claims (several writers) -----------------------------------------------------------------
     def claim(self, document_id: str) -> str | None:
-        """Claim a document for converting; None when granted, else the owner holding it (a claim
-        lapses after ``claim_ttl_s``, so a killed writer's claims do not block for ever)."""
+        """Claim a document for converting; None when granted, else the writer holding it. A claim
+        lapses after ``claim_ttl_s``, or at once when its writer was a process here that has ended,
+        so a killed writer's claims do not block its rerun."""
         with self._transaction():
             now = time.time()
             row = self._db.execute("SELECT owner FROM claims WHERE document_id=? AND owner != ? AND expires_at > ?",
                                    (document_id, self.owner, now)).fetchone()
-            if row:
+            if row and not claim_is_dead(row[0]):
                 return row[0]
             self._db.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?)",
                              (document_id, self.owner, now + self._claim_ttl_s))

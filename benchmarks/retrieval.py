@@ -31,6 +31,15 @@ MODES = ("bm25", "dense", "hybrid")
 
 def evaluate_file(path: Path, limit: int | None, work: Path,
                   dense_weights: list[float]) -> dict[str, dict[str, float]]:
+    questions, data_dir = build_index(path, limit, work)
+    variants = [(mode, {"retrieve.mode": mode}) for mode in MODES] + [
+        (f"hybrid, dense weight {w:g}", {"retrieve.mode": "hybrid", "retrieve.dense_weight": w}) for w in dense_weights]
+    return {mode: score(questions, data_dir, settings) for mode, settings in variants}
+
+
+def build_index(path: Path, limit: int | None, work: Path) -> tuple[list, Path]:
+    """An RGB file's passages ingested as one document each into a fresh local index: (its
+    questions, the data dir)."""
     dataset = load_rgb(str(path), limit=limit)
     questions, passages, corpus = dataset.questions, dataset.corpus, dataset.write_corpus(work / path.stem)
     data_dir = work / f"{path.stem}-index"
@@ -39,22 +48,24 @@ def evaluate_file(path: Path, limit: int | None, work: Path,
         report = ponder.ingest([corpus])
         print(f"{path.stem}: {len(questions)} questions, {len(passages)} passages; ingest with embeddings "
               f"{time.perf_counter() - started:.0f} s ({report.summary()})")
-    results: dict[str, dict[str, float]] = {}
-    variants = [(mode, {"retrieve.mode": mode}) for mode in MODES] + [
-        (f"hybrid, dense weight {w:g}", {"retrieve.mode": "hybrid", "retrieve.dense_weight": w}) for w in dense_weights]
-    for mode, settings in variants:
-        with Ponder(load_config(overrides={"data_dir": str(data_dir), **settings})) as ponder:
-            rows, latencies = [], []
-            for question in questions:
-                started = time.perf_counter()
-                hits = ponder.search(question.query, top_k=20)
-                latencies.append(time.perf_counter() - started)
-                ranked = [Path(hit.chunk.path).stem for hit in hits]
-                rows.append((recall_at(ranked, question.relevant, 5), recall_at(ranked, question.relevant, 20),
-                             mrr_at(ranked, question.relevant, 10), ndcg_at(ranked, question.relevant, 10)))
-        results[mode] = {name: statistics.mean(row[i] for row in rows)
-                         for i, name in enumerate(("Recall@5", "Recall@20", "MRR@10", "nDCG@10"))}
-        results[mode]["ms/query"] = 1000 * statistics.median(latencies)
+    return questions, data_dir
+
+
+def score(questions: list, data_dir: Path, settings: dict[str, object]) -> dict[str, float]:
+    """Every question searched (top 20) with ``settings``: mean Recall@5, Recall@20, MRR@10,
+    nDCG@10, and the median ms per query."""
+    with Ponder(load_config(overrides={"data_dir": str(data_dir), **settings})) as ponder:
+        rows, latencies = [], []
+        for question in questions:
+            started = time.perf_counter()
+            hits = ponder.search(question.query, top_k=20)
+            latencies.append(time.perf_counter() - started)
+            ranked = [Path(hit.chunk.path).stem for hit in hits]
+            rows.append((recall_at(ranked, question.relevant, 5), recall_at(ranked, question.relevant, 20),
+                         mrr_at(ranked, question.relevant, 10), ndcg_at(ranked, question.relevant, 10)))
+    results = {name: statistics.mean(row[i] for row in rows)
+               for i, name in enumerate(("Recall@5", "Recall@20", "MRR@10", "nDCG@10"))}
+    results["ms/query"] = 1000 * statistics.median(latencies)
     return results
 
 

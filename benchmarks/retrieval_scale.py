@@ -6,10 +6,21 @@ Chunks are the CRUD-RAG news articles cut by Ponder's chunker, replicated until 
 plus Gaussian noise, re-normalised: ANN cost depends on the number and dimension of vectors, not on
 their meaning. Queries are real: 100 phrases from random articles, embedded by e5 at query time.
 
-The chunks go through the real components: the SQLite store (put_document), the BM25 index, the
-local HNSW index or Milvus Lite, and Ponder's hybrid search (query embedding included).
+The chunks go through the real components: the store's put_document, the BM25 index, the vector
+index, and Ponder's hybrid search (query embedding included). Backends:
 
-    python benchmarks/retrieval_scale.py [--sizes 100000 1000000] [--backends local milvus] [--keep DIR]
+* ``local``: the SQLite store, bm25s and a local HNSW index;
+* ``milvus``: the SQLite store, bm25s, and the vectors mirrored into Milvus Lite;
+* ``milvus-store``: everything in Milvus (``store.backend = "milvus"``): text, BM25 and vectors in one
+  collection, searched server-side. ``--milvus-uri`` points it at a Milvus server instead of Milvus
+  Lite in the data dir.
+
+    python benchmarks/retrieval_scale.py [--sizes 100000 1000000] [--backends local milvus milvus-store]
+                                         [--keep DIR] [--rgb en_fact zh_fact] [--milvus-uri URI]
+
+``--rgb`` also scores retrieval quality on those RGB files with each backend: the passages are
+ingested once into a local index and copied into Milvus by ``ponder migrate`` (same vectors, no
+re-embedding), so only the backends' own ranking differs.
 
 With ``--keep DIR`` the indexes are built under DIR/<size>-<backend> and kept; a later run with the
 same DIR only measures queries (build times are then not reported).
@@ -50,11 +61,16 @@ def real_chunks(texts: list[str]) -> list[tuple[Chunk, list[str]]]:
     return chunks
 
 
-def build(data_dir: Path, backend: str, size: int, chunks: list[tuple[Chunk, list[str]]],
+def backend_settings(backend: str, milvus_uri: str) -> dict[str, object]:
+    if backend == "milvus-store":
+        return {"store.backend": "milvus", **({"store.milvus_uri": milvus_uri} if milvus_uri else {})}
+    return {"vectors.backend": backend, **({"vectors.milvus_uri": milvus_uri} if milvus_uri else {})}
+
+
+def build(data_dir: Path, settings: dict[str, object], size: int, chunks: list[tuple[Chunk, list[str]]],
           vectors: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-    settings = {"data_dir": str(data_dir), "vectors.backend": backend}
     started = time.perf_counter()
-    with Ponder(load_config(overrides=settings)) as ponder:
+    with Ponder(load_config(overrides={"data_dir": str(data_dir), **settings})) as ponder:
         ponder.store.claim_embedder(E5Embedder.name)
         written, replica = 0, 0
         while written < size:
@@ -71,15 +87,17 @@ def build(data_dir: Path, backend: str, size: int, chunks: list[tuple[Chunk, lis
             written += len(copies)
             replica += 1
         stored = time.perf_counter()
-        ponder.bm25.refresh()
+        if ponder.bm25 is not None:  # a Milvus store indexes as it inserts
+            ponder.bm25.refresh()
         bm25_built = time.perf_counter()
-        ponder.vectors.refresh()
+        if ponder.vectors is not None:
+            ponder.vectors.refresh()
         vectors_built = time.perf_counter()
     return {"store_s": stored - started, "bm25_s": bm25_built - stored, "ann_s": vectors_built - bm25_built}
 
 
-def query_latencies(data_dir: Path, backend: str, mode: str, queries: list[str]) -> tuple[float, float]:
-    settings = {"data_dir": str(data_dir), "vectors.backend": backend, "retrieve.mode": mode}
+def query_latencies(data_dir: Path, settings: dict[str, object], mode: str, queries: list[str]) -> tuple[float, float]:
+    settings = {"data_dir": str(data_dir), **settings, "retrieve.mode": mode}
     with Ponder(load_config(overrides=settings)) as ponder:
         ponder.search(queries[0], top_k=10)  # loads the indexes
         latencies = []
@@ -92,10 +110,16 @@ def query_latencies(data_dir: Path, backend: str, mode: str, queries: list[str])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000], help="none: only --rgb")
     parser.add_argument("--backends", nargs="+", default=["local", "milvus"])
     parser.add_argument("--keep", type=Path, default=None, help="build under this folder and keep the indexes")
+    parser.add_argument("--rgb", nargs="*", default=[], help="also score retrieval quality on these RGB files")
+    parser.add_argument("--milvus-uri", default="", help="a Milvus server for the Milvus backends")
     args = parser.parse_args()
+    if args.rgb:
+        rgb_quality(args.rgb, args.backends, args.milvus_uri)
+    if not args.sizes:
+        return
     header("Retrieval at scale (CRUD-RAG news, replicated)")
     texts = articles()
     started = time.perf_counter()
@@ -118,9 +142,9 @@ def main() -> None:
                 if (data_dir / "built").is_file():
                     times = {"store_s": float("nan"), "bm25_s": float("nan"), "ann_s": float("nan")}
                 else:
-                    times = build(data_dir, backend, size, chunks, vectors, rng)
+                    times = build(data_dir, backend_settings(backend, args.milvus_uri), size, chunks, vectors, rng)
                     (data_dir / "built").touch()
-                latency = {mode: query_latencies(data_dir, backend, mode, queries)
+                latency = {mode: query_latencies(data_dir, backend_settings(backend, args.milvus_uri), mode, queries)
                            for mode in ("bm25", "dense", "hybrid")}
                 disk = folder_size(data_dir) / 2**20
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
@@ -132,7 +156,48 @@ def main() -> None:
                 print(row, flush=True)
     print("\n" + "\n".join(rows))
     print("\nPeak RSS is the whole benchmark process so far (it only grows); query latency includes "
-          "tokenizing / embedding the query and fetching the chunks from SQLite.")
+          "tokenizing / embedding the query and fetching the chunks from the store. A Milvus store builds "
+          "BM25 and ANN indexes as it inserts: its build time is all in the first column.")
+
+
+def rgb_quality(files: list[str], backends: list[str], milvus_uri: str) -> None:
+    """Recall@5 and MRR@10 per RGB file, retriever and backend, on one set of vectors."""
+    from common import shared_dir
+    from retrieval import build_index, score
+
+    from ponder.index import ChunkStore
+    from ponder.index.migrate import migrate
+    from ponder.index.milvus_store import MilvusStore, connect_configured
+
+    header("Retrieval quality by backend (RGB)")
+    table = ["| file | retriever | " + " | ".join(f"{b} R@5 / MRR@10" for b in backends) + " |",
+             "|---|---|" + "---|" * len(backends)]
+    with tempfile.TemporaryDirectory() as work:
+        for name in files:
+            questions, data_dir = build_index(shared_dir() / "data" / "rgb" / f"{name}.json", None, Path(work))
+            if "milvus-store" in backends:
+                config = load_config(overrides={"data_dir": str(data_dir), **backend_settings("milvus-store",
+                                                                                                milvus_uri)})
+                source = ChunkStore(data_dir / "ponder.db")
+                client, where = connect_configured(config.store, data_dir)
+                started = time.perf_counter()
+                report = migrate(source, MilvusStore(client, f"rgb_{name}", lambda: source.vector_dim, where=where))
+                print(f"{name}: copied into Milvus in {time.perf_counter() - started:.0f} s, counts "
+                      f"{'match' if report.verified else report.counts}")
+                client.close()
+                source.close()
+            for mode in ("bm25", "dense", "hybrid"):
+                cells = []
+                for backend in backends:
+                    settings = backend_settings(backend, milvus_uri) | {"retrieve.mode": mode}
+                    if backend == "milvus-store":
+                        settings["store.collection_prefix"] = f"rgb_{name}"
+                    scores = score(questions, data_dir, settings)
+                    cells.append(f"{scores['Recall@5']:.3f} / {scores['MRR@10']:.3f}")
+                row = f"| {name} | {mode} | " + " | ".join(cells) + " |"
+                table.append(row)
+                print(row, flush=True)
+    print("\n" + "\n".join(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 import numpy as np
 
 from ponder.index.store import GraphExport, GraphRows, StoredDocument, StoreError, claim_is_dead, writer_id
+from ponder.index.tokenize import CHINESE_STOPWORDS, ENGLISH_STOPWORDS
 from ponder.types import Chunk, ChunkGraph, Document
 
 if TYPE_CHECKING:
@@ -46,7 +47,12 @@ _TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
 _BATCH = 500  # rows per insert, ids per "in [...]" expression
 _QUERY_LIMIT = 16_384  # Milvus's most rows per query; beyond it, a query iterator pages
 _PAD = [0.0, 0.0]  # Milvus wants a vector field in every collection; bookkeeping tables carry this one
-_ANALYZER = {"tokenizer": "jieba", "filter": ["lowercase"]}
+# Close to the local BM25 (ponder/index/tokenize.py): jieba's search mode, lower case, the same stop
+# words, English stems. (Milvus Lite ignores the stemmer; a Milvus server applies it.)
+_ANALYZER = {"tokenizer": {"type": "jieba", "mode": "search"},
+             "filter": ["lowercase", {"type": "stop", "stop_words": sorted(ENGLISH_STOPWORDS | CHINESE_STOPWORDS)},
+                        {"type": "stemmer", "language": "english"}]}
+_BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults (Milvus's own k1 is 1.2)
 #: Chunk fields read back (the sparse BM25 vector is Milvus's own, never read).
 _CHUNK_FIELDS = ["key", "id", "document_id", "version", "seq", "path", "text", "start", "end", "page", "page_end",
                  "heading_path", "modified_at", "ingested_at", "has_vector"]
@@ -137,12 +143,15 @@ class MilvusTables:
         self._ready: set[str] = set()
 
     # -- collections ----------------------------------------------------------------------------
-    def open(self, names: Iterable[str]) -> None:
+    def open(self, names: Iterable[str], create: bool = True) -> None:
+        """Load these collections, creating those missing when ``create`` (reads do not create)."""
         for name in names:
             if name in self._ready:
                 continue
             table = self._tables[name]
             if not self._client.has_collection(table.name):
+                if not create:
+                    continue
                 if table.chunks and not self._dimension():
                     continue  # created by the first document, when the embedder's size is known
                 self._create(table)
@@ -165,7 +174,7 @@ class MilvusTables:
             schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
                                          output_field_names=["sparse"]))
             index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
-            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=_BM25)
         else:
             schema.add_field("pad", DataType.FLOAT_VECTOR, dim=len(_PAD))
             index.add_index("pad", index_type="FLAT", metric_type="L2")
@@ -194,7 +203,7 @@ class MilvusTables:
 
     def query(self, name: str, expression: str, fields: list[str]) -> list[dict]:
         """Every row matching ``expression`` (all rows when empty), however many."""
-        self.open([name])
+        self.open([name], create=False)
         if name not in self._ready:
             return []
         table = self._tables[name]
@@ -217,7 +226,7 @@ class MilvusTables:
         return rows
 
     def delete(self, name: str, expression: str) -> None:
-        self.open([name])
+        self.open([name], create=False)
         if name in self._ready:
             self._client.delete(self._tables[name].name, filter=expression)
 
@@ -226,7 +235,7 @@ class MilvusTables:
             self.delete(name, f"{field} in {_literal(list(values[start:start + _BATCH]))}")
 
     def count(self, name: str, expression: str = "") -> int:
-        self.open([name])
+        self.open([name], create=False)
         if name not in self._ready:
             return 0
         table = self._tables[name]
@@ -248,11 +257,17 @@ class MilvusStore(MilvusTables):
         self.where = f"{where} (collections {prefix}_*)"
         self._claim_ttl_s = claim_ttl_s
         self.owner = writer_id()
+        self._dim = 0
         self.open(["documents", "meta", "claims"])
 
     def _has_chunks(self) -> bool:
-        self.open(["chunks"])
+        """Whether the chunk collection exists (reads never create it: the first document does)."""
+        self.open(["chunks"], create=False)
         return "chunks" in self._ready
+
+    def drop(self) -> None:
+        super().drop()
+        self._dim = 0
 
 
     # -- meta -----------------------------------------------------------------------------------
@@ -293,6 +308,8 @@ class MilvusStore(MilvusTables):
         """:meth:`put_document` for a document as stored (copied from another store, say)."""
         if vectors is not None and len(vectors) != len(chunks):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if chunks:
+            self.open(["chunks"])
         if chunks and not self._has_chunks():
             raise StoreError(f"cannot create the chunk collection in {self.where}: the embedder's dimension is unknown")
         dim = self.vector_dim or self._dimension()
@@ -382,10 +399,12 @@ class MilvusStore(MilvusTables):
 
     @property
     def vector_dim(self) -> int:
-        if not self._has_chunks():
-            return 0
-        description = self._client.describe_collection(self._tables["chunks"].name)
-        return next(int(field["params"]["dim"]) for field in description["fields"] if field["name"] == "dense")
+        """The chunk collection's vector size (fixed when it was created; 0 before)."""
+        if not self._dim and self._has_chunks():
+            description = self._client.describe_collection(self._tables["chunks"].name)
+            self._dim = next(int(field["params"]["dim"]) for field in description["fields"]
+                             if field["name"] == "dense")
+        return self._dim
 
     def claim_embedder(self, name: str) -> None:
         current = self.embedder

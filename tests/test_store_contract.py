@@ -248,3 +248,15 @@ def test_migrate_copies_the_local_index_without_re_embedding(make_ponder, tmp_pa
     assert again.exit_code == 0 and "0 documents copied, 4 already there" in again.output
     wrong = CliRunner().invoke(app, ["--data-dir", str(data), "migrate", "--to", "postgres"])
     assert wrong.exit_code != 0 and "milvus" in wrong.output
+
+
+def test_a_keyword_only_index_gains_vectors_with_reindex(make_ponder, corpus: Path, tmp_path: Path,
+                                                         backend: str) -> None:
+    keyword = make_ponder(**_settings(backend, tmp_path, **{"retrieve.mode": "bm25"}))
+    keyword.ingest([corpus])
+    assert keyword.store.vector_count() == 0 and keyword.store.chunks_without_vectors()
+    dense = make_ponder(**_settings(backend, tmp_path, **{"retrieve.mode": "dense"}))
+    assert dense.reindex() == len(CORPUS)
+    assert dense.store.vector_count() == len(CORPUS) and dense.store.chunks_without_vectors() == []
+    assert Path(dense.search("大熊猫吃什么？", top_k=1)[0].chunk.path).name == "熊猫.txt"
+    assert dense.reindex() == 0  # nothing missing: nothing embedded again

@@ -46,7 +46,7 @@ from ponder.reason.extractive import SentenceScorer
 from ponder.reason.grounding import GroundingChecker
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
 from ponder.retrieve.graph import GraphRetriever
-from ponder.retrieve.milvus import MilvusBM25Retriever, MilvusDenseRetriever
+from ponder.retrieve.milvus import MilvusBM25Retriever, MilvusDenseRetriever, MilvusHybridRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.types import Answer, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
 
@@ -277,12 +277,14 @@ class Ponder:
                 choices.append((keyword, settings.bm25_weight))
             if settings.uses_vectors:
                 if self.store.chunk_count() and not self.store.vector_count():
-                    raise StoreError(f"the index in {self.data_dir} has no vectors (ingested with retrieve.mode = "
+                    raise StoreError(f"the index in {self.store.where} has no vectors (ingested with retrieve.mode = "
                                      f"'bm25'?); run `ponder reindex` to embed it")
                 self.store.claim_embedder(self.embedder.name)
                 dense = DenseRetriever(self.store, self.vectors, self.embedder) if self.vectors else \
                     MilvusDenseRetriever(self.store, self.embedder)
                 choices.append((dense, settings.dense_weight))
+            if settings.mode == "hybrid" and not self.is_local and self.config.store.milvus_fusion == "milvus":
+                choices = [(MilvusHybridRetriever(self.store, self.embedder, settings.rrf_k, settings.candidates), 1.0)]
             graph = self.config.graph
             if settings.uses_graph:  # the walk from the question's entities votes with the others
                 choices.append((GraphRetriever(self.store, self.graph), graph.weight))

@@ -189,6 +189,10 @@ class StoreConfig(_Section):
     milvus_database: str = Field("", description="Milvus database; empty: the server's default.")
     collection_prefix: str = Field("ponder", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,120}$",
                                    description="Milvus collections are named <prefix>_<collection>_<table>.")
+    milvus_fusion: Literal["ponder", "milvus"] = Field(
+        "ponder", description="hybrid retrieval on a Milvus store. ponder: BM25 and dense each searched in Milvus, "
+                              "fused here by weighted RRF (retrieve.bm25_weight, dense_weight); milvus: one Milvus "
+                              "hybrid search with its RRF ranker (k = retrieve.rrf_k), which takes no weights.")
     claim_ttl_s: float = Field(600.0, gt=0, description=(
         "A writer's claim on a document it is converting; after this a crashed writer's claim lapses."))
 
@@ -357,6 +361,16 @@ class Config(_Section):
         if self.retrieve.uses_graph and self.graph.extractor == "none":
             raise ValueError(f"retrieve.mode = '{self.retrieve.mode}' needs the entity graph, but graph.extractor "
                              f"is 'none'; choose nlp or llm")
+        return self
+
+    @model_validator(mode="after")
+    def _milvus_fusion_has_no_weights(self) -> Config:
+        retrieve = self.retrieve
+        if (self.store.backend == "milvus" and self.store.milvus_fusion == "milvus" and retrieve.mode == "hybrid"
+                and retrieve.bm25_weight != retrieve.dense_weight):
+            raise ValueError(f"store.milvus_fusion = 'milvus' fuses with Milvus's RRF, which has no weights, but "
+                             f"retrieve.bm25_weight = {retrieve.bm25_weight:g} and retrieve.dense_weight = "
+                             f"{retrieve.dense_weight:g}; set them equal, or use store.milvus_fusion = 'ponder'")
         return self
 
     @model_validator(mode="after")

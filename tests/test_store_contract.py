@@ -260,3 +260,23 @@ def test_a_keyword_only_index_gains_vectors_with_reindex(make_ponder, corpus: Pa
     assert dense.store.vector_count() == len(CORPUS) and dense.store.chunks_without_vectors() == []
     assert Path(dense.search("大熊猫吃什么？", top_k=1)[0].chunk.path).name == "熊猫.txt"
     assert dense.reindex() == 0  # nothing missing: nothing embedded again
+
+
+def test_one_milvus_hybrid_search_ranks_as_ponders_fusion_with_equal_weights(make_ponder, corpus: Path,
+                                                                             tmp_path: Path) -> None:
+    from ponder.config import ConfigError
+
+    equal = {"retrieve.bm25_weight": 1.0, "retrieve.dense_weight": 1.0}
+    ours = make_ponder(**_settings("milvus", tmp_path, **equal))
+    ours.ingest([corpus])
+    server = make_ponder(**_settings("milvus", tmp_path, **equal, **{"store.milvus_fusion": "milvus"}))
+    for query in ("Which volcano erupts in Sicily?", "长城有多长", "bread rises overnight", "高铁 时速"):
+        fused_here = ours.search(query, top_k=4)
+        fused_there = server.search(query, top_k=4)
+        assert [h.chunk.id for h in fused_there] == [h.chunk.id for h in fused_here], query
+        assert [round(h.score, 6) for h in fused_there] == [round(h.score, 6) for h in fused_here]
+        assert fused_there[0].ranks == {"hybrid": 1}  # one request: the retrievers' own ranks are not known
+    where = Filter(path_glob="*.md")
+    assert {Path(h.chunk.path).name for h in server.search("bread volcano", top_k=5, where=where)} == {"bread.md"}
+    with pytest.raises(ConfigError, match="retrieve.dense_weight"):
+        load_config(env={}, overrides={"store.backend": "milvus", "store.milvus_fusion": "milvus"})

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 _TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
 _BATCH = 500  # rows per insert, ids per "in [...]" expression
+_HIT_FIELDS = ["id", "document_id", "version"]
 _QUERY_LIMIT = 16_384  # Milvus's most rows per query; beyond it, a query iterator pages
 _PAD = [0.0, 0.0]  # Milvus wants a vector field in every collection; bookkeeping tables carry this one
 # Close to the local BM25 (ponder/index/tokenize.py): jieba's search mode, lower case, the same stop
@@ -457,28 +458,48 @@ class MilvusStore(MilvusTables):
     # -- search (server-side) -------------------------------------------------------------------
     def keyword_search(self, query: str, k: int, expression: str = "") -> list[tuple[str, float]]:
         """BM25 over the chunk text (Milvus analyses the query as it analysed the chunks)."""
-        return self._search(query, "sparse", k, expression)
+        def run(limit: int) -> list[dict]:
+            return self._client.search(self._tables["chunks"].name, data=[query], anns_field="sparse", limit=limit,
+                                       filter=expression, output_fields=_HIT_FIELDS)[0]
+        return self._visible_hits(run, k)
 
     def vector_search(self, vector: np.ndarray, k: int, expression: str = "") -> list[tuple[str, float]]:
         """Cosine nearest chunks to ``vector``."""
-        both = f"has_vector == true and ({expression})" if expression else "has_vector == true"
-        return self._search(vector.astype(np.float32).tolist(), "dense", k, both)
+        def run(limit: int) -> list[dict]:
+            return self._client.search(self._tables["chunks"].name, data=[vector.astype(np.float32).tolist()],
+                                       anns_field="dense", limit=limit, filter=_with_vectors(expression),
+                                       output_fields=_HIT_FIELDS)[0]
+        return self._visible_hits(run, k)
 
-    def _search(self, data: str | list[float], field: str, k: int, expression: str) -> list[tuple[str, float]]:
+    def hybrid_search(self, query: str, vector: np.ndarray, k: int, rrf_k: float, candidates: int,
+                      expression: str = "") -> list[tuple[str, float]]:
+        """BM25 and dense in one Milvus request, fused server-side by Milvus's RRF ranker
+        (``candidates`` from each; unweighted: Milvus's RRF takes no weights)."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        def run(limit: int) -> list[dict]:
+            wide = max(limit, candidates)
+            requests = [AnnSearchRequest([query], "sparse", {}, wide, expr=expression or None),
+                        AnnSearchRequest([vector.astype(np.float32).tolist()], "dense", {}, wide,
+                                         expr=_with_vectors(expression))]
+            return self._client.hybrid_search(self._tables["chunks"].name, requests, RRFRanker(rrf_k), limit=limit,
+                                              output_fields=_HIT_FIELDS)[0]
+        return self._visible_hits(run, k)
+
+    def _visible_hits(self, run: Callable[[int], list[dict]], k: int) -> list[tuple[str, float]]:
         """(chunk id, score) best first, only visible chunks. Milvus ranks rows of a write in
         progress too, so the search widens until ``k`` visible ones are found or it runs dry."""
         if not self._has_chunks() or k <= 0:
             return []
         limit = k + 16
         while True:
-            results = self._client.search(self._tables["chunks"].name, data=[data], anns_field=field, limit=limit,
-                                           filter=expression, output_fields=["id", "document_id", "version"])[0]
+            results = run(limit)
+            # Milvus Lite reports BM25 as a negative distance, a server as a positive score; the order is theirs.
             rows = [{**hit["entity"], "score": abs(float(hit["distance"]))} for hit in results]
-            # Milvus Lite reports BM25 as a negative distance; Milvus as a positive score. Rank order is theirs.
             visible = self._visible(rows)
-            if len(visible) >= k or len(results) < limit or limit >= 16_384:
+            if len(visible) >= k or len(results) < limit or limit >= _QUERY_LIMIT:
                 return [(row["id"], row["score"]) for row in visible[:k]]
-            limit = min(limit * 4, 16_384)
+            limit = min(limit * 4, _QUERY_LIMIT)
 
     def filter_expression(self, where: Filter) -> str:
         """A Milvus expression over chunk fields allowing what ``where`` allows. A path glob becomes
@@ -617,6 +638,10 @@ class MilvusStore(MilvusTables):
     def set_vector_identity(self, embedder: str | None, epoch: int) -> None:
         if embedder:
             self._set_meta(embedder=embedder, vectors_epoch=str(epoch))
+
+
+def _with_vectors(expression: str) -> str:
+    return f"has_vector == true and ({expression})" if expression else "has_vector == true"
 
 
 def _everything(table: Table) -> str:

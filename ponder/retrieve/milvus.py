@@ -1,9 +1,10 @@
 """Retrievers for a Milvus store: BM25 and dense search run inside Milvus, filters as expressions.
 
-Both rank server-side and fuse in Ponder (weighted reciprocal rank fusion, as for the local store):
-Milvus's own rankers are plain RRF and score-weighted sums, and neither takes per-retriever weights
-on ranks, so fusing here keeps ``retrieve.dense_weight`` / ``bm25_weight`` meaning the same thing on
-both backends.
+By default both rank server-side and fuse in Ponder (weighted reciprocal rank fusion, as for the
+local store): Milvus's own rankers are plain RRF and score-weighted sums, and neither takes
+per-retriever weights on ranks, so fusing here keeps ``retrieve.dense_weight`` / ``bm25_weight``
+meaning the same on both backends. With ``store.milvus_fusion = "milvus"`` a hybrid query is
+instead one Milvus hybrid search fused by Milvus's (unweighted) RRF: :class:`MilvusHybridRetriever`.
 
 Example::
 
@@ -40,4 +41,21 @@ class MilvusDenseRetriever:
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
         scored = self._store.vector_search(self._embedder.embed_query(query), top_k, only.expression if only else "")
+        return hits_from_scores(self._store, scored, self.name)
+
+
+class MilvusHybridRetriever:
+    """BM25 and dense in one Milvus hybrid search, fused by Milvus's RRF ranker."""
+
+    name = "hybrid"
+
+    def __init__(self, store: MilvusStore, embedder: Embedder, rrf_k: float, candidates: int):
+        self._store = store
+        self._embedder = embedder
+        self._rrf_k = rrf_k
+        self._candidates = candidates
+
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
+        scored = self._store.hybrid_search(query, self._embedder.embed_query(query), top_k, self._rrf_k,
+                                           self._candidates, only.expression if only else "")
         return hits_from_scores(self._store, scored, self.name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -199,10 +200,12 @@ def test_keys_and_collections_are_shared_by_two_servers(tmp_path: Path, backend:
         assert httpx.post(first.url + "/v1/collections", json={"name": "tea-notes"}, headers=admin).status_code == 201
         upload = httpx.post(first.url + "/v1/collections/tea-notes/documents", headers=admin,
                             files=[("files", ("tea.md", (EXAMPLES / "tea-cooperative.md").read_bytes()))])
+        assert upload.status_code == 202, upload.text
         job = upload.json()["job"]
-        while job["status"] in ("queued", "running"):
+        while job.get("status") in ("queued", "running"):
+            time.sleep(0.2)
             job = httpx.get(f"{first.url}/v1/jobs/{job['id']}", headers=admin).json()
-        assert job["status"] == "done"
+        assert job.get("status") == "done", job
         listed = httpx.get(second.url + "/v1/collections", headers=admin).json()["data"]
         assert "tea-notes" in [c["name"] if isinstance(c, dict) else c for c in listed]
         hits = httpx.post(second.url + "/v1/collections/tea-notes/search", json={"query": "oolong roasted"},

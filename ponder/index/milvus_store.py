@@ -18,7 +18,7 @@ Example::
 
     store = MilvusStore(connect("http://milvus:19530"), "ponder_default", dimension=lambda: 384)
     store.put_document(document, chunks, tokens, vectors)
-    store.keyword_search("乌龙茶烘焙", k=5)  # [(chunk_id, score), ...]
+    store.keyword_search("乌龙茶烘焙", k=5)  # [(Chunk, score), ...]
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 _TEXT_BYTES = 65_535  # Milvus's VARCHAR limit
 _BATCH = 500  # rows per insert, ids per "in [...]" expression
-_HIT_FIELDS = ["id", "document_id", "version"]
 _QUERY_LIMIT = 16_384  # Milvus's most rows per query; beyond it, a query iterator pages
 _PAD = [0.0, 0.0]  # Milvus wants a vector field in every collection; bookkeeping tables carry this one
 # Close to the local BM25 (ponder/index/tokenize.py): jieba's search mode, lower case, the same stop
@@ -94,6 +93,7 @@ class Table:
     fields: tuple[tuple[str, str, dict], ...]
     primary: str
     chunks: bool = False
+    indexed: tuple[str, ...] = ()  # scalar fields filters look up often (an INVERTED index each)
 
 
 TEXT = ("VARCHAR", {"max_length": _TEXT_BYTES})
@@ -102,8 +102,9 @@ IDENT = ("VARCHAR", {"max_length": 64})
 
 def _tables(prefix: str) -> dict[str, Table]:
     text, ident = TEXT, IDENT
-    def table(name: str, primary: str, *fields: tuple[str, str, dict], chunks: bool = False) -> Table:
-        return Table(f"{prefix}_{name}", fields, primary, chunks)
+    def table(name: str, primary: str, *fields: tuple[str, str, dict], chunks: bool = False,
+              indexed: tuple[str, ...] = ()) -> Table:
+        return Table(f"{prefix}_{name}", fields, primary, chunks, indexed)
 
 
     return {
@@ -119,15 +120,19 @@ def _tables(prefix: str) -> dict[str, Table]:
                         ("start", "INT64", {}), ("end", "INT64", {}), ("page", "INT64", {"nullable": True}),
                         ("page_end", "INT64", {"nullable": True}), ("heading_path", *text),
                         ("modified_at", "DOUBLE", {"nullable": True}), ("ingested_at", "DOUBLE", {}),
-                        ("has_vector", "BOOL", {}), chunks=True),
+                        ("has_vector", "BOOL", {}), chunks=True, indexed=("id", "document_id")),
         "meta": table("meta", "key", ("key", *ident), ("value", *text)),
         "graph_chunks": table("graph_chunks", "chunk_id", ("chunk_id", *ident), ("extractor", *ident)),
         "mentions": table("mentions", "row", ("row", "INT64", {"auto_id": True}), ("chunk_id", *ident),
                           ("entity", *text), ("name", *text), ("type", *ident), ("weight", "DOUBLE", {}),
-                          ("description", *text)),
+                          ("description", *text), indexed=("chunk_id", "entity")),
         "relations": table("relations", "row", ("row", "INT64", {"auto_id": True}), ("chunk_id", *ident),
-                           ("source", *text), ("target", *text), ("weight", "DOUBLE", {}), ("description", *text)),
+                           ("source", *text), ("target", *text), ("weight", "DOUBLE", {}), ("description", *text),
+                           indexed=("chunk_id", "source", "target")),
         "summaries": table("summaries", "key", ("key", *ident), ("summary", *text), ("model", *ident)),
+        # A write in progress: the version whose chunks are being written, and how many (see put_stored).
+        "pending": table("pending", "document_id", ("document_id", *ident), ("version", *ident),
+                         ("chunks", "INT64", {})),
         "claims": table("claims", "document_id", ("document_id", *ident), ("owner", *ident),
                         ("expires_at", "DOUBLE", {})),
     }
@@ -161,6 +166,7 @@ class MilvusTables:
 
     def _create(self, table: Table) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
+        from pymilvus.exceptions import MilvusException
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         for field, kind, settings in table.fields:
@@ -179,8 +185,15 @@ class MilvusTables:
         else:
             schema.add_field("pad", DataType.FLOAT_VECTOR, dim=len(_PAD))
             index.add_index("pad", index_type="FLAT", metric_type="L2")
+        for field in table.indexed:
+            index.add_index(field, index_type="INVERTED")
         # Strong: a writer's next read (and every replica's) sees what was just written.
-        self._client.create_collection(table.name, schema=schema, index_params=index, consistency_level="Strong")
+        try:
+            self._client.create_collection(table.name, schema=schema, index_params=index, consistency_level="Strong")
+        except MilvusException:
+            if not self._client.has_collection(table.name):
+                raise
+            # another writer created it in the same instant: theirs has the same schema
 
     def drop(self) -> None:
         """Delete every collection (a serve collection being deleted)."""
@@ -259,7 +272,7 @@ class MilvusStore(MilvusTables):
         self._claim_ttl_s = claim_ttl_s
         self.owner = writer_id()
         self._dim = 0
-        self.open(["documents", "meta", "claims"])
+        self.open(["documents", "meta", "claims", "pending"])
 
     def _has_chunks(self) -> bool:
         """Whether the chunk collection exists (reads never create it: the first document does)."""
@@ -326,14 +339,40 @@ class MilvusStore(MilvusTables):
             has_vector = vectors is not None
             rows.append(_chunk_row(chunk, seq, version, document,
                                    vectors[seq] if has_vector else np.zeros(dim, dtype=np.float32), has_vector))
+        # Every step is a primary-key write or read: no filter scans, however large the collection.
+        live = self._document_row(document.id)
+        self._clear_pending(document.id, keep={version, live["content_hash"] if live else ""})
+        self.insert("pending", [{"document_id": document.id, "version": version, "chunks": len(rows)}])
         if rows:
             self.insert("chunks", rows)
         self.insert("documents", [_document_row(document)])  # the switch: readers now see this version
-        stale = self.query("chunks", f'document_id == "{document.id}" and version != "{version}"', ["key", "id"])
-        if stale:
-            self.delete_in("chunks", "key", [row["key"] for row in stale])
-            self._forget_graph(sorted({row["id"] for row in stale} - {chunk.id for chunk in chunks}))
+        if live:
+            old_keys = _keys(document.id, live["content_hash"], live["chunk_count"])
+            if live["content_hash"] == version:  # the same content written again: only a tail can be left over
+                old_keys = old_keys[len(rows):]
+            self._delete_chunks(document.id, old_keys)
+        self.delete("pending", f'document_id == "{document.id}"')
         self._changed()
+
+    def _document_row(self, document_id: str) -> dict | None:
+        rows = self._client.query(self._tables["documents"].name, ids=[document_id],
+                                  output_fields=["content_hash", "chunk_count"])
+        return rows[0] if rows else None
+
+    def _clear_pending(self, document_id: str, keep: set[str]) -> None:
+        """Delete the chunks a writer that died left of this document (unless they are a version to keep)."""
+        rows = self._client.query(self._tables["pending"].name, ids=[document_id], output_fields=["version", "chunks"])
+        if rows and rows[0]["version"] not in keep:
+            self._delete_chunks(document_id, _keys(document_id, rows[0]["version"], rows[0]["chunks"]))
+
+    def _delete_chunks(self, document_id: str, keys: list[str]) -> None:
+        """Delete chunk rows of a document by key, and the graph rows of their chunk ids unless the
+        version readers see still holds the same chunk (same text at the same place)."""
+        if not keys or not self._has_chunks():
+            return
+        ids = {row["id"] for row in self.query_in("chunks", "key", keys, ["key", "id"])}
+        self.delete_in("chunks", "key", keys)
+        self._forget_graph(sorted(ids - {chunk.id for chunk in self.chunks_of(document_id)}))
 
     def _live(self, document_ids: Iterable[str]) -> dict[str, str]:
         """Document id -> the content version readers see, for those stored."""
@@ -353,13 +392,12 @@ class MilvusStore(MilvusTables):
 
     def remove_document(self, document_id: str) -> bool:
         """Delete a document (it disappears at once: its row goes first), then its chunks."""
-        if self.content_hash(document_id) is None:
+        live = self._document_row(document_id)
+        if live is None:
             return False
         self.delete("documents", f'id == "{document_id}"')
-        if self._has_chunks():
-            rows = self.query("chunks", f'document_id == "{document_id}"', ["key", "id"])
-            self.delete_in("chunks", "key", [row["key"] for row in rows])
-            self._forget_graph(sorted({row["id"] for row in rows}))
+        self._delete_chunks(document_id, _keys(document_id, live["content_hash"], live["chunk_count"]))
+        self._clear_pending(document_id, keep=set())
         self._changed()
         return True
 
@@ -380,7 +418,11 @@ class MilvusStore(MilvusTables):
         return [found[i] for i in ids if i in found]
 
     def chunks_of(self, document_id: str) -> list[Chunk]:
-        rows = self._chunk_rows(f'document_id == "{document_id}"')
+        live = self._document_row(document_id)
+        if live is None or not self._has_chunks():
+            return []
+        rows = self.query_in("chunks", "key", _keys(document_id, live["content_hash"], live["chunk_count"]),
+                             _CHUNK_FIELDS)
         return [_chunk(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
     def chunk_ids_of(self, document_ids: Iterable[str]) -> list[str]:
@@ -456,23 +498,23 @@ class MilvusStore(MilvusTables):
         return [_chunk(row) for row in sorted(rows, key=lambda row: (row["document_id"], row["seq"]))]
 
     # -- search (server-side) -------------------------------------------------------------------
-    def keyword_search(self, query: str, k: int, expression: str = "") -> list[tuple[str, float]]:
+    def keyword_search(self, query: str, k: int, expression: str = "") -> list[tuple[Chunk, float]]:
         """BM25 over the chunk text (Milvus analyses the query as it analysed the chunks)."""
         def run(limit: int) -> list[dict]:
             return self._client.search(self._tables["chunks"].name, data=[query], anns_field="sparse", limit=limit,
-                                       filter=expression, output_fields=_HIT_FIELDS)[0]
+                                       filter=expression, output_fields=_CHUNK_FIELDS)[0]
         return self._visible_hits(run, k)
 
-    def vector_search(self, vector: np.ndarray, k: int, expression: str = "") -> list[tuple[str, float]]:
+    def vector_search(self, vector: np.ndarray, k: int, expression: str = "") -> list[tuple[Chunk, float]]:
         """Cosine nearest chunks to ``vector``."""
         def run(limit: int) -> list[dict]:
             return self._client.search(self._tables["chunks"].name, data=[vector.astype(np.float32).tolist()],
                                        anns_field="dense", limit=limit, filter=_with_vectors(expression),
-                                       output_fields=_HIT_FIELDS)[0]
+                                       output_fields=_CHUNK_FIELDS)[0]
         return self._visible_hits(run, k)
 
     def hybrid_search(self, query: str, vector: np.ndarray, k: int, rrf_k: float, candidates: int,
-                      expression: str = "") -> list[tuple[str, float]]:
+                      expression: str = "") -> list[tuple[Chunk, float]]:
         """BM25 and dense in one Milvus request, fused server-side by Milvus's RRF ranker
         (``candidates`` from each; unweighted: Milvus's RRF takes no weights)."""
         from pymilvus import AnnSearchRequest, RRFRanker
@@ -483,12 +525,13 @@ class MilvusStore(MilvusTables):
                         AnnSearchRequest([vector.astype(np.float32).tolist()], "dense", {}, wide,
                                          expr=_with_vectors(expression))]
             return self._client.hybrid_search(self._tables["chunks"].name, requests, RRFRanker(rrf_k), limit=limit,
-                                              output_fields=_HIT_FIELDS)[0]
+                                              output_fields=_CHUNK_FIELDS)[0]
         return self._visible_hits(run, k)
 
-    def _visible_hits(self, run: Callable[[int], list[dict]], k: int) -> list[tuple[str, float]]:
-        """(chunk id, score) best first, only visible chunks. Milvus ranks rows of a write in
-        progress too, so the search widens until ``k`` visible ones are found or it runs dry."""
+    def _visible_hits(self, run: Callable[[int], list[dict]], k: int) -> list[tuple[Chunk, float]]:
+        """(chunk, score) best first, only visible chunks, read from the search results (no second
+        lookup). Milvus ranks rows of a write in progress too, so the search widens until ``k``
+        visible ones are found or it runs dry."""
         if not self._has_chunks() or k <= 0:
             return []
         limit = k + 16
@@ -498,7 +541,7 @@ class MilvusStore(MilvusTables):
             rows = [{**hit["entity"], "score": abs(float(hit["distance"]))} for hit in results]
             visible = self._visible(rows)
             if len(visible) >= k or len(results) < limit or limit >= _QUERY_LIMIT:
-                return [(row["id"], row["score"]) for row in visible[:k]]
+                return [(_chunk(row), row["score"]) for row in visible[:k]]
             limit = min(limit * 4, _QUERY_LIMIT)
 
     def filter_expression(self, where: Filter) -> str:
@@ -669,11 +712,21 @@ def _brackets_as_one(glob: str) -> str:
     return "".join(out)
 
 
+def _key(document_id: str, version: str, seq: int) -> str:
+    """A chunk row's primary key: its document, version and position, so that the keys of any
+    version of a document follow from its row (id, content hash, chunk count) with no lookup."""
+    return f"{document_id}{version[:16]}{seq:06d}"
+
+
+def _keys(document_id: str, version: str, count: int) -> list[str]:
+    return [_key(document_id, version, seq) for seq in range(count)]
+
+
 def _chunk_row(chunk: Chunk, seq: int, version: str, document: StoredDocument, vector: np.ndarray,
                has_vector: bool) -> dict:
-    return {"key": chunk.id + version[:16], "id": chunk.id, "document_id": chunk.document_id, "version": version,
-            "seq": seq, "path": chunk.path, "text": chunk.text, "start": chunk.start, "end": chunk.end,
-            "page": chunk.page, "page_end": chunk.page_end,
+    return {"key": _key(document.id, version, seq), "id": chunk.id, "document_id": chunk.document_id,
+            "version": version, "seq": seq, "path": chunk.path, "text": chunk.text, "start": chunk.start,
+            "end": chunk.end, "page": chunk.page, "page_end": chunk.page_end,
             "heading_path": json.dumps(list(chunk.heading_path), ensure_ascii=False),
             "modified_at": document.modified_at, "ingested_at": document.ingested_at, "has_vector": has_vector,
             "dense": np.asarray(vector, dtype=np.float32).tolist()}

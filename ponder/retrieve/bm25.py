@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ponder.index import BM25Index, ChunkStore, tokenize
 from ponder.retrieve.filters import Scope
-from ponder.types import Hit
+from ponder.types import Chunk, Hit
 
 
 class BM25Retriever:
@@ -30,6 +30,10 @@ class BM25Retriever:
 def hits_from_scores(store: ChunkStore, scored: list[tuple[str, float]], retriever: str) -> list[Hit]:
     """Ranked hits from (chunk id, score) pairs, best first, with the chunks fetched from the store."""
     chunks = {chunk.id: chunk for chunk in store.get_chunks([chunk_id for chunk_id, _ in scored])}
-    found = [(chunks[chunk_id], score) for chunk_id, score in scored if chunk_id in chunks]
+    return ranked_hits([(chunks[chunk_id], score) for chunk_id, score in scored if chunk_id in chunks], retriever)
+
+
+def ranked_hits(found: list[tuple[Chunk, float]], retriever: str) -> list[Hit]:
+    """Hits from (chunk, score) pairs, best first."""
     return [Hit(chunk=chunk, score=score, retriever=retriever, rank=rank, ranks={retriever: rank})
             for rank, (chunk, score) in enumerate(found, start=1)]

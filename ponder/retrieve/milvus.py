@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ponder.index.embedders import Embedder
 from ponder.index.milvus_store import MilvusStore
-from ponder.retrieve.bm25 import hits_from_scores
+from ponder.retrieve.bm25 import ranked_hits
 from ponder.retrieve.filters import Scope
 from ponder.types import Hit
 
@@ -28,8 +28,7 @@ class MilvusBM25Retriever:
         self._store = store
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
-        scored = self._store.keyword_search(query, top_k, only.expression if only else "")
-        return hits_from_scores(self._store, scored, self.name)
+        return ranked_hits(self._store.keyword_search(query, top_k, only.expression if only else ""), self.name)
 
 
 class MilvusDenseRetriever:
@@ -40,8 +39,8 @@ class MilvusDenseRetriever:
         self._embedder = embedder
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
-        scored = self._store.vector_search(self._embedder.embed_query(query), top_k, only.expression if only else "")
-        return hits_from_scores(self._store, scored, self.name)
+        vector = self._embedder.embed_query(query)
+        return ranked_hits(self._store.vector_search(vector, top_k, only.expression if only else ""), self.name)
 
 
 class MilvusHybridRetriever:
@@ -56,6 +55,6 @@ class MilvusHybridRetriever:
         self._candidates = candidates
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
-        scored = self._store.hybrid_search(query, self._embedder.embed_query(query), top_k, self._rrf_k,
-                                           self._candidates, only.expression if only else "")
-        return hits_from_scores(self._store, scored, self.name)
+        found = self._store.hybrid_search(query, self._embedder.embed_query(query), top_k, self._rrf_k,
+                                          self._candidates, only.expression if only else "")
+        return ranked_hits(found, self.name)

@@ -8,8 +8,8 @@ standalone or cluster instead. Without either, the tests are skipped and say why
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,14 +32,14 @@ def milvus_uri(tmp_path: Path) -> Iterator[str]:
     if os.environ.get("PONDER_TEST_MILVUS_URI"):
         yield os.environ["PONDER_TEST_MILVUS_URI"]
         return
-    command = shutil.which("milvus-lite")
-    if command is None:
+    if importlib.util.find_spec("milvus_lite") is None:
         pytest.skip("no Milvus server: milvus-lite is not installed and PONDER_TEST_MILVUS_URI is not set")
     from pymilvus import MilvusClient
 
     port = free_port()
-    server = subprocess.Popen([command, "server", "--data-dir", str(tmp_path / "milvus"), "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "milvus"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

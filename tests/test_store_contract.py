@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ponder import Ponder, load_config
+from ponder import load_config
 from ponder.index.milvus_store import MilvusStore
 from ponder.retrieve import Filter
 from ponder.serve.keys import open_keys

@@ -197,6 +197,7 @@ class Ponder:
         return self._communities.current()
 
     def _refresh_indexes(self) -> None:
+        self.store.flush()
         if self.bm25 is not None:
             self.bm25.refresh()
         if self.vectors is not None and self.config.retrieve.uses_vectors:

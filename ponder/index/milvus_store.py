@@ -283,6 +283,13 @@ class MilvusStore(MilvusTables):
         super().drop()
         self._dim = 0
 
+    def flush(self) -> None:
+        """Seal what was written, so searches use Milvus's indexes: Milvus Lite otherwise scans its
+        unsealed rows in every search (1.7 s instead of 0.17 s a search at 20k chunks). A Milvus
+        server seals on its own; this only does it sooner. Called once per ingest, not per document."""
+        if self._has_chunks():
+            self._client.flush(self._tables["chunks"].name)
+
 
     # -- meta -----------------------------------------------------------------------------------
     def _meta(self, key: str) -> str | None:

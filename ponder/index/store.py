@@ -194,6 +194,9 @@ class ChunkStore:
     def close(self) -> None:
         self._db.close()
 
+    def flush(self) -> None:
+        """Nothing to do: every write is committed by its transaction (a Milvus store seals here)."""
+
     @property
     def revision(self) -> int:
         return int(self._db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()[0])

@@ -121,7 +121,8 @@ def test_two_serve_replicas_share_keys_collections_and_documents(milvus_uri: str
             time.sleep(0.3)
             job = httpx.get(f"{a}/v1/jobs/{job['id']}", headers=admin).json()
         assert job["status"] == "done", job
-        # Replica b never saw the upload: it reads the collection, the documents and the key from Milvus.
+        # Replica b never saw the upload: it reads the job, the collection, the documents and the key from Milvus.
+        assert httpx.get(f"{b}/v1/jobs/{job['id']}", headers=admin).json()["status"] == "done"
         assert "manuals" in str(httpx.get(b + "/v1/collections", headers=admin).json())
         documents = httpx.get(b + "/v1/collections/manuals/documents", headers=admin).json()["data"]
         assert [d["file"] for d in documents] == ["library.md"]

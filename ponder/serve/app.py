@@ -104,7 +104,7 @@ class Server:
         self.config = config
         self.backends = Backends(config)
         self.collections = Collections(config, self.backends)
-        self.jobs = IngestJobs(config.data_path / "jobs")
+        self.jobs = IngestJobs(config.data_path / "jobs", self.collections.registry)
         self.jobs.resume(self.collections.get)
         self.keys = open_keys(config)
         self.limiter = RateLimiter(config.serve.rate_limit_per_minute)

@@ -29,7 +29,7 @@ from typing import Iterator
 from ponder.api import Ponder
 from ponder.backends import Backends
 from ponder.config import Config
-from ponder.index.milvus_store import IDENT, MilvusTables, Table, connect_configured, milvus_name
+from ponder.index.milvus_store import IDENT, TEXT, MilvusTables, Table, connect_configured, milvus_name
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Separators and their look-alikes (after NFKC, which already folds full-width ／ and ＼).
@@ -147,9 +147,16 @@ class Collections:
             self._client, uri = connect_configured(config.store, config.data_path)
             # Every collection in the same Milvus (with no URI set, the Lite folder in *this* data dir).
             self.config = config.model_copy(update={"store": config.store.model_copy(update={"milvus_uri": uri})})
-            self._registry = MilvusTables(self._client, {"collections": Table(
-                f"{config.store.collection_prefix}_registry_collections",
-                (("name", *IDENT), ("created_at", "DOUBLE", {})), "name")})
+            prefix = config.store.collection_prefix
+            self._registry = MilvusTables(self._client, {
+                "collections": Table(f"{prefix}_registry_collections", (("name", *IDENT), ("created_at", "DOUBLE", {})),
+                                     "name"),
+                "jobs": Table(f"{prefix}_registry_jobs", (("id", *IDENT), ("record", *TEXT)), "id")})
+
+    @property
+    def registry(self) -> MilvusTables | None:
+        """The tables every replica shares (collections, upload jobs), with a Milvus store; else None."""
+        return self._registry
 
     def names(self) -> list[str]:
         if self._registry is not None:

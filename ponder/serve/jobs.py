@@ -4,7 +4,9 @@ core), with a status anyone holding the job id can poll.
 Each job is written to ``jobs/<id>.json`` in the data dir whenever its status changes, so a server
 that was killed mid-job takes the unfinished jobs up again when it restarts (``resume``): the
 uploaded files are already stored, ingestion is idempotent (content hashes), and every document is
-stored in one transaction, so the index was at its last committed state and the job completes it.
+stored whole, so the index was at its last committed state and the job completes it. With a Milvus
+store the status is also written to Milvus, so any replica answers a poll (the replica that took
+the upload runs it).
 
 Example::
 
@@ -24,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from ponder.index.milvus_store import MilvusTables
 from ponder.serve.collections import Collection, CollectionError
 from ponder.types import FileOutcome
+
+_RECORD_BYTES = 65_535  # a Milvus text field
 
 
 @dataclass
@@ -49,8 +54,9 @@ class IngestJob:
 
 
 class IngestJobs:
-    def __init__(self, jobs_dir: Path):
+    def __init__(self, jobs_dir: Path, shared: MilvusTables | None = None):
         self._dir = jobs_dir
+        self._shared = shared
         self._jobs: dict[str, IngestJob] = {}
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="ingest")
 
@@ -64,8 +70,7 @@ class IngestJobs:
         resumed = []
         for saved in sorted(self._dir.glob("*.json")) if self._dir.is_dir() else []:
             try:
-                record = json.loads(saved.read_text(encoding="utf-8"))
-                job = IngestJob(**record | {"outcomes": [FileOutcome(**o) for o in record["outcomes"]]})
+                job = _job(json.loads(saved.read_text(encoding="utf-8")))
             except (ValueError, TypeError, KeyError):
                 continue  # not a job this version wrote
             if job.status in ("done", "failed"):
@@ -81,7 +86,11 @@ class IngestJobs:
         return resumed
 
     def get(self, job_id: str) -> IngestJob | None:
-        return self._jobs.get(job_id)
+        """A job by id: this server's, or (with a Milvus store) one another replica runs."""
+        if job_id in self._jobs or self._shared is None:
+            return self._jobs.get(job_id)
+        rows = self._shared.query("jobs", f"id == {json.dumps(job_id)}", ["id", "record"])
+        return _job(json.loads(rows[0]["record"])) if rows else None
 
     def _start(self, job: IngestJob, collection: Collection) -> None:
         self._jobs[job.id] = job
@@ -111,6 +120,18 @@ class IngestJobs:
             partial.replace(self._dir / f"{job.id}.json")
         except OSError:
             pass  # a full disk must not fail the job itself; it is then forgotten by a restart
+        if self._shared is not None:
+            text = json.dumps(record)
+            if len(text.encode("utf-8")) > _RECORD_BYTES:  # thousands of files: the status, without each outcome
+                text = json.dumps(record | {"outcomes": []})
+            try:
+                self._shared.insert("jobs", [{"id": job.id, "record": text}])
+            except Exception:  # noqa: BLE001 - Milvus unreachable: only other replicas' polls miss it
+                pass
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _job(record: dict[str, Any]) -> IngestJob:
+    return IngestJob(**record | {"outcomes": [FileOutcome(**o) for o in record["outcomes"]]})

@@ -25,7 +25,7 @@ from ponder.graph import EntityGraph, NLPExtractor, update_graph
 from ponder.graph.communities import Communities, Community
 from ponder.graph.llm_extract import LLMExtractor
 from ponder.graph.reports import CommunityReports
-from ponder.index import BM25Index, ChunkStore, StoredDocument, StoreError
+from ponder.index import BM25Index, ChunkStore, Store, StoredDocument, StoreError
 from ponder.index.embedders import Embedder, passage_text
 from ponder.index.milvus_store import MilvusStore, connect_configured
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
@@ -83,7 +83,7 @@ class Ponder:
         self.data_dir = self.config.data_path
         self._owns_backends = backends is None
         self.backends = backends or Backends(self.config)
-        self.store: ChunkStore | MilvusStore = self._open_store()
+        self.store: Store = self._open_store()
         # Local indexes derived from a local store; a Milvus store searches server-side.
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store) if self.is_local else None
         self.vectors = self._vector_index() if self.is_local else None
@@ -314,7 +314,7 @@ class Ponder:
     def is_local(self) -> bool:
         return isinstance(self.store, ChunkStore)
 
-    def _open_store(self) -> ChunkStore | MilvusStore:
+    def _open_store(self) -> Store:
         settings = self.config.store
         if settings.backend == "local":
             return ChunkStore(self.data_dir / "ponder.db", settings.claim_ttl_s)

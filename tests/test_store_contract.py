@@ -121,7 +121,8 @@ def test_a_new_process_sees_the_same_index(make_ponder, corpus: Path, tmp_path: 
     assert second.ingest([corpus]).count("unchanged") == len(CORPUS)
 
 
-def test_the_graph_is_the_same_on_both_backends(make_ponder, tmp_path: Path) -> None:
+def test_the_graph_and_the_tokens_are_the_same_on_both_backends(make_ponder, tmp_path: Path) -> None:
+    """The graph, and each chunk's BM25 tokens (what distill pairs chunks by when there is no graph)."""
     results = {}
     for backend in BACKENDS:
         ponder = make_ponder(tmp_path / backend, **_settings(backend, tmp_path, **{"retrieve.mode": "graph"}))
@@ -129,7 +130,7 @@ def test_the_graph_is_the_same_on_both_backends(make_ponder, tmp_path: Path) -> 
         rows = ponder.store.graph_rows()
         results[backend] = (ponder.store.graph_counts(), sorted(rows.names), sorted(rows.relations),
                             [h.chunk.path for h in ponder.search("Hollow Valley Tea Cooperative oolong", top_k=3)],
-                            len(ponder.communities()))
+                            len(ponder.communities()), list(ponder.store.iter_tokens()))
     assert results["local"] == results["milvus"]
     assert results["milvus"][0]["mentions"] > 0 and results["milvus"][3]
 
@@ -283,3 +284,12 @@ def test_one_milvus_hybrid_search_ranks_as_ponders_fusion_with_equal_weights(mak
     assert {Path(h.chunk.path).name for h in server.search("bread volcano", top_k=5, where=where)} == {"bread.md"}
     with pytest.raises(ConfigError, match="retrieve.dense_weight"):
         load_config(env={}, overrides={"store.backend": "milvus", "store.milvus_fusion": "milvus"})
+
+
+def test_both_stores_offer_everything_the_store_protocol_names() -> None:
+    from ponder.index import ChunkStore, Store
+
+    names = [name for name in vars(Store) if not name.startswith("_")]
+    assert {"get_chunks", "iter_tokens", "claim", "flush", "graph_rows"} <= set(names)
+    for store in (ChunkStore, MilvusStore):
+        assert [name for name in names if not hasattr(store, name)] == [], store.__name__

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.evaluate.answers import normalise
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 from ponder.llm.client import LLMError, OpenAICompatibleLLM
 from ponder.llm.structured import ask_json
 from ponder.reason.numbers import read_numbers
@@ -96,7 +96,7 @@ class WrittenQuestion:
     completion_tokens: int
 
 
-def sample_sources(store: ChunkStore, kinds: list[str], per_doc: int, limit: int | None,
+def sample_sources(store: Store, kinds: list[str], per_doc: int, limit: int | None,
                    seed: int = 0) -> list[Source]:
     """Up to ``per_doc`` chunks from every document, in document order, each given a kind in turn
     (numeric only where the chunk states a number), plus pairs for the paired kinds; at most
@@ -145,7 +145,7 @@ def _round_robin(groups: list[list[Source]]) -> list[list[Source]]:
     return [[g[i] for g in groups if i < len(g)] for i in range(longest)]
 
 
-def linked_pairs(store: ChunkStore, rng: random.Random, wanted: int) -> list[tuple[Chunk, Chunk]]:
+def linked_pairs(store: Store, rng: random.Random, wanted: int) -> list[tuple[Chunk, Chunk]]:
     """Up to ``wanted`` pairs of chunks from different documents that name the same entity (the
     graph's mentions), rarest entity first; without a graph, pairs sharing a rare BM25 term. One
     pair per entity, no chunk in two pairs."""

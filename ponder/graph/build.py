@@ -17,7 +17,7 @@ import time
 from itertools import groupby
 from typing import Protocol, Sequence
 
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 from ponder.types import Chunk, ChunkGraph, GraphUpdate, Usage
 
 BATCH_CHUNKS = 256
@@ -33,7 +33,7 @@ class Extractor(Protocol):
     def extract(self, chunks: Sequence[Chunk]) -> list[ChunkGraph]: ...
 
 
-def update_graph(store: ChunkStore, extractor: Extractor) -> GraphUpdate:
+def update_graph(store: Store, extractor: Extractor) -> GraphUpdate:
     """Extract from every chunk ``extractor`` has not read.
 
     An extractor reads a whole document at once (aliases resolve across it) unless it says
@@ -75,7 +75,7 @@ def _counters(extractor: Extractor) -> tuple[int, int, int, int]:
             getattr(extractor, "fallbacks", 0))
 
 
-def _write(store: ChunkStore, batch: list[ChunkGraph], extractor: str) -> int:
+def _write(store: Store, batch: list[ChunkGraph], extractor: str) -> int:
     if batch:
         store.put_graph(batch, extractor)
     written = len(batch)

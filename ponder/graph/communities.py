@@ -30,7 +30,7 @@ import graspologic_native as leiden
 
 from ponder.graph.extract import sentences
 from ponder.graph.index import EntityGraph
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 from ponder.types import content_id
 
 SEED = 42  # the same graph gives the same communities
@@ -117,7 +117,7 @@ class Communities:
         os.replace(partial, self._saved)
 
 
-def extractive_summary(community: Community, graph: EntityGraph, store: ChunkStore,
+def extractive_summary(community: Community, graph: EntityGraph, store: Store,
                        entities: int = 8, max_sentences: int = 3) -> str:
     """A summary no model wrote: the community's top entities, then the sentences of its chunks
     that name most of them."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from ponder.graph.communities import Community
 from ponder.graph.index import EntityGraph
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 
 FORMATS = (".graphml", ".json")
 _NODE_FIELDS = (("name", "string"), ("type", "string"), ("chunks", "int"), ("weight", "double"),
@@ -26,7 +26,7 @@ _NODE_FIELDS = (("name", "string"), ("type", "string"), ("chunks", "int"), ("wei
 _EDGE_FIELDS = (("weight", "double"), ("chunk_ids", "string"))
 
 
-def graph_data(graph: EntityGraph, communities: list[Community], store: ChunkStore) -> dict[str, Any]:
+def graph_data(graph: EntityGraph, communities: list[Community], store: Store) -> dict[str, Any]:
     """Node-link data: ``{"nodes": [...], "links": [...]}``."""
     graph.refresh()
     community_of = {key: c.id for c in communities if c.level == 0 for key in c.entities}
@@ -43,7 +43,7 @@ def graph_data(graph: EntityGraph, communities: list[Community], store: ChunkSto
     return {"directed": False, "multigraph": False, "nodes": nodes, "links": links}
 
 
-def graph_text(graph: EntityGraph, communities: list[Community], store: ChunkStore, suffix: str) -> tuple[str, dict]:
+def graph_text(graph: EntityGraph, communities: list[Community], store: Store, suffix: str) -> tuple[str, dict]:
     """The graph as ``.graphml`` or ``.json`` text, and its node and edge counts."""
     if suffix not in FORMATS:
         raise ValueError(f"unknown graph format '{suffix}'; use one of: {', '.join(FORMATS)}")
@@ -52,7 +52,7 @@ def graph_text(graph: EntityGraph, communities: list[Community], store: ChunkSto
     return text, {"nodes": len(data["nodes"]), "edges": len(data["links"])}
 
 
-def write_graph(graph: EntityGraph, communities: list[Community], store: ChunkStore, path: Path) -> dict[str, int]:
+def write_graph(graph: EntityGraph, communities: list[Community], store: Store, path: Path) -> dict[str, int]:
     """Write the graph to ``path`` (``.graphml`` or ``.json``); the node and edge counts."""
     if path.suffix not in FORMATS:
         raise ValueError(f"{path}: unknown graph format '{path.suffix}'; use one of: {', '.join(FORMATS)}")

@@ -33,7 +33,7 @@ import numpy as np
 from scipy import sparse
 
 from ponder.graph.extract import NLPExtractor, entity_key
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 from ponder.index.tokenize import ENGLISH_STOPWORDS
 
 DAMPING = 0.5  # as HippoRAG: half the mass returns to the seeds each step, so the walk stays near them
@@ -61,7 +61,7 @@ class Entity:
 class EntityGraph:
     """Entities and chunks of one store, as sparse matrices."""
 
-    def __init__(self, store: ChunkStore, directory: Path | None = None):
+    def __init__(self, store: Store, directory: Path | None = None):
         self._store = store
         self._directory = directory  # where the graph in memory is saved; None: never saved
         self._lock = threading.Lock()

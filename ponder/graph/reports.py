@@ -22,7 +22,7 @@ import jieba
 from ponder.graph.communities import Communities, Community, extractive_summary
 from ponder.graph.extract import entity_key
 from ponder.graph.index import EntityGraph, Similarity
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 from ponder.index.tokenize import ENGLISH_STOPWORDS
 from ponder.types import Chunk, Hit
 
@@ -31,7 +31,7 @@ SOURCES = 3  # chunks cited for each report
 
 
 class CommunityReports:
-    def __init__(self, graph: EntityGraph, communities: Communities, store: ChunkStore,
+    def __init__(self, graph: EntityGraph, communities: Communities, store: Store,
                  similarity: Similarity | None = None):
         self._graph = graph
         self._communities = communities

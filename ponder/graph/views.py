@@ -15,11 +15,11 @@ from typing import Any
 from ponder.graph.communities import Community, extractive_summary
 from ponder.graph.extract import entity_key
 from ponder.graph.index import EntityGraph
-from ponder.index.store import ChunkStore
+from ponder.index.store import Store
 from ponder.types import Chunk
 
 
-def summary(graph: EntityGraph, communities: list[Community], store: ChunkStore, top: int = 15) -> dict[str, Any]:
+def summary(graph: EntityGraph, communities: list[Community], store: Store, top: int = 15) -> dict[str, Any]:
     """Counts, the entities named in most chunks, and the largest top-level communities."""
     graph.refresh()
     ranked = sorted(range(len(graph.entities)), key=lambda i: (-graph.entities[i].chunks, graph.entities[i].key))
@@ -44,7 +44,7 @@ def find(graph: EntityGraph, name: str) -> tuple[int | None, list[str]]:
     return None, [e.name for e in graph.entities if key and key in e.key][:5]
 
 
-def entity(graph: EntityGraph, store: ChunkStore, position: int, limit: int = 20) -> dict[str, Any]:
+def entity(graph: EntityGraph, store: Store, position: int, limit: int = 20) -> dict[str, Any]:
     """One entity: what it is, the chunks naming it, and its neighbours with the chunks relating them."""
     found = graph.entities[position]
     sources = store.relation_sources(found.key)

@@ -29,12 +29,12 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ponder.index.store import GraphExport, GraphRows, StoredDocument, StoreError, claim_is_dead, writer_id
-from ponder.index.tokenize import CHINESE_STOPWORDS, ENGLISH_STOPWORDS
+from ponder.index.tokenize import CHINESE_STOPWORDS, ENGLISH_STOPWORDS, tokenize
 from ponder.types import Chunk, ChunkGraph, Document
 
 if TYPE_CHECKING:
@@ -437,6 +437,13 @@ class MilvusStore(MilvusTables):
         for document_id in document_ids:
             ids += [chunk.id for chunk in self.chunks_of(document_id)]
         return ids
+
+    def iter_tokens(self) -> Iterator[tuple[str, list[str]]]:
+        """(chunk id, BM25 tokens) of every chunk in file-path order, as the local store gives them:
+        Ponder's tokenizer over the text (Milvus keeps only its sparse vectors)."""
+        rows = self._chunk_rows("", ["id", "document_id", "version", "path", "seq", "text"])
+        for row in sorted(rows, key=lambda row: (row["path"], row["seq"])):
+            yield row["id"], tokenize(row["text"])
 
     # -- vectors --------------------------------------------------------------------------------
     @property

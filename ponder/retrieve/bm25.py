@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from ponder.index import BM25Index, ChunkStore, tokenize
+from ponder.index import BM25Index, ChunkStore, Store, tokenize
 from ponder.retrieve.filters import Scope
 from ponder.types import Chunk, Hit
 
@@ -27,7 +27,7 @@ class BM25Retriever:
         return hits_from_scores(self._store, self._index.search(tokenize(query), top_k, only=allowed), self.name)
 
 
-def hits_from_scores(store: ChunkStore, scored: list[tuple[str, float]], retriever: str) -> list[Hit]:
+def hits_from_scores(store: Store, scored: list[tuple[str, float]], retriever: str) -> list[Hit]:
     """Ranked hits from (chunk id, score) pairs, best first, with the chunks fetched from the store."""
     chunks = {chunk.id: chunk for chunk in store.get_chunks([chunk_id for chunk_id, _ in scored])}
     return ranked_hits([(chunks[chunk_id], score) for chunk_id, score in scored if chunk_id in chunks], retriever)

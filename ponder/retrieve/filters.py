@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from ponder.index import ChunkStore
+from ponder.index import Store
 from ponder.index.store import StoredDocument
 
 
@@ -29,7 +29,7 @@ class Filter:
     ingested_after: float | None = None
     ingested_before: float | None = None
 
-    def chunk_ids(self, store: ChunkStore) -> set[str] | None:
+    def chunk_ids(self, store: Store) -> set[str] | None:
         """The chunks allowed, or None when the filter allows everything."""
         if self == Filter():
             return None

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ponder.graph.index import EntityGraph, Similarity
-from ponder.index import ChunkStore
+from ponder.index import Store
 from ponder.index.bm25 import top_positive
 from ponder.retrieve.bm25 import hits_from_scores
 from ponder.retrieve.filters import Scope
@@ -30,7 +30,7 @@ from ponder.types import Hit
 class GraphRetriever:
     name = "graph"
 
-    def __init__(self, store: ChunkStore, graph: EntityGraph, seed_passages: int = 5,
+    def __init__(self, store: Store, graph: EntityGraph, seed_passages: int = 5,
                  passage_share: float = 0.5, similarity: Similarity | None = None, candidates: int = 10,
                  margin: float = 0.0):
         self._store = store

@@ -319,7 +319,6 @@ class Ponder:
         if settings.backend == "local":
             return ChunkStore(self.data_dir / "ponder.db", settings.claim_ttl_s)
         client, uri = connect_configured(settings, self.data_dir)
-        self._milvus_client = client
         return MilvusStore(client, settings.collection_prefix, lambda: len(self.embedder.embed_query("dimension")),
                            settings.claim_ttl_s, where=uri)
 
@@ -397,8 +396,6 @@ class Ponder:
         if self.vectors is not None:
             self.vectors.close()
         self.store.close()
-        if not self.is_local:
-            self._milvus_client.close()
 
     def __enter__(self) -> Ponder:
         return self

@@ -53,6 +53,8 @@ _ANALYZER = {"tokenizer": {"type": "jieba", "mode": "search"},
              "filter": ["lowercase", {"type": "stop", "stop_words": sorted(ENGLISH_STOPWORDS | CHINESE_STOPWORDS)},
                         {"type": "stemmer", "language": "english"}]}
 _BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults (Milvus's own k1 is 1.2)
+_DOCUMENT_FIELDS = ["id", "path", "content_hash", "file_type", "page_count", "chunk_count", "ingested_at",
+                    "modified_at"]
 #: Chunk fields read back (the sparse BM25 vector is Milvus's own, never read).
 _CHUNK_FIELDS = ["key", "id", "document_id", "version", "seq", "path", "text", "start", "end", "page", "page_end",
                  "heading_path", "modified_at", "ingested_at", "has_vector"]
@@ -203,7 +205,8 @@ class MilvusTables:
         self._ready.clear()
 
     def close(self) -> None:
-        """The client is shared (see :func:`connect`); its owner closes it."""
+        """Close the client: each opener connects its own (see :func:`connect_configured`)."""
+        self._client.close()
 
     # -- rows -----------------------------------------------------------------------------------
     def insert(self, name: str, rows: list[dict], upsert: bool = True) -> None:
@@ -232,6 +235,11 @@ class MilvusTables:
         iterator.close()
         return rows
 
+    def get(self, name: str, key: str, fields: list[str]) -> dict | None:
+        """The row with this primary key, or None."""
+        rows = self._client.query(self._tables[name].name, ids=[key], output_fields=fields)
+        return rows[0] if rows else None
+
     def query_in(self, name: str, field: str, values: Sequence[str], fields: list[str], extra: str = "") -> list[dict]:
         rows: list[dict] = []
         for start in range(0, len(values), _BATCH):
@@ -255,6 +263,7 @@ class MilvusTables:
         table = self._tables[name]
         rows = self._client.query(table.name, filter=expression or _everything(table), output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
+
 
 class MilvusStore(MilvusTables):
     """Documents, chunks, vectors, BM25 and the graph in Milvus collections named ``<prefix>_*``.
@@ -290,11 +299,10 @@ class MilvusStore(MilvusTables):
         if self._has_chunks():
             self._client.flush(self._tables["chunks"].name)
 
-
     # -- meta -----------------------------------------------------------------------------------
     def _meta(self, key: str) -> str | None:
-        rows = self._client.query(self._tables["meta"].name, ids=[key], output_fields=["value"])
-        return rows[0]["value"] if rows else None
+        row = self.get("meta", key, ["value"])
+        return row["value"] if row else None
 
     def _set_meta(self, **values: str) -> None:
         self.insert("meta", [{"key": key, "value": value} for key, value in values.items()])
@@ -313,8 +321,8 @@ class MilvusStore(MilvusTables):
 
     # -- documents and chunks -------------------------------------------------------------------
     def content_hash(self, document_id: str) -> str | None:
-        rows = self._client.query(self._tables["documents"].name, ids=[document_id], output_fields=["content_hash"])
-        return rows[0]["content_hash"] if rows else None
+        row = self._document_row(document_id)
+        return row["content_hash"] if row else None
 
     def put_document(self, document: Document, chunks: Sequence[Chunk], tokens: Sequence[list[str]],
                      vectors: np.ndarray | None = None) -> None:
@@ -362,15 +370,13 @@ class MilvusStore(MilvusTables):
         self._changed()
 
     def _document_row(self, document_id: str) -> dict | None:
-        rows = self._client.query(self._tables["documents"].name, ids=[document_id],
-                                  output_fields=["content_hash", "chunk_count"])
-        return rows[0] if rows else None
+        return self.get("documents", document_id, ["content_hash", "chunk_count"])
 
     def _clear_pending(self, document_id: str, keep: set[str]) -> None:
         """Delete the chunks a writer that died left of this document (unless they are a version to keep)."""
-        rows = self._client.query(self._tables["pending"].name, ids=[document_id], output_fields=["version", "chunks"])
-        if rows and rows[0]["version"] not in keep:
-            self._delete_chunks(document_id, _keys(document_id, rows[0]["version"], rows[0]["chunks"]))
+        pending = self.get("pending", document_id, ["version", "chunks"])
+        if pending and pending["version"] not in keep:
+            self._delete_chunks(document_id, _keys(document_id, pending["version"], pending["chunks"]))
 
     def _delete_chunks(self, document_id: str, keys: list[str]) -> None:
         """Delete chunk rows of a document by key, and the graph rows of their chunk ids unless the
@@ -409,8 +415,7 @@ class MilvusStore(MilvusTables):
         return True
 
     def documents(self) -> list[StoredDocument]:
-        rows = self.query("documents", "", ["id", "path", "content_hash", "file_type", "page_count", "chunk_count",
-                                             "ingested_at", "modified_at"])
+        rows = self.query("documents", "", _DOCUMENT_FIELDS)
         return sorted((_stored(row) for row in rows), key=lambda doc: doc.path)
 
     def chunk_count(self) -> int:
@@ -564,8 +569,7 @@ class MilvusStore(MilvusTables):
         otherwise the documents are matched here and the expression names them."""
         like, exact = _glob_to_like(where.path_glob) if where.path_glob else ("", True)
         if not exact:
-            candidates = self.query("documents", f"path like {_literal(like)}", [
-                "id", "path", "content_hash", "file_type", "page_count", "chunk_count", "ingested_at", "modified_at"])
+            candidates = self.query("documents", f"path like {_literal(like)}", _DOCUMENT_FIELDS)
             ids = [row["id"] for row in candidates if where.allows(_stored(row))]
             return f"document_id in {_literal(ids)}"
         parts = []
@@ -588,16 +592,14 @@ class MilvusStore(MilvusTables):
         """Claim a document for converting; None when granted, else who holds it. Milvus has no
         compare-and-set, so two writers racing in the same instant may both win: they then write
         the same rows (content-hash ids, upserts) and the claim only saved work, never correctness."""
-        claims = self._tables["claims"].name
-        held = self._client.query(claims, ids=[document_id], output_fields=["owner", "expires_at"])
+        held = self.get("claims", document_id, ["owner", "expires_at"])
         now = time.time()
-        if held and held[0]["owner"] != self.owner and held[0]["expires_at"] > now and not claim_is_dead(
-                held[0]["owner"]):
-            return held[0]["owner"]
+        if held and held["owner"] != self.owner and held["expires_at"] > now and not claim_is_dead(held["owner"]):
+            return held["owner"]
         self.insert("claims", [{"document_id": document_id, "owner": self.owner,
                                  "expires_at": now + self._claim_ttl_s}])
-        again = self._client.query(claims, ids=[document_id], output_fields=["owner"])
-        return None if not again or again[0]["owner"] == self.owner else again[0]["owner"]
+        again = self.get("claims", document_id, ["owner"])
+        return None if not again or again["owner"] == self.owner else again["owner"]
 
     def release(self, document_id: str) -> None:
         self.delete("claims", f'document_id == "{document_id}" and owner == "{self.owner}"')
@@ -673,8 +675,8 @@ class MilvusStore(MilvusTables):
 
     def community_summary(self, key: str) -> str | None:
         self.open(["summaries"])
-        rows = self._client.query(self._tables["summaries"].name, ids=[key], output_fields=["summary"])
-        return rows[0]["summary"] if rows else None
+        row = self.get("summaries", key, ["summary"])
+        return row["summary"] if row else None
 
     def put_community_summary(self, key: str, summary: str, model: str) -> None:
         self.insert("summaries", [{"key": key, "summary": summary, "model": model}])

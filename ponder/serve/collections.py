@@ -144,11 +144,11 @@ class Collections:
         self._lock = threading.Lock()
         self._registry: MilvusTables | None = None
         if config.store.backend == "milvus":
-            self._client, uri = connect_configured(config.store, config.data_path)
+            client, uri = connect_configured(config.store, config.data_path)
             # Every collection in the same Milvus (with no URI set, the Lite folder in *this* data dir).
             self.config = config.model_copy(update={"store": config.store.model_copy(update={"milvus_uri": uri})})
             prefix = config.store.collection_prefix
-            self._registry = MilvusTables(self._client, {
+            self._registry = MilvusTables(client, {
                 "collections": Table(f"{prefix}_registry_collections", (("name", *IDENT), ("created_at", "DOUBLE", {})),
                                      "name"),
                 "jobs": Table(f"{prefix}_registry_jobs", (("id", *IDENT), ("record", *TEXT)), "id")})
@@ -204,7 +204,7 @@ class Collections:
                 collection.ponder.close()
             self._open.clear()
             if self._registry is not None:
-                self._client.close()
+                self._registry.close()
 
     def _make(self, name: str) -> Collection:
         if name == self.default:

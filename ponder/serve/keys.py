@@ -170,7 +170,6 @@ class _MilvusKeys:
     _FIELDS = ["id", "name", "scopes", "created_at", "revoked_at"]
 
     def __init__(self, client: MilvusClient, prefix: str):
-        self._client = client
         self._table = MilvusTables(client, {"keys": Table(
             f"{prefix}_registry_keys", (("digest", *IDENT), ("id", *IDENT), ("name", *TEXT), ("scopes", *TEXT),
                                         ("created_at", "DOUBLE", {}), ("revoked_at", "DOUBLE", {"nullable": True})),
@@ -195,7 +194,7 @@ class _MilvusKeys:
         return bool(rows)
 
     def close(self) -> None:
-        self._client.close()
+        self._table.close()
 
 
 def _digest(secret: str) -> str:

@@ -7,24 +7,7 @@ from pathlib import Path
 import pytest
 
 from ponder.retrieve import Filter
-from tests.conftest import EXAMPLES, write
-
-CORPUS = {
-    "volcano.txt": "Mount Etna is an active volcano on the east coast of Sicily. It erupts several times a year.",
-    "river.txt": "The Danube flows through ten countries before it reaches the Black Sea.",
-    "bread.md": "# Baking\n\nSourdough bread rises slowly because wild yeast ferments the dough overnight.",
-    "熊猫.txt": "大熊猫主要生活在四川、陕西和甘肃的山区，以竹子为主要食物。",
-    "长城.txt": "长城是古代中国修建的军事防御工程，总长度超过两万公里。",
-    "高铁.txt": "京沪高速铁路全长一千三百多公里，最高运营时速为三百五十公里。",
-}
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    for name, text in CORPUS.items():
-        write(folder / name, text)
-    return folder
+from tests.conftest import CORPUS, EXAMPLES, write
 
 
 @pytest.mark.parametrize("query, expected", [

@@ -17,9 +17,8 @@ from ponder import load_config
 from ponder.index.milvus_store import MilvusStore
 from ponder.retrieve import Filter
 from ponder.serve.keys import open_keys
-from tests.conftest import EXAMPLES, write
+from tests.conftest import CORPUS, EXAMPLES, write
 from tests.live_server import LiveServer
-from tests.test_index import CORPUS
 
 BACKENDS = ["local", "milvus"]
 
@@ -27,14 +26,6 @@ BACKENDS = ["local", "milvus"]
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    for name, text in CORPUS.items():
-        write(folder / name, text)
-    return folder
 
 
 def _settings(backend: str, tmp_path: Path, **overrides: object) -> dict[str, object]:

@@ -1,8 +1,16 @@
-"""DOCX to Markdown through mammoth's semantic HTML (headings, lists, tables), then the HTML path."""
+"""DOCX to Markdown through mammoth's semantic HTML (headings, lists, tables), then the HTML path.
+
+Two things mammoth leaves out are put back first: text in DrawingML shapes and text boxes that
+have no VML fallback (their paragraphs and tables are moved after the paragraph anchoring the
+shape, where a reader meets them), and checkbox state (content controls, form fields and Wingdings
+boxes all become ☐ or ☑).
+"""
 
 from __future__ import annotations
 
 import io
+import re
+import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
 
@@ -26,10 +34,10 @@ MAX_EXPANDED_BYTES = 100 * 2**20
 def convert_docx(path: Path, raw: bytes) -> Converted:
     _refuse_zip_bomb(path, raw)
     try:
-        result = mammoth.convert_to_html(io.BytesIO(raw), style_map=_STYLE_MAP)
+        result = mammoth.convert_to_html(io.BytesIO(_lift_text_boxes(raw)), style_map=_STYLE_MAP)
     except Exception as exc:  # mammoth raises zipfile, KeyError and XML errors for broken files
         raise IngestError(path, f"not a readable DOCX file ({type(exc).__name__}: {exc})") from None
-    markdown, hidden = html_to_markdown(result.value)
+    markdown, hidden = html_to_markdown(_CHECKBOX_GLYPHS.sub(lambda m: _CHECKBOX_STATE[m.group()], result.value))
     return Converted([markdown], hidden=hidden)
 
 
@@ -44,3 +52,65 @@ def _refuse_zip_bomb(path: Path, raw: bytes) -> None:
     if expanded > MAX_EXPANDED_BYTES and expanded > MAX_EXPANSION * len(raw):
         raise IngestError(path, f"its {len(raw) / 2**20:.1f} MB unpack to {expanded / 2**20:,.0f} MB "
                                 "(a zip bomb?); not read")
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+# Checkbox glyphs as mammoth writes them (Wingdings boxes, a checked content control's ☒).
+_CHECKBOX_STATE = {"🗹": "☑", "🗷": "☑", "⌧": "☑", "☒": "☑", "🞎": "☐", "🞏": "☐"}
+_CHECKBOX_GLYPHS = re.compile("|".join(_CHECKBOX_STATE))
+
+
+def _lift_text_boxes(raw: bytes) -> bytes:
+    """The DOCX with each text box mammoth would skip (a DrawingML shape without a VML fallback)
+    moved out of its shape to just after the paragraph anchoring it; unchanged when there is none."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        try:
+            xml = archive.read("word/document.xml")
+        except KeyError:
+            return raw  # mammoth names what is missing
+        if b"txbxContent" not in xml:
+            return raw
+        for _, (prefix, uri) in ElementTree.iterparse(io.BytesIO(xml), events=["start-ns"]):
+            ElementTree.register_namespace(prefix, uri)
+        root = ElementTree.fromstring(xml)
+        parents = {child: parent for parent in root.iter() for child in parent}
+        moved = 0
+        for box in list(root.iter(f"{_W}txbxContent")):
+            if _read_by_mammoth(box, parents):
+                continue
+            anchor = box
+            while anchor in parents and not (anchor.tag == f"{_W}p" and parents[anchor].tag != f"{_W}txbxContent"):
+                anchor = parents[anchor]
+            if anchor not in parents:
+                continue
+            holder = parents[anchor]
+            position = list(holder).index(anchor) + 1
+            for offset, block in enumerate(list(box)):
+                box.remove(block)
+                holder.insert(position + offset, block)
+                parents[block] = holder
+            moved += 1
+        if not moved:
+            return raw
+        rewritten = io.BytesIO()
+        with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in archive.infolist():
+                data = ElementTree.tostring(root, xml_declaration=True, encoding="UTF-8") \
+                    if info.filename == "word/document.xml" else archive.read(info)
+                out.writestr(info, data)
+        return rewritten.getvalue()
+
+
+def _read_by_mammoth(box: ElementTree.Element, parents: dict) -> bool:
+    """Whether mammoth reads this text box already: it is in a VML fallback, or in a DrawingML
+    choice whose fallback has the text (mammoth reads the fallback and skips the choice)."""
+    node = box
+    while node in parents:
+        node = parents[node]
+        if node.tag == f"{_MC}Fallback":
+            return True
+        if node.tag == f"{_MC}AlternateContent":
+            fallback = node.find(f"{_MC}Fallback")
+            return fallback is not None and fallback.find(f".//{_W}txbxContent") is not None
+    return node.tag == "{urn:schemas-microsoft-com:vml}textbox"

@@ -6,14 +6,18 @@ Markdown with ATX headings and pipe tables. DOCX goes through here too (mammoth 
 Elements hidden from a reader (``hidden``, ``aria-hidden="true"``, inline ``display:none``,
 ``visibility:hidden``, ``font-size:0``, ``opacity:0``) are dropped and counted: a page must not
 carry instructions for the model that its reader cannot see. Stylesheets are not evaluated.
+
+A Markdown table has no merged cells, so a cell spanning rows or columns (``rowspan``, ``colspan``)
+is written into every cell it covers, as a reader sees it. Checkboxes become ☐ and ☑.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from markdownify import MarkdownConverter
 
 from ponder.ingest.readers import Converted
@@ -24,6 +28,8 @@ _BOILERPLATE_TAGS = ["script", "style", "noscript", "template", "nav", "header",
 _BOILERPLATE_ROLES = ["navigation", "banner", "contentinfo", "search", "complementary"]
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])"
                            r"|opacity\s*:\s*0(?![.\d]*[1-9])", re.IGNORECASE)
+MAX_SPAN = 1000  # HTML's own limit for colspan; rowspan is capped alike
+MAX_SPREAD_CELLS = 50_000  # a table that would grow past this by spreading its spans keeps them unspread
 
 
 def convert_html(path: Path, raw: bytes) -> Converted:
@@ -44,6 +50,10 @@ def html_to_markdown(html: str) -> tuple[str, int]:
             continue
         hidden += bool(element.get_text(strip=True))
         element.decompose()
+    for table in soup.find_all("table"):
+        _spread_merged_cells(table)
+    for box in soup.find_all("input", attrs={"type": re.compile("^checkbox$", re.IGNORECASE)}):
+        box.replace_with("☑" if box.has_attr("checked") else "☐")
     main = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
     markdown = MarkdownConverter(heading_style="ATX", bullets="-", strip=["a", "img"]).convert_soup(main)
     lines = [line.rstrip() for line in markdown.splitlines()]
@@ -53,3 +63,45 @@ def html_to_markdown(html: str) -> tuple[str, int]:
 def _is_hidden(element) -> bool:  # noqa: ANN001 - a bs4 Tag
     return (element.has_attr("hidden") or str(element.get("aria-hidden", "")).lower() == "true"
             or bool(_HIDING_STYLE.search(str(element.get("style", "")))))
+
+
+def _span(cell, name: str) -> int:  # noqa: ANN001 - a bs4 Tag
+    value = str(cell.get(name, "1")).strip()
+    return min(max(int(value), 1), MAX_SPAN) if value.isdigit() else 1
+
+
+def _spread_merged_cells(table) -> None:  # noqa: ANN001 - a bs4 Tag
+    """Write a cell that spans rows or columns into every cell it covers, so each row has its cells
+    in their columns (markdownify would shift the cells of the rows below a ``rowspan``)."""
+    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    cells = [row.find_all(["td", "th"], recursive=False) for row in rows]
+    if not any(cell.has_attr("rowspan") or cell.has_attr("colspan") for row in cells for cell in row):
+        return
+    if sum(_span(cell, "rowspan") * _span(cell, "colspan") for row in cells for cell in row) > MAX_SPREAD_CELLS:
+        return
+    below: dict[int, tuple[object, int]] = {}  # column -> (cell spanning into the rows below, rows left)
+    for row, row_cells in zip(rows, cells):
+        spread, column = [], 0
+        for cell in [*row_cells, None]:
+            while column in below or (cell is None and any(c >= column for c in below)):
+                if column in below:
+                    source, left = below.pop(column)
+                    spread.append(copy.copy(source))
+                    if left > 1:
+                        below[column] = (source, left - 1)
+                else:  # a short row before a column still spanned from above
+                    spread.append(Tag(name="td"))
+                column += 1
+            if cell is None:
+                break
+            width, height = _span(cell, "colspan"), _span(cell, "rowspan")
+            del cell["colspan"], cell["rowspan"]
+            for offset in range(width):
+                spread.append(cell if offset == 0 else copy.copy(cell))
+                if height > 1:
+                    below[column + offset] = (cell, height - 1)
+            column += width
+        for cell in row_cells:
+            cell.extract()
+        for cell in spread:
+            row.append(cell)

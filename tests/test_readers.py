@@ -1,0 +1,77 @@
+"""Reader behaviours on small files made for each: merged table cells (HTML and DOCX), text in
+DrawingML shapes and text boxes, checkbox state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import read
+from tests.office_files import cell, paragraph, row, table, text_box, write_docx
+
+_CHECKED_CONTROL = ('<w:sdt><w:sdtPr><w14:checkbox><w14:checked w14:val="1"/></w14:checkbox></w:sdtPr>'
+                    '<w:sdtContent><w:r><w:t>☒</w:t></w:r></w:sdtContent></w:sdt>')
+_EMPTY_FORM_FIELD = ('<w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:checkBox><w:default w:val="0"/>'
+                     '</w:checkBox></w:ffData></w:fldChar></w:r><w:r><w:instrText> FORMCHECKBOX </w:instrText>'
+                     '</w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>')
+
+
+def _table_rows(markdown: str) -> list[list[str]]:
+    rows = [line for line in markdown.splitlines() if line.startswith("|") and "---" not in line]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in rows]
+    return [line for line in cells if any(line)]  # markdownify heads a table without <th> with an empty row
+
+
+def test_html_merged_cells_are_spread_into_every_cell_they_cover(tmp_path: Path) -> None:
+    page = tmp_path / "sales.html"
+    page.write_text(
+        "<table><tr><th>Region</th><th colspan='2'>Sales</th></tr>"
+        "<tr><td rowspan='2'>North</td><td>Q1</td><td>10</td></tr><tr><td>Q2</td><td>20</td></tr>"
+        "<tr><td>南方</td><td rowspan='9' colspan='2'>无数据</td></tr></table>", encoding="utf-8")
+    document, _ = read(page)
+    assert _table_rows(document.text) == [["Region", "Sales", "Sales"], ["North", "Q1", "10"],
+                                          ["North", "Q2", "20"], ["南方", "无数据", "无数据"]]
+
+
+def test_html_checkboxes_keep_their_state(tmp_path: Path) -> None:
+    page = tmp_path / "list.html"
+    page.write_text("<ul><li><input type='checkbox' checked> ship it</li><li><input type=CHECKBOX> test it</li></ul>",
+                    encoding="utf-8")
+    document, _ = read(page)
+    assert "☑ ship it" in document.text and "☐ test it" in document.text
+
+
+def test_docx_text_boxes_and_shapes_are_read_once_in_place(tmp_path: Path) -> None:
+    body = (paragraph("Before the shapes.")
+            + text_box(paragraph("Only in a DrawingML shape."),
+                       table(row(cell(paragraph("Part")), cell(paragraph("Qty"))),
+                             row(cell(paragraph("Bolt")), cell(paragraph("12")))))
+            + text_box(paragraph("In a text box with a VML fallback."), fallback=True)
+            + paragraph("After the shapes."))
+    document, _ = read(write_docx(tmp_path / "shapes.docx", body))
+    text = document.text
+    for words in ("Before the shapes.", "Only in a DrawingML shape.", "In a text box with a VML fallback.",
+                  "After the shapes."):
+        assert text.count(words) == 1, words
+    assert text.index("Before") < text.index("Only in") < text.index("VML fallback") < text.index("After")
+    assert ["Bolt", "12"] in _table_rows(text)
+
+
+def test_docx_checkbox_cells_keep_their_state(tmp_path: Path) -> None:
+    wingdings_checked = '<w:r><w:sym w:font="Wingdings" w:char="F0FE"/></w:r>'
+    wingdings_empty = '<w:r><w:sym w:font="Wingdings" w:char="F0A8"/></w:r>'
+    body = table(row(cell(paragraph("Task")), cell(paragraph("control")), cell(paragraph("form field")),
+                     cell(paragraph("wingdings ticked")), cell(paragraph("wingdings empty"))),
+                 row(cell(paragraph("检查刹车")), cell(f"<w:p>{_CHECKED_CONTROL}</w:p>"),
+                     cell(f"<w:p>{_EMPTY_FORM_FIELD}</w:p>"), cell(f"<w:p>{wingdings_checked}</w:p>"),
+                     cell(f"<w:p>{wingdings_empty}</w:p>")))
+    document, _ = read(write_docx(tmp_path / "checklist.docx", body))
+    assert _table_rows(document.text)[1] == ["检查刹车", "☑", "☐", "☑", "☐"]
+
+
+def test_docx_merged_cells_are_spread(tmp_path: Path) -> None:
+    body = table(row(cell(paragraph("Region")), cell(paragraph("Sales"), '<w:gridSpan w:val="2"/>')),
+                 row(cell(paragraph("North"), '<w:vMerge w:val="restart"/>'), cell(paragraph("Q1")),
+                     cell(paragraph("10"))),
+                 row(cell(paragraph(""), "<w:vMerge/>"), cell(paragraph("Q2")), cell(paragraph("20"))))
+    document, _ = read(write_docx(tmp_path / "merged.docx", body))
+    assert _table_rows(document.text) == [["Region", "Sales", "Sales"], ["North", "Q1", "10"], ["North", "Q2", "20"]]

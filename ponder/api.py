@@ -28,6 +28,7 @@ from ponder.graph.reports import CommunityReports
 from ponder.index import BM25Index, ChunkStore, Store, StoredDocument, StoreError
 from ponder.index.embedders import Embedder, passage_text
 from ponder.index.milvus_store import MilvusStore, connect_configured
+from ponder.index.tokenize import tokenize
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.ingest import (
     IngestError,
@@ -39,7 +40,15 @@ from ponder.ingest import (
     in_shard,
     load_bytes,
 )
-from ponder.ingest.worker import Isolation, PrepareJob, prepare_all
+from ponder.ingest.figures import (
+    PENDING,
+    FigureLibrary,
+    FigureOCR,
+    describe_figures,
+    figure_chunks,
+    needs_description,
+)
+from ponder.ingest.worker import Isolation, Prepared, PrepareJob, prepare_all
 from ponder.llm import CallLog, OpenAICompatibleLLM, Role
 from ponder.reason import Evidence, GraphAccess, Listener, Models, make_mode
 from ponder.reason.extractive import SentenceScorer
@@ -48,7 +57,7 @@ from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriev
 from ponder.retrieve.graph import GraphRetriever
 from ponder.retrieve.milvus import MilvusBM25Retriever, MilvusDenseRetriever, MilvusHybridRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
-from ponder.types import Answer, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
+from ponder.types import Answer, Chunk, Document, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
 
 
 class NothingToSearch(RuntimeError):
@@ -91,6 +100,8 @@ class Ponder:
         self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
+        self._figure_library: FigureLibrary | None = None
+        self._figure_ocr = FigureOCR()
 
     # -- ingest ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
@@ -128,7 +139,7 @@ class Ponder:
         claimed: list[str] = []
         changed = (item for item in (self._load(path, record, claimed) for path in files) if item is not None)
         settings = self.config.ingest
-        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr),
+        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr, settings.figures),
                          settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
         workers = _worker_count(settings.workers, len(files))
         isolation = Isolation(workers if settings.file_timeout_s or workers > 1 else 0, settings.file_timeout_s,
@@ -139,11 +150,12 @@ class Ponder:
                 if prepared.outcome is not None:
                     record(prepared.outcome)
                     continue
-                document = prepared.document
-                vectors = self.embedder.embed_passages([passage_text(c) for c in prepared.chunks]) if dense else None
-                self.store.put_document(document, prepared.chunks, prepared.tokens, vectors)
-                record(FileOutcome(document.path, "ingested", chunks=len(prepared.chunks), document_id=document.id,
-                                   pages=document.page_count, hidden_removed=document.hidden_removed))
+                document, chunks, tokens = self._with_figures(prepared, report)
+                vectors = self.embedder.embed_passages([passage_text(c) for c in chunks]) if dense else None
+                self.store.put_document(document, chunks, tokens, vectors)
+                record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
+                                   pages=document.page_count, hidden_removed=document.hidden_removed,
+                                   figures=len(document.figures)))
         finally:
             for doc_id in claimed:
                 self.store.release(doc_id)
@@ -151,6 +163,8 @@ class Ponder:
             present = {str(path) for path in every_file}
             report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]
             self._remove_paths(report.removed)
+        if report.removed or any(outcome.status == "ingested" for outcome in report.files):
+            self._prune_figures()
         if dense:
             self._embed_missing()  # chunks stored without vectors (by a bm25-only ingest, or a crash)
         report.graph = self.update_graph()
@@ -160,6 +174,42 @@ class Ponder:
         self._refresh_indexes()  # now, so the first search after ingest is fast
         report.seconds = time.perf_counter() - started
         return report
+
+    def _with_figures(self, prepared: Prepared, report: IngestReport) -> tuple[Document, list[Chunk], list[list[str]]]:
+        """The document, its chunks and their tokens with a passage for each figure, in reading order.
+        A document with a figure the vision model failed to describe is stored with a content hash
+        that marks it pending, so the next ingest reads it again (the rest comes from the cache)."""
+        document = prepared.document
+        if not document.figures:
+            return document, prepared.chunks, prepared.tokens
+        vision = self.model("vision") if self.config.has_vision else None
+        ocr = self._figure_ocr if self.config.ingest.figure_ocr and self._figure_ocr.available else None
+        figures = describe_figures(document, self.figure_library, ocr, vision, report.figures, report.warnings)
+        document = replace(document, figures=figures)
+        if needs_description(figures, vision):
+            document = replace(document, content_hash=document.content_hash + PENDING)
+        passages = figure_chunks(document, figures)
+        merged = sorted([*zip(prepared.chunks, prepared.tokens), *((c, tokenize(c.text)) for c in passages)],
+                        key=lambda pair: (pair[0].start, pair[0].figure is None))
+        return document, [chunk for chunk, _ in merged], [tokens for _, tokens in merged]
+
+    @property
+    def figure_library(self) -> FigureLibrary:
+        """The figures' stored images and the cache of their OCR text and descriptions."""
+        if self._figure_library is None:
+            self._figure_library = FigureLibrary(self.data_dir / "figures")
+        return self._figure_library
+
+    def figure_image(self, chunk_id: str) -> Path | None:
+        """The stored PNG of a figure chunk; None when the chunk is not a figure or has no image here."""
+        chunks = self.store.get_chunks([chunk_id])
+        if not chunks or chunks[0].figure is None or not chunks[0].figure.image:
+            return None
+        return self.figure_library.image_path(chunks[0].figure.image)
+
+    def _prune_figures(self) -> None:
+        if (self.data_dir / "figures").is_dir():
+            self.figure_library.prune(self.store.image_hashes())
 
     def reindex(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
         """Embed every chunk with the configured embedder (only those without a vector when it is the
@@ -236,6 +286,8 @@ class Ponder:
         whether or not the files still exist. Returns the removed documents' paths."""
         removed = [doc.path for doc in self._documents_under(list(paths))]
         self._remove_paths(removed)
+        if removed:
+            self._prune_figures()
         self._refresh_indexes()
         return removed
 
@@ -304,11 +356,19 @@ class Ponder:
         return [closeness.get(chunk_id, 0.0) for chunk_id in chunk_ids]
 
     def _evidence(self) -> Evidence:
-        """The grounding check and the extractive scorer, with the embedder when the index has vectors."""
+        """The grounding check and the extractive scorer, with the embedder when the index has vectors;
+        the figures' images when they are sent to the model (``reason.send_images``)."""
+        images = self._passage_image if self.config.reason.send_images else None
         if not self.config.retrieve.uses_vectors:
-            return Evidence()
+            return Evidence(images=images)
         return Evidence(GroundingChecker(self._similarity),
-                        SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query))
+                        SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query), images)
+
+    def _passage_image(self, chunk: Chunk) -> bytes | None:
+        if chunk.figure is None or not chunk.figure.image:
+            return None
+        path = self.figure_library.image_path(chunk.figure.image)
+        return path.read_bytes() if path else None
 
     @property
     def is_local(self) -> bool:
@@ -395,6 +455,8 @@ class Ponder:
             self.backends.close()
         if self.vectors is not None:
             self.vectors.close()
+        if self._figure_library is not None:
+            self._figure_library.close()
         self.store.close()
 
     def __enter__(self) -> Ponder:

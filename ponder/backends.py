@@ -39,7 +39,7 @@ class Backends:
     def key(config: Config) -> str:
         """Equal for configs whose Backends would be the same (they differ only in, say, the mode's
         settings): such configs can share one."""
-        fields = {"data_dir", "chat", "reasoner", "judge", "embedded", "models", "embedder", "log"}
+        fields = {"data_dir", "chat", "reasoner", "judge", "vision", "embedded", "models", "embedder", "log"}
         return json.dumps(config.model_dump(mode="json", include=fields), sort_keys=True)
 
     @property

@@ -7,6 +7,7 @@ Every command takes ``--config PATH`` and ``--data-dir PATH`` before the command
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from ponder.index import StoreError
 from ponder.llm import LLMError, LocalServerError
 from ponder.reason import MODE_NAMES
 from ponder.retrieve import Filter, parse_date
-from ponder.types import Answer, FileOutcome, Hit, Trace, TraceStep, location
+from ponder.types import Answer, Figure, FileOutcome, Hit, Trace, TraceStep, location
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Ponder: retrieval-augmented generation with reasoning models.")
@@ -147,16 +148,20 @@ def remove(
 GLOB = typer.Option(None, "--glob", help="Only documents whose path matches, e.g. '*.pdf'.")
 AFTER = typer.Option(None, "--after", help="Only documents modified on or after this date (YYYY-MM-DD).")
 BEFORE = typer.Option(None, "--before", help="Only documents modified before this date (YYYY-MM-DD).")
+KIND = typer.Option(None, "--type", help="Only 'figure' passages (pictures: caption, text inside, description) "
+                    "or only 'text'.")
 
 
-def _where(glob: str | None, after: str | None, before: str | None) -> Filter | None:
+def _where(glob: str | None, after: str | None, before: str | None, kind: str | None = None) -> Filter | None:
+    if kind not in (None, "figure", "text"):
+        raise typer.BadParameter(f"{kind!r} is not a passage type; use figure or text", param_hint="--type")
     dates = {}
     for flag, text in (("--after", after), ("--before", before)):
         try:
             dates[flag] = parse_date(text) if text else None
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=flag) from None
-    where = Filter(path_glob=glob, modified_after=dates["--after"], modified_before=dates["--before"])
+    where = Filter(path_glob=glob, modified_after=dates["--after"], modified_before=dates["--before"], kind=kind)
     return where if where != Filter() else None
 
 
@@ -168,21 +173,27 @@ def search(
     glob: Optional[str] = GLOB,
     after: Optional[str] = AFTER,
     before: Optional[str] = BEFORE,
+    kind: Optional[str] = KIND,
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
-    """Show the passages that best match QUERY: rank, score, each retriever's rank, source, snippet."""
-    where = _where(glob, after, before)
+    """Show the passages that best match QUERY: rank, score, each retriever's rank, source, snippet
+    (for a figure: which, where on its page, and its stored image)."""
+    where = _where(glob, after, before, kind)
     with _open(ctx) as ponder:
         hits = ponder.search(query, top_k, where)
+        figures_dir = ponder.data_dir / "figures"
     if as_json:
         out.print_json(data=[_hit_dict(hit) for hit in hits])
         return
     if not hits:
         out.print("no matching passages")
     for hit in hits:
-        where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path, hit.chunk.page_end)
+        where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path, hit.chunk.page_end,
+                         hit.chunk.figure)
         ranks = " ".join(f"{name} #{rank}" for name, rank in sorted(hit.ranks.items()))
         out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:.4f}  [dim]{ranks}[/]  [cyan]{escape(where)}[/]")
+        if hit.chunk.figure is not None:
+            out.print(f"     [magenta]{escape(figure_line(hit.chunk.figure, figures_dir))}[/]")
         out.print(f"     {highlight(snippet(hit.chunk.text, query), query)}")
 
 
@@ -206,6 +217,7 @@ def ask(
     glob: Optional[str] = GLOB,
     after: Optional[str] = AFTER,
     before: Optional[str] = BEFORE,
+    kind: Optional[str] = KIND,
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=f"One of: {', '.join(MODE_NAMES)} "
                                        "(default: reason.mode, itself 'direct' unless configured)."),
     scope: str = typer.Option("local", "--scope", help="local: from the passages that match; global: a question "
@@ -215,7 +227,7 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON."),
 ) -> None:
     """Answer QUESTION from the indexed documents, with citations and per-stage timings."""
-    where = _where(glob, after, before)
+    where = _where(glob, after, before, kind)
     if mode is not None and mode not in MODE_NAMES:
         raise typer.BadParameter(f"{mode!r} is not a mode; valid modes: {', '.join(MODE_NAMES)}", param_hint="--mode")
     if scope not in ("local", "global"):
@@ -223,12 +235,13 @@ def ask(
     with _open(ctx) as ponder:
         answer = ponder.ask(question, docs=docs, where=where, mode=mode, listener=PlainLines(show_ingested=False),
                             scope=scope)
+        figures_dir = ponder.data_dir / "figures"
     if as_json:
         out.print_json(data=answer.to_dict())
         return
     if show_trace:
         print_trace(answer.trace)
-    print_answer(answer, show_thinking)
+    print_answer(answer, show_thinking, figures_dir)
 
 
 @app.command()
@@ -679,7 +692,20 @@ def examples_dir() -> Path:
     raise FileNotFoundError("the sample documents are missing from this installation")
 
 
-def print_answer(answer: Answer, show_thinking: bool) -> None:
+def figure_line(figure: Figure, figures_dir: Path | None = None) -> str:
+    """``Figure 2 (p.3), box 72,140-540,410 pt, image: …/figures/<hash>.png``."""
+    parts = [figure.label()]
+    if figure.bbox:
+        parts.append("box " + ",".join(f"{v:g}" for v in figure.bbox[:2]) + "-" +
+                     ",".join(f"{v:g}" for v in figure.bbox[2:]) + " pt")
+    if figure.image and figures_dir is not None and (figures_dir / f"{figure.image}.png").is_file():
+        parts.append(f"image: {figures_dir / f'{figure.image}.png'}")
+    elif not figure.image:
+        parts.append("no image (not readable here)")
+    return ", ".join(parts)
+
+
+def print_answer(answer: Answer, show_thinking: bool, figures_dir: Path | None = None) -> None:
     if show_thinking:
         if answer.thinking:
             out.print("[bold]Thinking[/]")
@@ -697,8 +723,11 @@ def print_answer(answer: Answer, show_thinking: bool) -> None:
             how = ("" if citation.source == "model"
                    else "  [dim](behind the community report the model cited)[/]" if citation.source == "community"
                    else f"  [dim](not cited by the model; attributed by {citation.source})[/]")
-            where = location(_relative(citation.path), citation.page, citation.heading_path, citation.page_end)
+            where = location(_relative(citation.path), citation.page, citation.heading_path, citation.page_end,
+                             citation.figure)
             out.print(f"  [{citation.marker}] [cyan]{escape(where)}[/]{how}")
+            if citation.figure is not None:
+                out.print(f"      [magenta]{escape(figure_line(citation.figure, figures_dir))}[/]")
     else:
         out.print("[dim]No citations.[/]")
     if answer.route:
@@ -875,7 +904,8 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
     return {"rank": hit.rank, "score": hit.score, "retriever": hit.retriever, "ranks": hit.ranks, "chunk_id": chunk.id,
             "path": chunk.path, "page": chunk.page, "page_end": chunk.page_end,
             "heading_path": list(chunk.heading_path),
-            "start": chunk.start, "end": chunk.end, "text": chunk.text}
+            "start": chunk.start, "end": chunk.end, "text": chunk.text, "type": chunk.kind,
+            "figure": dataclasses.asdict(chunk.figure) if chunk.figure else None}
 
 
 def _relative(path: str) -> str:

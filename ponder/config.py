@@ -57,6 +57,10 @@ class IngestConfig(_Section):
     pdf_passwords: dict[str, str] = Field(
         default_factory=dict, description='Passwords of encrypted PDFs by file name or glob: {"report.pdf" = "1234"}.')
     ocr: bool = Field(False, description="OCR pages without a text layer (needs rapidocr-onnxruntime).")
+    figures: bool = Field(True, description="Find figures (PDF pictures, DOCX and HTML images) and index each as "
+                                            "a passage: caption, the sentences citing it, the text inside it.")
+    figure_ocr: bool = Field(True, description="Read the text inside figures that have no text layer with "
+                                               "RapidOCR, when rapidocr-onnxruntime is installed (ponder[ocr]).")
     workers: int = Field(0, ge=0, le=64, description=(
         "Processes converting files; 0: one per core (max 4) for 8 files or more, else 1."))
     file_timeout_s: float = Field(300.0, ge=0, description=(
@@ -299,6 +303,9 @@ class ReasonConfig(_Section):
         "auto", description="generative: the model writes the answer; extractive: the passage sentences that "
                             "answer it, quoted with citations (nothing invented); auto: extractive for base "
                             "models (the embedded one), generative for the rest.")
+    send_images: bool = Field(False, description="Send a figure passage's image with it (OpenAI image_url "
+                                                 "content) to chat-style models that accept images; otherwise "
+                                                 "its description stands for it.")
     on_unsupported: Literal["flag", "retry", "refuse"] = Field(
         "flag", description="When the grounding check finds numbers, names or sentences no passage supports: "
                             "flag them; retry once, naming them to the model; or refuse to answer.")
@@ -349,6 +356,8 @@ class Config(_Section):
     reasoner: ReasonerConfig = ReasonerConfig()
     judge: ModelConfig = Field(default_factory=ModelConfig, description="ponder eval --judge: grades answers "
                                                                          "containment cannot; unset: the chat model.")
+    vision: ModelConfig = Field(default_factory=ModelConfig, description="A model that reads images (GPT-4o-class, "
+                                "Qwen-VL on vLLM or Ollama), describing each figure at ingest; unset: no descriptions.")
     embedded: EmbeddedModelConfig = EmbeddedModelConfig()
     models: dict[str, ModelOverride] = Field(default_factory=dict)
     reason: ReasonConfig = ReasonConfig()
@@ -380,11 +389,18 @@ class Config(_Section):
                              "the embedded base model cannot extract entities, use 'nlp'")
         return self
 
-    def role(self, name: Literal["chat", "reasoner", "judge"]) -> ModelConfig:
+    @property
+    def has_vision(self) -> bool:
+        return bool(self.vision.base_url)
+
+    def role(self, name: Literal["chat", "reasoner", "judge", "vision"]) -> ModelConfig:
         """The settings a role runs with. An unset reasoner is the chat model with the reasoner's
-        token budget and temperature; an unset judge is the chat model."""
+        token budget and temperature; an unset judge is the chat model. The vision role has no
+        stand-in (the embedded model reads no images): see ``has_vision``."""
         if name == "chat":
             return self.chat
+        if name == "vision":
+            return self.vision
         if name == "judge":
             return self.judge if (self.judge.base_url or self.judge.model) else self.chat
         if self.reasoner.base_url or self.reasoner.model:
@@ -401,7 +417,8 @@ class Config(_Section):
         """Every credential set: the models', embedder's and reranker's keys, the Milvus token, PDF
         passwords. What a report or message quoting the configuration must mask (see
         :func:`ponder.text.redact`)."""
-        values = [self.chat.api_key, self.reasoner.api_key, self.judge.api_key, self.embedder.api_key,
+        values = [self.chat.api_key, self.reasoner.api_key, self.judge.api_key, self.vision.api_key,
+                  self.embedder.api_key,
                   self.reranker.api_key, self.vectors.milvus_token, self.store.milvus_token,
                   *self.ingest.pdf_passwords.values()]
         return [value for value in dict.fromkeys(values) if value]

@@ -18,6 +18,13 @@ _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+")
 _SYMBOL = re.compile(r"[^\sA-Za-z0-9\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+def png_data_uri(png: bytes) -> str:
+    """A PNG as an inline ``data:`` URL, the form OpenAI-compatible APIs take images in."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def detect_language(text: str) -> str:
     """``"zh"`` when Chinese characters make up a good part of the letters, else ``"en"``."""
     cjk = len(CJK_CHARACTER.findall(text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,14 +21,63 @@ def content_id(*parts: str, length: int = 16) -> str:
     return digest[:length]
 
 
-def location(path: str, page: int | None, heading_path: tuple[str, ...], page_end: int | None = None) -> str:
-    """Human-readable provenance: ``file.pdf p.3-4 › 2 Method › 2.3 Training``."""
+def location(path: str, page: int | None, heading_path: tuple[str, ...], page_end: int | None = None,
+             figure: Figure | None = None) -> str:
+    """Human-readable provenance: ``file.pdf p.3-4 › 2 Method › 2.3 Training`` (``› Figure 2`` after
+    it for a figure's passage)."""
     parts = [path]
     if page is not None:
         parts.append(f"p.{page}" if page_end in (None, page) else f"p.{page}-{page_end}")
     if heading_path:
         parts.append(" › ".join(heading_path))
-    return " ".join(parts)
+    where = " ".join(parts)
+    return f"{where} › Figure {figure.number}" if figure is not None else where
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A picture in a document: an embedded image, a vector drawing, an ``<img>``.
+
+    ``offset`` is where it stands in the document's text (between the text before and after it);
+    ``page`` and ``bbox`` (PDF points: x0, y0, x1, y1) where it is on the page. ``image`` is the
+    SHA-256 of its stored PNG crop (empty when the picture could not be read, a remote ``<img>``
+    say); the same picture anywhere has the same hash. ``caption`` is its caption, ``alt`` the
+    author's alternative text, ``text_in_image`` the words inside it (the PDF's text layer over it,
+    or OCR), ``description`` what a vision model wrote about it (with ``described_by``, the model).
+    """
+
+    number: int  # 1-based, in reading order
+    offset: int
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    image: str = ""
+    width: int = 0  # of the stored PNG, in pixels
+    height: int = 0
+    caption: str = ""
+    alt: str = ""
+    referred: tuple[str, ...] = ()  # sentences elsewhere that point to it ("Figure 3 shows…", "如图3所示")
+    text_in_image: str = ""
+    description: str = ""
+    described_by: str = ""
+
+    def label(self) -> str:
+        """How a person names it: ``Figure 3 (p.2)``."""
+        return f"Figure {self.number}" + (f" (p.{self.page})" if self.page is not None else "")
+
+
+def figure_to_json(figure: Figure | None) -> str | None:
+    """How a store keeps a chunk's figure (None for a text chunk)."""
+    if figure is None:
+        return None
+    return json.dumps(dataclasses.asdict(figure), ensure_ascii=False)
+
+
+def figure_from_json(text: str | None) -> Figure | None:
+    if not text:
+        return None
+    fields = json.loads(text)
+    return Figure(**{**fields, "bbox": tuple(fields["bbox"]) if fields.get("bbox") else None,
+                     "referred": tuple(fields.get("referred") or ())})
 
 
 @dataclass(frozen=True)
@@ -52,6 +102,10 @@ class Document:
     page_count: int | None = None
     modified: float | None = None  # the file's modification time (Unix), the document's date
     hidden_removed: int = 0
+    figures: tuple[Figure, ...] = ()
+    figures_skipped: int = 0  # pictures left out as decorative (tiny), repeated (logos) or unreadable
+    # The figures' PNG crops by hash; held only while ingesting (the store keeps them as files).
+    images: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_markdown(self) -> bool:
@@ -73,6 +127,10 @@ class Chunk:
     repeats the table's header row (or the code fence) in front, so it reads on its own.
     ``page``/``page_end`` are the first and last page the chunk lies on. The id hashes the document
     id, the offsets and the text: the same input always gives the same id.
+
+    A chunk with a ``figure`` is that figure's passage: its text describes the picture (caption,
+    the sentences referring to it, the words inside it, a vision model's description), and
+    ``start == end`` is where the figure stands in the document.
     """
 
     id: str
@@ -84,13 +142,19 @@ class Chunk:
     page: int | None = None
     heading_path: tuple[str, ...] = ()
     page_end: int | None = None
+    figure: Figure | None = None
+
+    @property
+    def kind(self) -> str:
+        """``figure`` or ``text``: what ``--type`` filters on."""
+        return "figure" if self.figure is not None else "text"
 
     @staticmethod
     def make_id(document_id: str, start: int, end: int, text: str) -> str:
         return content_id(document_id, str(start), str(end), text)
 
     def location(self) -> str:
-        return location(self.path, self.page, self.heading_path, self.page_end)
+        return location(self.path, self.page, self.heading_path, self.page_end, self.figure)
 
 
 @dataclass(frozen=True)
@@ -159,6 +223,7 @@ class Citation:
     heading_path: tuple[str, ...]
     source: str = "model"
     page_end: int | None = None
+    figure: Figure | None = None  # when the cited passage is a figure: which, where, its image
 
 
 @dataclass(frozen=True)
@@ -310,6 +375,7 @@ class FileOutcome:
     document_id: str | None = None
     pages: int | None = None
     hidden_removed: int = 0  # hidden text pieces and invisible characters the reader dropped
+    figures: int = 0  # figure passages indexed
 
 
 @dataclass
@@ -330,6 +396,37 @@ class GraphUpdate:
 
 
 @dataclass
+class FigureTally:
+    """What happened to figures over one ingest: found and indexed, skipped (decorative, logos,
+    unreadable), OCR runs (new and cached) and their time, vision calls (new and cached), their
+    time and tokens, and vision calls that failed (asked again on the next ingest)."""
+
+    figures: int = 0
+    skipped: int = 0
+    ocr_runs: int = 0
+    ocr_cached: int = 0
+    ocr_seconds: float = 0.0
+    vision_calls: int = 0
+    vision_cached: int = 0
+    vision_seconds: float = 0.0
+    vision_usage: Usage = field(default_factory=Usage)
+    vision_failures: int = 0
+
+    def summary(self) -> str:
+        text = f"{self.figures} figures"
+        if self.skipped:
+            text += f" ({self.skipped} pictures skipped: decorative, repeated or unreadable)"
+        if self.ocr_runs:
+            text += f", text read in {self.ocr_runs} by OCR in {self.ocr_seconds:.1f} s"
+        if self.vision_calls or self.vision_cached or self.vision_failures:
+            text += (f", {self.vision_calls} described by the vision model ({self.vision_usage.total_tokens} tokens)"
+                     f" and {self.vision_cached} from the cache")
+            if self.vision_failures:
+                text += f", {self.vision_failures} not described (failed)"
+        return text
+
+
+@dataclass
 class IngestReport:
     """The outcome of one ingest call, file by file."""
 
@@ -338,6 +435,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     graph: GraphUpdate | None = None  # what the entity extractor read after storing; None: graph off
+    figures: FigureTally = field(default_factory=FigureTally)
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.files if outcome.status == status)
@@ -360,7 +458,8 @@ class IngestReport:
             graph = f"; entity graph: {self.graph.chunks} chunks read in {self.graph.seconds:.2f} s"
             if self.graph.calls:
                 graph += f" ({self.graph.calls} model calls, {self.graph.usage.total_tokens} tokens)"
-        return f"{counts}; {chunks} new chunks in {self.seconds:.2f} s{graph}"
+        figures = f"; {self.figures.summary()}" if self.figures.figures or self.figures.skipped else ""
+        return f"{counts}; {chunks} new chunks in {self.seconds:.2f} s{figures}{graph}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -33,7 +33,7 @@ def config_file(tmp_path: Path, provider: FakeProvider) -> Path:
 
 async def _exercise(client: Client, provider: FakeProvider) -> None:
     tools = {tool.name for tool in (await client.list_tools()).tools}
-    assert tools == {"search", "ask", "list_collections", "list_documents"}
+    assert tools == {"search", "ask", "list_collections", "list_documents", "figure"}
     collections = await client.call_tool("list_collections", {})
     assert collections.structured_content == {"result": ["default"]}
     documents = (await client.call_tool("list_documents", {})).structured_content["result"]

@@ -94,3 +94,54 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
         provider.stop()
     assert errors == []
     assert not_blank(ARTIFACTS / "web-thinking.png") and not_blank(ARTIFACTS / "web-answer.png")
+
+
+def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from ponder.api import Ponder
+    from tests.figure_files import report_html
+
+    provider = FakeProvider().start()
+    provider.default = Reply(events=stream_events(["The east leads [1][2][3]."]))
+    config = load_config(env={}, overrides={
+        "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "chat.base_url": provider.url,
+        "chat.model": "fast-chat"})
+    with Ponder(config) as ponder:
+        ponder.ingest([report_html(tmp_path / "html")])
+    keys = KeyStore(tmp_path / "data" / "keys.db")
+    secret = keys.create("browser", read=["default"])[1]
+    keys.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    try:
+        with LiveServer(config) as server, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server.url + "/")
+            page.fill("#key", secret)
+            page.press("#key", "Tab")
+            expect(page.locator("#collection option")).to_have_text(["default"])
+            page.fill("#question", "Which region leads the quarterly sales chart?")
+            page.click("#ask button")
+            expect(page.locator("a.cite").first).to_be_visible(timeout=30_000)
+            shown = []
+            # The answer's [1] [2] [3] (the Sources list below repeats them): the text, the chart, the map.
+            for link in page.locator(".answer").first.locator("a.cite").all():
+                page.evaluate("document.getElementById('chunk').replaceChildren()")  # so the wait sees this click
+                link.click()
+                expect(page.locator("#chunk pre")).to_be_visible()
+                if page.locator("#figure-image").count():
+                    shown.append((link.inner_text(), page.locator("#figure figcaption").inner_text()))
+                    image = page.locator("#figure-image")
+                    expect(image).to_be_visible()
+                    assert image.evaluate("img => img.complete && img.naturalWidth") == 600
+                    assert image.get_attribute("alt") == "Figure 1: Quarterly sales by region"
+                    page.screenshot(path=str(ARTIFACTS / "web-figure.png"))
+            assert [caption for _, caption in shown] == ["Figure 1"]  # the remote map has no picture
+            browser.close()
+    finally:
+        provider.stop()
+    assert errors == []
+    assert not_blank(ARTIFACTS / "web-figure.png")

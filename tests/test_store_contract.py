@@ -284,3 +284,22 @@ def test_both_stores_offer_everything_the_store_protocol_names() -> None:
     assert {"get_chunks", "iter_tokens", "claim", "flush", "graph_rows"} <= set(names)
     for store in (ChunkStore, MilvusStore):
         assert [name for name in names if not hasattr(store, name)] == [], store.__name__
+
+
+def test_figure_passages_are_kept_filtered_and_named_alike(make_ponder, tmp_path: Path, backend: str) -> None:
+    from tests.figure_files import report_html
+
+    page = report_html(tmp_path / "html")
+    ponder = make_ponder(**_settings(backend, tmp_path, **{"retrieve.mode": "hybrid", "ingest.figure_ocr": False}))
+    ponder.ingest([page])
+    for mode in ("bm25", "dense", "hybrid"):
+        searcher = make_ponder(**_settings(backend, tmp_path, **{"retrieve.mode": mode}))
+        figures = searcher.search("quarterly sales chart by region", top_k=5, where=Filter(kind="figure"))
+        assert [hit.chunk.figure.number for hit in figures][:1] == [1], mode
+        assert {hit.chunk.kind for hit in figures} == {"figure"}
+        texts = searcher.search("quarterly sales chart by region", top_k=5, where=Filter(kind="text"))
+        assert texts and {hit.chunk.kind for hit in texts} == {"text"}, mode
+    chart = figures[0].chunk.figure
+    assert chart.caption == "Figure 1: Quarterly sales by region" and chart.width == 600
+    assert ponder.store.image_hashes() == {chart.image}
+    assert ponder.figure_image(figures[0].chunk.id).is_file()

@@ -35,7 +35,7 @@ import numpy as np
 
 from ponder.index.store import GraphExport, GraphRows, StoredDocument, StoreError, claim_is_dead, writer_id
 from ponder.index.tokenize import CHINESE_STOPWORDS, ENGLISH_STOPWORDS, tokenize
-from ponder.types import Chunk, ChunkGraph, Document
+from ponder.types import Chunk, ChunkGraph, Document, figure_from_json, figure_to_json
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -57,7 +57,7 @@ _DOCUMENT_FIELDS = ["id", "path", "content_hash", "file_type", "page_count", "ch
                     "modified_at"]
 #: Chunk fields read back (the sparse BM25 vector is Milvus's own, never read).
 _CHUNK_FIELDS = ["key", "id", "document_id", "version", "seq", "path", "text", "start", "end", "page", "page_end",
-                 "heading_path", "modified_at", "ingested_at", "has_vector"]
+                 "heading_path", "modified_at", "ingested_at", "has_vector", "figure"]
 
 
 def connect(uri: str, token: str = "", database: str = "") -> MilvusClient:
@@ -122,7 +122,9 @@ def _tables(prefix: str) -> dict[str, Table]:
                         ("start", "INT64", {}), ("end", "INT64", {}), ("page", "INT64", {"nullable": True}),
                         ("page_end", "INT64", {"nullable": True}), ("heading_path", *text),
                         ("modified_at", "DOUBLE", {"nullable": True}), ("ingested_at", "DOUBLE", {}),
-                        ("has_vector", "BOOL", {}), chunks=True, indexed=("id", "document_id")),
+                        ("has_vector", "BOOL", {}),
+                        ("figure", "VARCHAR", {"max_length": _TEXT_BYTES, "nullable": True}),
+                        chunks=True, indexed=("id", "document_id")),
         "meta": table("meta", "key", ("key", *ident), ("value", *text)),
         "graph_chunks": table("graph_chunks", "chunk_id", ("chunk_id", *ident), ("extractor", *ident)),
         "mentions": table("mentions", "row", ("row", "INT64", {"auto_id": True}), ("chunk_id", *ident),
@@ -163,8 +165,19 @@ class MilvusTables:
                 if table.chunks and not self._dimension():
                     continue  # created by the first document, when the embedder's size is known
                 self._create(table)
+            else:
+                self._check_fields(table)
             self._client.load_collection(table.name)
             self._ready.add(name)
+
+    def _check_fields(self, table: Table) -> None:
+        """Refuse a collection made by an older Ponder that lacks fields this one writes."""
+        have = {field["name"] for field in self._client.describe_collection(table.name)["fields"]}
+        missing = [name for name, *_ in table.fields if name not in have]
+        if missing:
+            raise StoreError(f"the Milvus collection {table.name} was made by an older Ponder (it has no "
+                             f"{', '.join(missing)}); migrate into a new store.collection_prefix "
+                             f"(ponder migrate --to milvus --prefix NEW from a local index) or re-ingest there")
 
     def _create(self, table: Table) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -437,11 +450,17 @@ class MilvusStore(MilvusTables):
                              _CHUNK_FIELDS)
         return [_chunk(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
-    def chunk_ids_of(self, document_ids: Iterable[str]) -> list[str]:
+    def chunk_ids_of(self, document_ids: Iterable[str], kind: str | None = None) -> list[str]:
+        """The chunks of these documents; only figure or text chunks when ``kind`` says so."""
         ids: list[str] = []
         for document_id in document_ids:
-            ids += [chunk.id for chunk in self.chunks_of(document_id)]
+            ids += [chunk.id for chunk in self.chunks_of(document_id) if kind is None or chunk.kind == kind]
         return ids
+
+    def image_hashes(self) -> set[str]:
+        """The images the figure chunks name: what the stored crops must keep."""
+        rows = self._chunk_rows("figure is not null", ["document_id", "version", "figure"])
+        return {json.loads(row["figure"]).get("image", "") for row in rows} - {""}
 
     def iter_tokens(self) -> Iterator[tuple[str, list[str]]]:
         """(chunk id, BM25 tokens) of every chunk in file-path order, as the local store gives them:
@@ -573,6 +592,8 @@ class MilvusStore(MilvusTables):
             ids = [row["id"] for row in candidates if where.allows(_stored(row))]
             return f"document_id in {_literal(ids)}"
         parts = []
+        if where.kind is not None:
+            parts.append("figure is not null" if where.kind == "figure" else "figure is null")
         if where.document_ids is not None:
             parts.append(f"document_id in {_literal(list(where.document_ids))}")
         if like:
@@ -745,7 +766,7 @@ def _chunk_row(chunk: Chunk, seq: int, version: str, document: StoredDocument, v
             "end": chunk.end, "page": chunk.page, "page_end": chunk.page_end,
             "heading_path": json.dumps(list(chunk.heading_path), ensure_ascii=False),
             "modified_at": document.modified_at, "ingested_at": document.ingested_at, "has_vector": has_vector,
-            "dense": np.asarray(vector, dtype=np.float32).tolist()}
+            "figure": figure_to_json(chunk.figure), "dense": np.asarray(vector, dtype=np.float32).tolist()}
 
 
 def _document_row(document: StoredDocument) -> dict:
@@ -762,4 +783,4 @@ def _stored(row: dict) -> StoredDocument:
 def _chunk(row: dict) -> Chunk:
     return Chunk(id=row["id"], document_id=row["document_id"], path=row["path"], text=row["text"],
                  start=row["start"], end=row["end"], page=row["page"], page_end=row["page_end"],
-                 heading_path=tuple(json.loads(row["heading_path"])))
+                 heading_path=tuple(json.loads(row["heading_path"])), figure=figure_from_json(row.get("figure")))

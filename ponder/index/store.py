@@ -27,7 +27,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from ponder.types import Chunk, ChunkGraph, Document
+from ponder.types import Chunk, ChunkGraph, Document, figure_from_json, figure_to_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,
     page_end INTEGER,
     heading_path TEXT NOT NULL,
-    tokens TEXT NOT NULL
+    tokens TEXT NOT NULL,
+    figure TEXT  -- the figure a figure chunk describes (JSON of ponder.types.Figure); NULL for text
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, seq);
 CREATE TABLE IF NOT EXISTS vectors (
@@ -97,9 +98,11 @@ CREATE TABLE IF NOT EXISTS community_summaries (
     model TEXT NOT NULL
 );
 """
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# Schema changes an older store can take in place, from each version to the next.
+_UPGRADES = {4: "ALTER TABLE chunks ADD COLUMN figure TEXT"}
 VECTOR_DTYPE = np.float16  # half the disk of float32; cosine ranking does not notice
-_CHUNK_COLUMNS = 'id, document_id, path, text, start, "end", page, page_end, heading_path'
+_CHUNK_COLUMNS = 'id, document_id, path, text, start, "end", page, page_end, heading_path, figure'
 
 
 def writer_id() -> str:
@@ -189,7 +192,8 @@ class Store(Protocol):
     def chunk_count(self) -> int: ...
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]: ...
     def chunks_of(self, document_id: str) -> list[Chunk]: ...
-    def chunk_ids_of(self, document_ids: Iterable[str]) -> list[str]: ...
+    def chunk_ids_of(self, document_ids: Iterable[str], kind: str | None = None) -> list[str]: ...
+    def image_hashes(self) -> set[str]: ...
     def iter_tokens(self) -> Iterator[tuple[str, list[str]]]: ...
     def claim_embedder(self, name: str) -> None: ...
     def clear_vectors(self, embedder: str) -> None: ...
@@ -234,6 +238,11 @@ class ChunkStore:
             return
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         found = int(row[0]) if row else 1
+        while found in _UPGRADES:
+            with self._transaction():
+                self._db.execute(_UPGRADES[found])
+                found += 1
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(found),))
         if found != SCHEMA_VERSION:
             raise StoreError(f"the index in {self.path.parent} was written by another version of Ponder "
                              f"(store schema {found}, this version reads {SCHEMA_VERSION}); re-ingest into a new "
@@ -265,9 +274,9 @@ class ChunkStore:
                  document.page_count, len(chunks), time.time(), document.modified),
             )
             self._db.executemany(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(c.id, c.document_id, seq, c.path, c.text, c.start, c.end, c.page, c.page_end,
-                  json.dumps(list(c.heading_path), ensure_ascii=False), " ".join(t))
+                  json.dumps(list(c.heading_path), ensure_ascii=False), " ".join(t), figure_to_json(c.figure))
                  for seq, (c, t) in enumerate(zip(chunks, tokens, strict=True))],
             )
             if vectors is not None:
@@ -381,12 +390,19 @@ class ChunkStore:
                                 (document_id,))
         return [_chunk(row) for row in rows]
 
-    def chunk_ids_of(self, document_ids: Iterable[str]) -> list[str]:
+    def chunk_ids_of(self, document_ids: Iterable[str], kind: str | None = None) -> list[str]:
+        """The chunks of these documents; only figure or text chunks when ``kind`` says so."""
+        only = {"figure": " AND figure IS NOT NULL", "text": " AND figure IS NULL"}.get(kind or "", "")
         ids: list[str] = []
         for document_id in document_ids:
             ids.extend(row[0] for row in self._db.execute(
-                "SELECT id FROM chunks WHERE document_id=? ORDER BY seq", (document_id,)))
+                f"SELECT id FROM chunks WHERE document_id=?{only} ORDER BY seq", (document_id,)))
         return ids
+
+    def image_hashes(self) -> set[str]:
+        """The images the figure chunks name: what the stored crops must keep."""
+        return {json.loads(figure).get("image", "") for (figure,) in
+                self._db.execute("SELECT figure FROM chunks WHERE figure IS NOT NULL")} - {""}
 
     def iter_tokens(self) -> Iterator[tuple[str, list[str]]]:
         """(chunk id, BM25 tokens) of every chunk, in file-path order: BM25 breaks score ties by this
@@ -516,6 +532,7 @@ class ChunkStore:
 
 
 def _chunk(row: tuple) -> Chunk:
-    chunk_id, document_id, path, text, start, end, page, page_end, heading_path = row
+    chunk_id, document_id, path, text, start, end, page, page_end, heading_path, figure = row
     return Chunk(id=chunk_id, document_id=document_id, path=path, text=text, start=start, end=end,
-                 page=page, page_end=page_end, heading_path=tuple(json.loads(heading_path)))
+                 page=page, page_end=page_end, heading_path=tuple(json.loads(heading_path)),
+                 figure=figure_from_json(figure))

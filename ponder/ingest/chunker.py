@@ -97,6 +97,14 @@ def chunk_document(document: Document, chunk_size: int, chunk_overlap: int,
     return chunks
 
 
+def heading_path_at(document: Document, offset: int) -> tuple[str, ...]:
+    """The headings over ``offset`` in ``document`` (where a figure stands, say)."""
+    for section in _sections(document):
+        if section.start <= offset < section.end or offset == section.end == len(document.text):
+            return section.heading_path
+    return ()
+
+
 def _sections(document: Document) -> list[_Section]:
     """Heading-delimited sections of a Markdown document (one section for plain text)."""
     text = document.text

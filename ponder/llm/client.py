@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
@@ -209,7 +210,7 @@ class OpenAICompatibleLLM:
 
     # -- log ------------------------------------------------------------------------------------
     def _entry(self, purpose: str, prompt: Any, streamed: bool) -> LoggedCall:
-        return LoggedCall(role=self.role, model=self.model, endpoint="", purpose=purpose, prompt=prompt,
+        return LoggedCall(role=self.role, model=self.model, endpoint="", purpose=purpose, prompt=_loggable(prompt),
                           streamed=streamed)
 
     def _record_generation(self, entry: LoggedCall, generation: Generation) -> None:
@@ -356,7 +357,38 @@ def _read_delta(choice: dict[str, Any]) -> tuple[str | None, str | None]:
 def _prompt_text(prompt: Any) -> str:
     if isinstance(prompt, str):
         return prompt
-    return "\n".join(str(m.get("content") or "") for m in prompt)
+    return "\n".join(_content_text(m.get("content")) for m in prompt)
+
+
+def _content_text(content: Any) -> str:
+    """A message's text; of a list of content parts (text and images), the text parts."""
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _loggable(prompt: Any) -> Any:
+    """The prompt as the call log keeps it: an image sent inline is logged by its size and hash,
+    not as megabytes of base64."""
+    if isinstance(prompt, str) or not any(isinstance(m.get("content"), list) for m in prompt):
+        return prompt
+    logged = []
+    for message in prompt:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [_image_reference(part) if isinstance(part, dict) and part.get("type") == "image_url" else part
+                       for part in content]
+        logged.append({**message, "content": content})
+    return logged
+
+
+def _image_reference(part: dict[str, Any]) -> dict[str, Any]:
+    url = str((part.get("image_url") or {}).get("url") or "")
+    if not url.startswith("data:"):
+        return part
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return {"type": "image_url",
+            "image_url": {"url": f"{url.partition(',')[0]},… ({len(url):,} characters, sha256 {digest})"}}
 
 
 def _usage(reported: dict[str, Any] | None, prompt_text: str, output_text: str, thinking: str) -> Usage:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from ponder.config import Config, ModelOverride
 
-Role = Literal["chat", "reasoner", "judge"]
+Role = Literal["chat", "reasoner", "judge", "vision"]
 StructuredOutput = Literal["grammar", "guided_json", "json_schema", "json_object", "text"]
 
 BUILTIN_OVERRIDES: dict[str, ModelOverride] = {

@@ -22,6 +22,7 @@ from ponder.reason.prompts import (
     LANGUAGES,
     NO_PASSAGES,
     Numbered,
+    PassageImages,
     answer_completion,
     answer_messages,
     task_completion,
@@ -47,6 +48,7 @@ class Evidence:
 
     checker: GroundingChecker = field(default_factory=GroundingChecker)
     scorer: SentenceScorer = field(default_factory=SentenceScorer)
+    images: PassageImages | None = None  # a figure passage's PNG, sent with it (reason.send_images); None: never
 
 
 class Mode:
@@ -101,8 +103,8 @@ class Mode:
         if llm.prompt_style == "completion":
             prompt: Any = answer_completion(run.question, numbered, run.language, notes)
             return run.generate(llm, prompt, purpose=purpose, stop=COMPLETION_STOP, stream=stream)
-        return run.generate(llm, answer_messages(run.question, numbered, run.language, instruction, notes),
-                            purpose=purpose, stream=stream)
+        return run.generate(llm, answer_messages(run.question, numbered, run.language, instruction, notes,
+                                                 self.evidence.images), purpose=purpose, stream=stream)
 
     def extractive(self, llm: OpenAICompatibleLLM) -> bool:
         style = self.settings.answer_style

@@ -62,4 +62,4 @@ def _bigrams(text: str) -> set[str]:
 def _citation(marker: int, hit: Hit, source: str) -> Citation:
     chunk = hit.chunk
     return Citation(marker=marker, chunk_id=chunk.id, path=chunk.path, page=chunk.page,
-                    heading_path=chunk.heading_path, source=source, page_end=chunk.page_end)
+                    heading_path=chunk.heading_path, source=source, page_end=chunk.page_end, figure=chunk.figure)

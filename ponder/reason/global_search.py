@@ -119,7 +119,7 @@ class GlobalMode(Mode):
             for chunk in self.reports.sources(citation.chunk_id):
                 source = "community" if citation.source == "model" else citation.source
                 found.append(Citation(citation.marker, chunk.id, chunk.path, chunk.page, chunk.heading_path,
-                                      source, chunk.page_end))
+                                      source, chunk.page_end, chunk.figure))
         return found
 
 

@@ -1,6 +1,7 @@
 """Metadata filters, applied before ranking: they decide which chunks a retriever may return.
 
-Dates are Unix times: ``modified_*`` compare the file's modification time (the document's date),
+``kind`` keeps ``figure`` or ``text`` chunks only. Dates are Unix times: ``modified_*`` compare the
+file's modification time (the document's date),
 ``ingested_*`` when Ponder stored it. Bounds are inclusive below, exclusive above.
 
 Example::
@@ -14,7 +15,7 @@ import fnmatch
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from ponder.index import Store
 from ponder.index.store import StoredDocument
@@ -28,12 +29,13 @@ class Filter:
     modified_before: float | None = None
     ingested_after: float | None = None
     ingested_before: float | None = None
+    kind: Literal["figure", "text"] | None = None
 
     def chunk_ids(self, store: Store) -> set[str] | None:
         """The chunks allowed, or None when the filter allows everything."""
         if self == Filter():
             return None
-        return set(store.chunk_ids_of([doc.id for doc in store.documents() if self.allows(doc)]))
+        return set(store.chunk_ids_of([doc.id for doc in store.documents() if self.allows(doc)], self.kind))
 
     def scope(self, store: Any) -> Scope | None:
         """What a search may return, worked out once for all its retrievers; None: everything."""

@@ -36,7 +36,7 @@ from typing import Any, AsyncIterator, Callable
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -317,6 +317,21 @@ def create_app(config: Config) -> FastAPI:
         if not found:
             raise ApiError(404, f"no chunk {chunk_id!r} in collection {name!r}", "not_found")
         return chunk_view(found[0], name)
+
+    @app.get("/v1/collections/{name}/chunks/{chunk_id}/image", response_model=None)
+    def get_figure_image(name: str, chunk_id: str, key: ApiKey = Depends(caller)) -> FileResponse:
+        """The PNG crop of a figure passage (same keys and scopes as the passage itself)."""
+        collection = allowed(key, name, "read")
+        found = collection.ponder.store.get_chunks([chunk_id])
+        if not found:
+            raise ApiError(404, f"no chunk {chunk_id!r} in collection {name!r}", "not_found")
+        if found[0].figure is None:
+            raise ApiError(404, f"chunk {chunk_id!r} is a text passage, not a figure", "not_found")
+        path = collection.ponder.figure_image(chunk_id)
+        if path is None:
+            raise ApiError(404, f"no image is stored for {found[0].figure.label()} of chunk {chunk_id!r} (its "
+                                "picture could not be read, or it was ingested on another replica)", "not_found")
+        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
     # -- the entity graph ----------------------------------------------------------------------------
     @app.get("/v1/collections/{name}/graph")

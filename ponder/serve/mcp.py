@@ -1,5 +1,6 @@
 """``ponder mcp``: the collections as Model Context Protocol tools (official ``mcp`` SDK), over
-stdio or streamable HTTP: ``search``, ``ask`` (with a mode), ``list_collections``, ``list_documents``.
+stdio or streamable HTTP: ``search``, ``ask`` (with a mode), ``list_collections``, ``list_documents``,
+and ``figure`` (a figure passage's picture, as image content).
 
 An MCP client (an IDE, an agent) launches it and calls the tools; answers carry their citations
 and thinking apart. Over stdio the caller is the user who launched it and may read everything.
@@ -21,7 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, TypeVar
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ponder.api import NothingToSearch
@@ -100,6 +101,23 @@ def build_mcp(config: Config) -> MCPServer:
             return {"answer": answer.text, "thinking": answer.thinking, "mode": answer.mode, "route": answer.route,
                     "citations": citations_json(answer, chosen.name, chosen.ponder.store.get_chunks),
                     "grounding": grounding_json(answer), "timings": answer.timings}
+        return await _in_thread(run)
+
+    @server.tool(structured_output=False)  # image content, which has no structured form
+    async def figure(ctx: Context, chunk_id: str, collection: str = "") -> list[Any]:
+        """The picture of a figure passage (a search hit or citation whose type is 'figure'), as an
+        image, with what it is and where."""
+        def run() -> list[Any]:
+            chosen = pick(ctx, collection)
+            found = chosen.ponder.store.get_chunks([chunk_id])
+            if not found or found[0].figure is None:
+                raise ToolError(f"no figure passage {chunk_id!r} in collection {chosen.name!r}")
+            path = chosen.ponder.figure_image(chunk_id)
+            view = chunk_view(found[0], chosen.name)
+            if path is None:
+                raise ToolError(f"no image is stored for {view['figure']['label']} ({view['location']})")
+            return [Image(path=path, format="png"), json.dumps({"location": view["location"], **view["figure"]},
+                                                               ensure_ascii=False)]
         return await _in_thread(run)
 
     return server

@@ -112,8 +112,21 @@ def chunk_view(chunk: Chunk, collection: str) -> dict[str, Any]:
     file = _file_name(chunk.path)
     return {"chunk_id": chunk.id, "document_id": chunk.document_id, "file": file, "page": chunk.page,
             "page_end": chunk.page_end, "heading_path": list(chunk.heading_path),
-            "location": location(file, chunk.page, chunk.heading_path, chunk.page_end), "text": chunk.text,
-            "collection": collection, "url": f"/v1/collections/{collection}/chunks/{chunk.id}"}
+            "location": location(file, chunk.page, chunk.heading_path, chunk.page_end, chunk.figure),
+            "text": chunk.text,
+            "collection": collection, "url": f"/v1/collections/{collection}/chunks/{chunk.id}", "type": chunk.kind,
+            "figure": figure_view(chunk, collection)}
+
+
+def figure_view(chunk: Chunk, collection: str) -> dict[str, Any] | None:
+    """A figure passage's picture: which figure, where on its page, and the URL of its image."""
+    figure = chunk.figure
+    if figure is None:
+        return None
+    image = f"/v1/collections/{collection}/chunks/{chunk.id}/image" if figure.image else None
+    return {"label": figure.label(), "number": figure.number, "page": figure.page,
+            "bbox": list(figure.bbox) if figure.bbox else None, "caption": figure.caption,
+            "width": figure.width, "height": figure.height, "image_url": image}
 
 
 def document_view(document: StoredDocument) -> dict[str, Any]:
@@ -138,7 +151,7 @@ def sources_text(answer: Answer) -> str:
     """The numbered source list appended to the content; empty when nothing is cited."""
     seen: dict[int, str] = {}
     for c in answer.citations:
-        seen.setdefault(c.marker, location(_file_name(c.path), c.page, c.heading_path, c.page_end))
+        seen.setdefault(c.marker, location(_file_name(c.path), c.page, c.heading_path, c.page_end, c.figure))
     if not seen:
         return ""
     lines = "\n".join(f"[{n}] {where}" for n, where in sorted(seen.items()))

@@ -15,12 +15,14 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ponder.ingest.readers.figures import FigureMarkers, FoundFigure, Skipped, image_hash, place_figures, take_markers
 from ponder.types import Document, content_id
 from ponder.untrusted import strip_invisible
 
@@ -49,6 +51,7 @@ class ReadOptions:
     pdf_engine: str = "layout"
     pdf_passwords: Mapping[str, str] = field(default_factory=dict)
     ocr: bool = False
+    figures: bool = True
 
     def password_for(self, path: Path) -> str | None:
         """The configured password whose key (a file name, path or glob) matches ``path``."""
@@ -66,6 +69,9 @@ class Converted:
     paged: bool = False
     warnings: list[str] = field(default_factory=list)
     hidden: int = 0  # pieces of text dropped because a reader would not see them
+    figures: list[FoundFigure] = field(default_factory=list)  # each stands at its marker in ``pages``
+    markers: FigureMarkers = field(default_factory=FigureMarkers)
+    figures_skipped: Skipped = field(default_factory=Skipped)
 
 
 def _text(path: Path, raw: bytes, options: ReadOptions) -> Converted:
@@ -83,13 +89,13 @@ def _pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
 def _docx(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.docx import convert_docx
 
-    return convert_docx(path, raw)
+    return convert_docx(path, raw, options.figures)
 
 
 def _html(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.html import convert_html
 
-    return convert_html(path, raw)
+    return convert_html(path, raw, options.figures)
 
 
 # suffix -> (file type, converter). Converters import their libraries lazily: a folder of Markdown
@@ -142,9 +148,13 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
     file_type, convert = _CONVERTERS[path.suffix.lower()]
     converted = convert(path, raw, options)
     cleaned = [strip_invisible(page) for page in converted.pages]
-    text, page_starts = _join_pages([page for page, _ in cleaned])
+    unmarked = [take_markers(page, converted.markers) for page, _ in cleaned]
+    text, page_starts = _join_pages([page for page, _ in unmarked])
     invisible = sum(removed for _, removed in cleaned)
-    if not text.strip():
+    by_marker = {figure.marker: figure for figure in converted.figures}
+    placed = [(start + _within_page(page, at), by_marker.pop(marker))
+              for start, (page, marks) in zip(page_starts, unmarked) for at, marker in marks if marker in by_marker]
+    if not text.strip() and not placed:
         raise IngestError(path, "no text found in file")
     warnings = list(converted.warnings)
     if converted.hidden or invisible:
@@ -161,6 +171,10 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         modified=_modified(path),
         hidden_removed=converted.hidden + invisible,
     )
+    figures = place_figures(text, placed, document.page_at)
+    images = {image_hash(seen.png): seen.png for _, seen in placed if seen.png}
+    document = dataclasses.replace(document, figures=tuple(figures), images=images,
+                                   figures_skipped=converted.figures_skipped.total)
     return document, warnings
 
 
@@ -169,6 +183,12 @@ def _modified(path: Path) -> float | None:
         return path.stat().st_mtime
     except OSError:  # bytes given for a path that is not on disk (tests, benchmarks)
         return None
+
+
+def _within_page(page: str, offset: int) -> int:
+    """``offset`` in ``page`` as an offset into the page as joined (its outer newlines stripped)."""
+    leading = len(page) - len(page.lstrip("\n"))
+    return min(max(offset - leading, 0), len(page.strip("\n")))
 
 
 def _join_pages(pages: list[str]) -> tuple[str, list[int]]:

@@ -1,4 +1,5 @@
-"""DOCX to Markdown through mammoth's semantic HTML (headings, lists, tables), then the HTML path.
+"""DOCX to Markdown through mammoth's semantic HTML (headings, lists, tables), then the HTML path
+(pictures come through it as ``data:`` URIs with their alt text, and become figures there).
 
 Two things mammoth leaves out are put back first: text in DrawingML shapes and text boxes that
 have no VML fallback (their paragraphs and tables are moved after the paragraph anchoring the
@@ -31,14 +32,13 @@ MAX_EXPANSION = 100  # a DOCX's XML compresses about 10:1; beyond 100:1 (and 100
 MAX_EXPANDED_BYTES = 100 * 2**20
 
 
-def convert_docx(path: Path, raw: bytes) -> Converted:
+def convert_docx(path: Path, raw: bytes, figures: bool = True) -> Converted:
     _refuse_zip_bomb(path, raw)
     try:
         result = mammoth.convert_to_html(io.BytesIO(_lift_text_boxes(raw)), style_map=_STYLE_MAP)
     except Exception as exc:  # mammoth raises zipfile, KeyError and XML errors for broken files
         raise IngestError(path, f"not a readable DOCX file ({type(exc).__name__}: {exc})") from None
-    markdown, hidden = html_to_markdown(_CHECKBOX_GLYPHS.sub(lambda m: _CHECKBOX_STATE[m.group()], result.value))
-    return Converted([markdown], hidden=hidden)
+    return html_to_markdown(_CHECKBOX_GLYPHS.sub(lambda m: _CHECKBOX_STATE[m.group()], result.value), figures=figures)
 
 
 def _refuse_zip_bomb(path: Path, raw: bytes) -> None:

@@ -7,6 +7,10 @@ Elements hidden from a reader (``hidden``, ``aria-hidden="true"``, inline ``disp
 ``visibility:hidden``, ``font-size:0``, ``opacity:0``) are dropped and counted: a page must not
 carry instructions for the model that its reader cannot see. Stylesheets are not evaluated.
 
+Pictures become figures (``<figure>`` with its ``<figcaption>``, or an ``<img>`` with its alt text):
+images inline as ``data:`` URIs (DOCX's, through mammoth) or files beside the page are read; a
+remote image is never fetched, so such a figure has its caption and alt text only.
+
 A Markdown table has no merged cells, so a cell spanning rows or columns (``rowspan``, ``colspan``)
 is written into every cell it covers, as a reader sees it. Checkboxes become ☐ and ☑.
 """
@@ -21,6 +25,13 @@ from bs4 import BeautifulSoup, Tag
 from markdownify import MarkdownConverter
 
 from ponder.ingest.readers import Converted
+from ponder.ingest.readers.figures import (
+    FoundFigure,
+    drop_repeated,
+    image_from_data_uri,
+    is_decorative,
+    normalise_image,
+)
 from ponder.ingest.readers.text import decode_text
 
 _BOILERPLATE_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
@@ -32,13 +43,17 @@ MAX_SPAN = 1000  # HTML's own limit for colspan; rowspan is capped alike
 MAX_SPREAD_CELLS = 50_000  # a table that would grow past this by spreading its spans keeps them unspread
 
 
-def convert_html(path: Path, raw: bytes) -> Converted:
-    markdown, hidden = html_to_markdown(decode_text(path, raw))
-    return Converted([markdown], hidden=hidden)
+MAX_LOCAL_IMAGE_BYTES = 20 * 2**20
 
 
-def html_to_markdown(html: str) -> tuple[str, int]:
-    """The page's main content as Markdown, and how many hidden elements with text were dropped."""
+def convert_html(path: Path, raw: bytes, figures: bool = True) -> Converted:
+    return html_to_markdown(decode_text(path, raw), path.parent if figures else None, figures=figures)
+
+
+def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True) -> Converted:
+    """The page's main content as Markdown (one page), with the hidden elements dropped counted and
+    its figures found (pictures from ``data:`` URIs, and from files under ``folder`` when given)."""
+    converted = Converted([])
     soup = BeautifulSoup(html, "html.parser")
     for element in soup(_BOILERPLATE_TAGS):
         element.decompose()
@@ -55,9 +70,89 @@ def html_to_markdown(html: str) -> tuple[str, int]:
     for box in soup.find_all("input", attrs={"type": re.compile("^checkbox$", re.IGNORECASE)}):
         box.replace_with("☑" if box.has_attr("checked") else "☐")
     main = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
+    if figures:
+        _mark_figures(main, folder, converted)
     markdown = MarkdownConverter(heading_style="ATX", bullets="-", strip=["a", "img"]).convert_soup(main)
     lines = [line.rstrip() for line in markdown.splitlines()]
-    return "\n".join(lines).strip() + "\n", hidden
+    converted.pages = ["\n".join(lines).strip() + "\n"]
+    converted.hidden = hidden
+    return converted
+
+
+def _mark_figures(main, folder: Path | None, converted: Converted) -> None:  # noqa: ANN001 - a bs4 Tag
+    """Replace each picture in ``main`` by a figure marker: a ``<figure>`` (its caption stays in the
+    text after it) or an ``<img>`` outside one. Decorative and unreadable pictures are counted."""
+    found: list[FoundFigure] = []
+    for holder in main.find_all("figure"):
+        images = holder.find_all("img")
+        caption = holder.find("figcaption")
+        caption_text = caption.get_text(" ", strip=True) if caption else ""
+        marks = [_figure(image, folder, converted, caption_text) for image in images] or (
+            [_figure(None, folder, converted, caption_text)] if caption_text else [])
+        block = Tag(name="p")
+        for figure in filter(None, marks):
+            found.append(figure)
+            block.append(figure.marker)
+        holder.replace_with(block)
+        if caption_text:
+            paragraph = Tag(name="p")
+            paragraph.append(caption_text)
+            block.insert_after(paragraph)
+    for image in main.find_all("img"):
+        figure = _figure(image, folder, converted, "")
+        if figure is None:
+            image.decompose()
+        else:
+            found.append(figure)
+            image.replace_with(figure.marker)
+    kept = drop_repeated(found, 0, converted.figures_skipped, where=id)
+    converted.figures.extend(kept)
+    for figure in found:
+        if figure not in kept:
+            for text in main.find_all(string=lambda s, m=figure.marker: m in s):
+                text.replace_with(text.replace(figure.marker, ""))
+
+
+def _figure(image, folder: Path | None, converted: Converted, caption: str) -> FoundFigure | None:  # noqa: ANN001
+    """The figure for one ``<img>`` (None: decorative, or nothing to say about it)."""
+    alt = str(image.get("alt") or image.get("title") or "").strip() if image is not None else ""
+    declared = [_pixels(image.get(side)) if image is not None else None for side in ("width", "height")]
+    if all(size is not None for size in declared) and is_decorative(*declared):
+        converted.figures_skipped.decorative += 1
+        return None
+    data = _image_bytes(str(image.get("src") or ""), folder) if image is not None else None
+    picture = normalise_image(data) if data else None
+    if picture is not None and is_decorative(picture[1], picture[2]):
+        converted.figures_skipped.decorative += 1
+        return None
+    if picture is None and not (alt or caption):
+        converted.figures_skipped.unreadable += 1
+        return None
+    png, width, height = picture or (b"", 0, 0)
+    return FoundFigure(converted.markers.new(), png, width, height, caption=caption, alt=alt)
+
+
+def _pixels(value: object) -> int | None:
+    text = str(value or "").strip().removesuffix("px")
+    return int(text) if text.isdigit() else None
+
+
+def _image_bytes(source: str, folder: Path | None) -> bytes | None:
+    """A picture's bytes: a ``data:`` URI, or a file under ``folder`` (never outside it, never the
+    network)."""
+    if source.startswith("data:"):
+        return image_from_data_uri(source)
+    remote = re.match(r"^[a-z][a-z0-9+.-]*:", source, re.IGNORECASE) or source.startswith("//")
+    if folder is None or not source or remote:
+        return None
+    try:
+        base = folder.resolve()
+        target = (base / source.split("?", 1)[0].split("#", 1)[0]).resolve()
+        if not target.is_relative_to(base) or not target.is_file() or target.stat().st_size > MAX_LOCAL_IMAGE_BYTES:
+            return None
+        return target.read_bytes()
+    except OSError:
+        return None
 
 
 def _is_hidden(element) -> bool:  # noqa: ANN001 - a bs4 Tag

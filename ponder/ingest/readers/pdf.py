@@ -10,6 +10,10 @@ Two engines (setting ``ingest.pdf_engine``), chosen by measurement (benchmarks/i
 Encrypted PDFs open with a password from ``ingest.pdf_passwords``. Pages without a text layer are
 reported; with ``ingest.ocr`` on (and ``rapidocr-onnxruntime`` installed) they are OCR'd.
 
+Figures: the layout engine's picture boxes (embedded images and vector drawings alike), or on the
+text path the embedded images, are cropped from the rendered page; the text inside a picture
+(its text layer) goes to the figure, not the page text, and an adjacent caption box is its caption.
+
 Text a reader cannot see is removed before conversion and counted: render mode 3 (invisible), white
 or fully transparent text, and text under 1 pt. Invisible text over an image is kept: that is how
 scanned documents carry their OCR layer. So is white text on a dark filled shape.
@@ -20,11 +24,15 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import re
 from pathlib import Path
 
 import pymupdf
 
 from ponder.ingest.readers import Converted, IngestError, ReadOptions
+from ponder.ingest.readers.figures import CAPTION, MAX_SIDE_PX, FoundFigure, drop_repeated, is_decorative
+
+_PICTURE_TEXT = re.compile(r"<!--\s*(?:Start|End) of picture text\s*-->|<br\s*/?>")
 
 
 def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
@@ -47,13 +55,21 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
             raise IngestError(path, f"no text layer on any of its {pdf.page_count} page(s) (a scanned document?); "
                                     "OCR is off (setting ingest.ocr)")
         text_layer = _text_pages(pdf)
+        converted = Converted([], paged=True, hidden=hidden)
         try:
-            pages = _layout_pages(pdf, options.ocr, text_layer) if options.pdf_engine == "layout" else text_layer
+            if options.pdf_engine == "layout":
+                converted.pages = _layout_pages(pdf, options.ocr, text_layer, converted if options.figures else None)
+            else:
+                converted.pages = text_layer
+                if options.figures:
+                    _image_figures(pdf, converted)
         except Exception as exc:  # a damaged page can make the layout engine fail mid-document
             raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
+        kept = drop_repeated(converted.figures, pdf.page_count, converted.figures_skipped, where=lambda f: f.page)
+        converted.figures = kept
     note = "OCR'd" if options.ocr else "OCR is off"
-    return Converted(pages, paged=True, warnings=[f"{path}: page {number} has no text; {note}" for number in empty],
-                     hidden=hidden)
+    converted.warnings = [f"{path}: page {number} has no text; {note}" for number in empty]
+    return converted
 
 
 def _remove_invisible_text(page: pymupdf.Page) -> int:
@@ -93,7 +109,7 @@ def _text_pages(pdf: pymupdf.Document) -> list[str]:
     return [page.get_text("text", sort=True) for page in pdf]
 
 
-def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str]) -> list[str]:
+def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str], figures: Converted | None) -> list[str]:
     import pymupdf4llm
 
     # pymupdf4llm prints parser notes ("Using RapidOCR…") through PyMuPDF's message channel and
@@ -104,7 +120,11 @@ def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str]) -> li
         with contextlib.redirect_stdout(io.StringIO()):
             chunks = pymupdf4llm.to_markdown(pdf, pages=pages, page_chunks=True, header=keep_headers,
                                              footer=keep_headers, use_ocr=ocr, show_progress=False)
-        return [chunk["text"] for chunk in chunks]
+        if figures is None:
+            return [chunk["text"] for chunk in chunks]
+        numbers = pages if pages is not None else range(pdf.page_count)
+        return [_picture_figures(pdf[number], chunk["text"], chunk.get("page_boxes") or [], figures)
+                for number, chunk in zip(numbers, chunks)]
 
     pages = convert(None, keep_headers=False)
     # The layout model drops what it takes for running headers and footers. Where that emptied a
@@ -115,3 +135,89 @@ def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str]) -> li
         for number, text in zip(emptied, convert(emptied, keep_headers=True)):
             pages[number] = text if text.strip() else text_layer[number]
     return pages
+
+
+def _picture_figures(page: pymupdf.Page, text: str, boxes: list[dict], converted: Converted) -> str:
+    """``text`` (the page's Markdown) with each of the layout model's picture boxes replaced by a
+    figure marker; the picture's own text goes to the figure, the caption box beside it is its
+    caption (and stays in the text)."""
+    pictures = [box for box in boxes if box.get("class") == "picture"]
+    text = _unlabelled_images(page, text, boxes, pictures, converted)
+    for box in sorted(pictures, key=lambda box: box["pos"][0], reverse=True):
+        start, end = box["pos"]
+        inside = _PICTURE_TEXT.sub("\n", text[start:end])
+        figure = _crop(page, pymupdf.Rect(box["bbox"]), converted)
+        if figure is None:
+            continue
+        neighbours = [b for b in boxes if b.get("class") == "caption" and abs(b["index"] - box["index"]) == 1]
+        if neighbours:
+            caption_start, caption_end = neighbours[0]["pos"]
+            figure.caption = text[caption_start:caption_end].strip()
+        figure.text_in_image = "\n".join(line.strip() for line in inside.splitlines() if line.strip())
+        text = f"{text[:start]}\n{figure.marker}\n{text[end:]}"
+        converted.figures.append(figure)
+    return text
+
+
+def _unlabelled_images(page: pymupdf.Page, text: str, boxes: list[dict], pictures: list[dict],
+                       converted: Converted) -> str:
+    """Embedded images the layout model did not label as pictures (a cover photo, a picture behind
+    a table's place), each marked after the last box that starts above it. Images inside a picture
+    or table box are that box's."""
+    covered = [pymupdf.Rect(box["bbox"]) for box in boxes if box.get("class") in ("picture", "table")]
+    inserts = []
+    for info in page.get_image_info():
+        area = pymupdf.Rect(info["bbox"]) & page.rect
+        if area.is_empty or any(_mostly_inside(area, box) for box in covered):
+            continue
+        figure = _crop(page, area, converted)
+        if figure is None:
+            continue
+        above = [box["pos"][1] for box in boxes if box["bbox"][1] <= area.y0]
+        inserts.append((max(above, default=0), figure))
+        covered.append(area)  # the same image drawn twice is one figure
+    for at, figure in sorted(inserts, key=lambda item: item[0], reverse=True):
+        text = f"{text[:at]}\n{figure.marker}\n{text[at:]}"
+        converted.figures.append(figure)
+    return text
+
+
+def _mostly_inside(inner: pymupdf.Rect, outer: pymupdf.Rect) -> bool:
+    overlap = inner & outer
+    return not overlap.is_empty and overlap.get_area() >= 0.5 * inner.get_area()
+
+
+def _image_figures(pdf: pymupdf.Document, converted: Converted) -> None:
+    """The text engine's figures: each embedded image, its marker after the page's text."""
+    for number, page in enumerate(pdf):
+        marks = []
+        for info in page.get_image_info():
+            figure = _crop(page, pymupdf.Rect(info["bbox"]) & page.rect, converted)
+            if figure is not None:
+                converted.figures.append(figure)
+                marks.append(figure.marker)
+        if marks:
+            converted.pages[number] += "\n\n" + "\n\n".join(marks) + "\n"
+
+
+def _crop(page: pymupdf.Page, area: pymupdf.Rect, converted: Converted) -> FoundFigure | None:
+    """The picture in ``area`` rendered as a PNG (None, and counted, when it is decorative)."""
+    if area.is_empty or is_decorative(area.width, area.height):
+        converted.figures_skipped.decorative += 1
+        return None
+    zoom = min(2.0, (MAX_SIDE_PX - 2) / max(area.width, area.height))  # the pixel box rounds outwards
+    pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=area, alpha=False)
+    return FoundFigure(converted.markers.new(), pixmap.tobytes("png"), pixmap.width, pixmap.height,
+                       page=page.number + 1, bbox=(round(area.x0, 1), round(area.y0, 1),
+                                                   round(area.x1, 1), round(area.y1, 1)),
+                       caption=_caption_near(page, area))
+
+
+def _caption_near(page: pymupdf.Page, area: pymupdf.Rect, reach: float = 40) -> str:
+    """A caption line ("Figure 3: …", "图3 …") just below the picture, else just above it."""
+    for band in (pymupdf.Rect(area.x0, area.y1, area.x1, area.y1 + reach),
+                 pymupdf.Rect(area.x0, area.y0 - reach, area.x1, area.y0)):
+        for line in page.get_text("text", clip=band & page.rect, sort=True).splitlines():
+            if CAPTION.match(line):
+                return line.strip()
+    return ""

@@ -1,0 +1,195 @@
+"""Figures as the readers find them: the picture's PNG crop, where it stands, and its words.
+
+A converter puts a marker (:meth:`FigureMarkers.new`) in its page text where a figure stands and
+hands back a :class:`FoundFigure`; :func:`place_figures` then takes the markers out of the text and
+turns each into a :class:`~ponder.types.Figure` at that offset, with its caption and the sentences
+that refer to it. Markers carry a random part drawn per file, so a document cannot forge one.
+
+Pictures a reader does not look at are skipped and counted: decorative ones (smaller than
+``MIN_SIDE_PX`` on a side: icons, rules, tracking pixels) and repeated ones (the same image on
+``REPEATS`` pages or more, or everywhere: logos, letterheads).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import secrets
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from ponder.types import Figure
+
+MIN_SIDE_PX = 48  # at 72 dpi for PDF (points); smaller pictures are decorative
+REPEATS = 3  # on this many pages (or places) or more, a picture is a logo
+MAX_SIDE_PX = 1024  # stored crops are scaled down to fit; enough for OCR and a vision model
+MAX_SOURCE_PIXELS = 64_000_000  # a larger image is not decoded (a decompression bomb)
+MAX_TEXT_CHARS = 2000  # of the text inside a picture kept in its passage
+
+# A caption's start: "Figure 3", "Fig. 2.1", "Chart 4", "图3", "图表 2"; group 2 is the number.
+CAPTION = re.compile(r"^\s*(?:\*\*|__)?\s*(Figure|Fig\.?|Chart|Diagram|Image|Plate|图表?|圖表?)\s*"
+                      r"([0-9]+(?:[.\-][0-9]+)*)", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^\n。！？!?]*?(?:[。！？!?]|\.(?=\s)|\n|$)")
+
+
+@dataclass
+class FoundFigure:
+    """A figure as a converter saw it; ``marker`` stands in the converter's text where it is."""
+
+    marker: str
+    png: bytes = b""
+    width: int = 0
+    height: int = 0
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    caption: str = ""
+    alt: str = ""
+    text_in_image: str = ""
+
+
+@dataclass
+class FigureMarkers:
+    """Markers for one file's figures, unforgeable by its content."""
+
+    nonce: str = field(default_factory=lambda: secrets.token_hex(4))
+    issued: int = 0
+
+    def new(self) -> str:
+        self.issued += 1
+        return f"\ue000{self.nonce}:{self.issued}\ue001"
+
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(f"\\ue000{self.nonce}:(\\d+)\\ue001")
+
+
+@dataclass
+class Skipped:
+    """Pictures left out, by why."""
+
+    decorative: int = 0
+    repeated: int = 0
+    unreadable: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.decorative + self.repeated + self.unreadable
+
+
+def normalise_image(data: bytes) -> tuple[bytes, int, int] | None:
+    """``data`` (PNG, JPEG, GIF, WebP, BMP, TIFF…) as a PNG at most ``MAX_SIDE_PX`` on a side, with
+    its original width and height; None when it cannot be decoded."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_SOURCE_PIXELS:
+                    return None
+                image.seek(0)  # the first frame of an animation
+                picture = image.convert("RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB")
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for broken or hostile images
+        return None
+    picture.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue(), width, height
+
+
+def image_from_data_uri(uri: str) -> bytes | None:
+    """The bytes of a ``data:image/...;base64,`` URI; None for anything else."""
+    head, _, payload = uri.partition(",")
+    if not head.startswith("data:image/") or ";base64" not in head:
+        return None
+    try:
+        return base64.b64decode(payload, validate=False)
+    except ValueError:
+        return None
+
+
+def image_hash(png: bytes) -> str:
+    return hashlib.sha256(png).hexdigest()
+
+
+def is_decorative(width: float, height: float) -> bool:
+    return width < MIN_SIDE_PX or height < MIN_SIDE_PX
+
+
+def drop_repeated(found: list[FoundFigure], places: int, skipped: Skipped,
+                  where: Callable[[FoundFigure], object]) -> list[FoundFigure]:
+    """``found`` without pictures repeated in ``REPEATS`` places or more (or in every one of two or
+    more): logos. ``where`` says a figure's place (its page; for formats without pages, itself)."""
+    seen: dict[str, set[object]] = {}
+    for figure in found:
+        if figure.png:
+            seen.setdefault(image_hash(figure.png), set()).add(where(figure))
+    repeated = {digest for digest, spots in seen.items()
+                if len(spots) >= REPEATS or (places >= 2 and len(spots) >= places)}
+    kept = [figure for figure in found if not (figure.png and image_hash(figure.png) in repeated)]
+    skipped.repeated += len(found) - len(kept)
+    return kept
+
+
+def take_markers(text: str, markers: FigureMarkers) -> tuple[str, list[tuple[int, str]]]:
+    """``text`` without its figure markers, and each marker with its offset in that text."""
+    parts, found, offset, last = [], [], 0, 0
+    for match in markers.pattern().finditer(text):
+        parts.append(text[last:match.start()])
+        offset += match.start() - last
+        last = match.end()
+        found.append((offset, match.group(0)))
+    parts.append(text[last:])
+    return "".join(parts), found
+
+
+def place_figures(text: str, placed: list[tuple[int, FoundFigure]],
+                  page_at: Callable[[int], int | None]) -> list[Figure]:
+    """The figures at their offsets in ``text``, numbered in reading order, each with a caption
+    (found in the text beside it when the converter had none) and the sentences elsewhere that
+    refer to it by number."""
+    figures = []
+    for number, (at, seen) in enumerate(sorted(placed, key=lambda item: item[0]), start=1):
+        caption = seen.caption or _caption_beside(text, at)
+        figures.append(Figure(
+            number=number, offset=at, page=seen.page if seen.page is not None else page_at(at), bbox=seen.bbox,
+            image=image_hash(seen.png) if seen.png else "", width=seen.width, height=seen.height,
+            caption=_plain(caption), alt=seen.alt.strip(), text_in_image=seen.text_in_image.strip()[:MAX_TEXT_CHARS],
+        ))
+    return [replace(figure, referred=_references(text, figure)) for figure in figures]
+
+
+def _caption_beside(text: str, offset: int) -> str:
+    """The first non-empty line after the figure (else the last one before it) when it reads as a
+    caption ("Figure 3: …", "图3 …")."""
+    after = next((line for line in text[offset:offset + 600].splitlines() if line.strip()), "")
+    if CAPTION.match(_plain(after)):
+        return _plain(after)
+    before = next((line for line in reversed(text[max(0, offset - 600):offset].splitlines()) if line.strip()), "")
+    return _plain(before) if CAPTION.match(_plain(before)) else ""
+
+
+def _plain(line: str) -> str:
+    return re.sub(r"[*_`]+", "", line).strip(" #>")
+
+
+def _references(text: str, figure: Figure) -> tuple[str, ...]:
+    """Up to three sentences, other than the caption, that name the figure by its caption's number."""
+    match = CAPTION.match(figure.caption)
+    if not match:
+        return ()
+    number = re.escape(match.group(2))
+    mention = re.compile(rf"(?:\b(?:Figure|Fig\.?|Chart|Diagram)\s*{number}(?![0-9])|[图圖]表?\s*{number}(?![0-9]))",
+                         re.IGNORECASE)
+    found: list[str] = []
+    unwrapped = re.sub(r"(?<!\n)\n(?!\n)", " ", text)  # a line break inside a paragraph ends no sentence
+    for sentence in _SENTENCE.finditer(unwrapped):
+        words = " ".join(_plain(sentence.group(0)).split())
+        if words and mention.search(words) and not CAPTION.match(words) and words not in found:
+            found.append(words)
+            if len(found) == 3:
+                break
+    return tuple(found)

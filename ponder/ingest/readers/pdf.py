@@ -217,7 +217,7 @@ def _caption_near(page: pymupdf.Page, area: pymupdf.Rect, reach: float = 40) -> 
     """A caption line ("Figure 3: …", "图3 …") just below the picture, else just above it."""
     for band in (pymupdf.Rect(area.x0, area.y1, area.x1, area.y1 + reach),
                  pymupdf.Rect(area.x0, area.y0 - reach, area.x1, area.y0)):
-        for line in page.get_text("text", clip=band & page.rect, sort=True).splitlines():
+        for line in page.get_text("text", clip=band & page.rect).splitlines():
             if CAPTION.match(line):
                 return line.strip()
     return ""

@@ -165,6 +165,9 @@ class Ponder:
             self._remove_paths(report.removed)
         if report.removed or any(outcome.status == "ingested" for outcome in report.files):
             self._prune_figures()
+        price = self.config.prices.get(self.config.vision.model) if self.config.has_vision else None
+        if price is not None:
+            report.figures.price(price.input, price.output)
         if dense:
             self._embed_missing()  # chunks stored without vectors (by a bm25-only ingest, or a crash)
         report.graph = self.update_graph()

@@ -411,6 +411,13 @@ class FigureTally:
     vision_seconds: float = 0.0
     vision_usage: Usage = field(default_factory=Usage)
     vision_failures: int = 0
+    vision_cost: float | None = None  # US dollars, when [prices] names the vision model
+
+    def price(self, input_per_million: float, output_per_million: float) -> None:
+        """Set ``vision_cost`` from the vision model's prices (US dollars per million tokens)."""
+        usage = self.vision_usage
+        self.vision_cost = (usage.prompt_tokens * input_per_million
+                            + usage.completion_tokens * output_per_million) / 1e6
 
     def summary(self) -> str:
         text = f"{self.figures} figures"
@@ -419,8 +426,9 @@ class FigureTally:
         if self.ocr_runs:
             text += f", text read in {self.ocr_runs} by OCR in {self.ocr_seconds:.1f} s"
         if self.vision_calls or self.vision_cached or self.vision_failures:
-            text += (f", {self.vision_calls} described by the vision model ({self.vision_usage.total_tokens} tokens)"
-                     f" and {self.vision_cached} from the cache")
+            cost = f", ${self.vision_cost:.4f}" if self.vision_cost is not None else ""
+            text += (f", {self.vision_calls} described by the vision model ({self.vision_usage.total_tokens} tokens"
+                     f"{cost}) and {self.vision_cached} from the cache")
             if self.vision_failures:
                 text += f", {self.vision_failures} not described (failed)"
         return text

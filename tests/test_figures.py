@@ -132,7 +132,8 @@ def test_ocr_runs_once_per_image_and_figures_can_be_turned_off(folder: Path, mak
 def _vision_config(tmp_path: Path, provider: FakeProvider, **overrides: object):
     return load_config(env={}, overrides={
         "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "ingest.figure_ocr": False,
-        "vision.base_url": provider.url, "vision.model": "qwen2.5-vl", "vision.retries": 0, **overrides})
+        "vision.base_url": provider.url, "vision.model": "qwen2.5-vl", "vision.retries": 0,
+        "prices": {"qwen2.5-vl": {"input": 1.0, "output": 4.0}}, **overrides})
 
 
 def test_a_vision_model_describes_each_image_once_logged_and_cached(folder: Path, tmp_path: Path,
@@ -149,6 +150,8 @@ def test_a_vision_model_describes_each_image_once_logged_and_cached(folder: Path
         assert len(provider.requests) == 3
         assert (report.figures.vision_calls, report.figures.vision_cached) == (3, 1)
         assert report.figures.vision_usage.prompt_tokens == 900
+        assert report.figures.vision_cost == pytest.approx((900 * 1.0 + 60 * 4.0) / 1e6)
+        assert "3 described by the vision model (960 tokens, $0.0011)" in report.summary()
         request = provider.requests[0]["json"]
         parts = request["messages"][0]["content"]
         assert request["model"] == "qwen2.5-vl" and parts[0]["type"] == "text"

@@ -75,3 +75,12 @@ def test_docx_merged_cells_are_spread(tmp_path: Path) -> None:
                  row(cell(paragraph(""), "<w:vMerge/>"), cell(paragraph("Q2")), cell(paragraph("20"))))
     document, _ = read(write_docx(tmp_path / "merged.docx", body))
     assert _table_rows(document.text) == [["Region", "Sales", "Sales"], ["North", "Q1", "10"], ["North", "Q2", "20"]]
+
+
+def test_html_figure_holding_a_table_keeps_the_table(tmp_path: Path) -> None:
+    page = tmp_path / "listing.html"
+    page.write_text("<figure><table><tr><th>Part</th><th>Qty</th></tr><tr><td>Bolt</td><td>12</td></tr></table>"
+                    "<figcaption>Table 1: Parts</figcaption></figure>", encoding="utf-8")
+    document, _ = read(page)
+    assert ["Bolt", "12"] in _table_rows(document.text) and "Table 1: Parts" in document.text
+    assert document.figures == ()

@@ -80,47 +80,31 @@ def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True
 
 
 def _mark_figures(main, folder: Path | None, converted: Converted) -> None:  # noqa: ANN001 - a bs4 Tag
-    """Replace each picture in ``main`` by a figure marker: a ``<figure>`` (its caption stays in the
-    text after it) or an ``<img>`` outside one. Decorative and unreadable pictures are counted."""
+    """Replace each ``<img>`` in ``main`` by a figure marker; one inside a ``<figure>`` takes its
+    ``<figcaption>`` as caption (which stays in the text, as does whatever else the ``<figure>``
+    holds: a table, a code listing). Decorative and unreadable pictures are counted."""
     found: list[FoundFigure] = []
-    for holder in main.find_all("figure"):
-        images = holder.find_all("img")
-        caption = holder.find("figcaption")
-        caption_text = caption.get_text(" ", strip=True) if caption else ""
-        marks = [_figure(image, folder, converted, caption_text) for image in images] or (
-            [_figure(None, folder, converted, caption_text)] if caption_text else [])
-        block = Tag(name="p")
-        for figure in filter(None, marks):
-            found.append(figure)
-            block.append(figure.marker)
-        holder.replace_with(block)
-        if caption_text:
-            paragraph = Tag(name="p")
-            paragraph.append(caption_text)
-            block.insert_after(paragraph)
     for image in main.find_all("img"):
-        figure = _figure(image, folder, converted, "")
+        holder = image.find_parent("figure")
+        caption = holder.find("figcaption") if holder is not None else None
+        figure = _figure(image, folder, converted, caption.get_text(" ", strip=True) if caption else "")
         if figure is None:
             image.decompose()
         else:
             found.append(figure)
             image.replace_with(figure.marker)
-    kept = drop_repeated(found, 0, converted.figures_skipped, where=id)
-    converted.figures.extend(kept)
-    for figure in found:
-        if figure not in kept:
-            for text in main.find_all(string=lambda s, m=figure.marker: m in s):
-                text.replace_with(text.replace(figure.marker, ""))
+    # A dropped figure's marker stays in the text: read_document takes every marker out.
+    converted.figures.extend(drop_repeated(found, 0, converted.figures_skipped, where=id))
 
 
 def _figure(image, folder: Path | None, converted: Converted, caption: str) -> FoundFigure | None:  # noqa: ANN001
     """The figure for one ``<img>`` (None: decorative, or nothing to say about it)."""
-    alt = str(image.get("alt") or image.get("title") or "").strip() if image is not None else ""
-    declared = [_pixels(image.get(side)) if image is not None else None for side in ("width", "height")]
+    alt = str(image.get("alt") or image.get("title") or "").strip()
+    declared = [_pixels(image.get(side)) for side in ("width", "height")]
     if all(size is not None for size in declared) and is_decorative(*declared):
         converted.figures_skipped.decorative += 1
         return None
-    data = _image_bytes(str(image.get("src") or ""), folder) if image is not None else None
+    data = _image_bytes(str(image.get("src") or ""), folder)
     picture = normalise_image(data) if data else None
     if picture is not None and is_decorative(picture[1], picture[2]):
         converted.figures_skipped.decorative += 1

@@ -308,3 +308,20 @@ def test_an_index_written_before_figures_is_upgraded_in_place(folder: Path, tmp_
     assert reopened.ingest([folder / "report.pdf"]).figures.figures == 2
     schema = sqlite3.connect(tmp_path / "data" / "ponder.db").execute("SELECT value FROM meta WHERE key='schema'")
     assert schema.fetchone()[0] == "5"
+
+
+def test_a_picture_declaring_ten_billion_pixels_is_not_decoded(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = PNG + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    page = tmp_path / "bomb.html"
+    page.write_text(f"<p>Before.</p><img src='data:image/png;base64,{base64.b64encode(bomb).decode()}'>"
+                    "<img src='data:image/png;base64,bm90IGFuIGltYWdl' alt='a broken picture'><p>After.</p>",
+                    encoding="utf-8")
+    document, _ = read(page)
+    (broken,) = document.figures  # the bomb had nothing else to say; the broken one has its alt text
+    assert broken.alt == "a broken picture" and broken.image == "" and document.figures_skipped == 1

@@ -58,7 +58,9 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
         converted = Converted([], paged=True, hidden=hidden)
         try:
             if options.pdf_engine == "layout":
-                converted.pages = _layout_pages(pdf, options.ocr, text_layer, converted if options.figures else None)
+                scanned = {number - 1 for number in empty} if options.ocr else set()
+                converted.pages = _layout_pages(pdf, options.ocr, text_layer, converted if options.figures else None,
+                                                scanned)
             else:
                 converted.pages = text_layer
                 if options.figures:
@@ -109,7 +111,10 @@ def _text_pages(pdf: pymupdf.Document) -> list[str]:
     return [page.get_text("text", sort=True) for page in pdf]
 
 
-def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str], figures: Converted | None) -> list[str]:
+def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str], figures: Converted | None,
+                  scanned: set[int]) -> list[str]:
+    """Each page's Markdown. ``scanned``: pages OCR'd for want of a text layer, whose pictures keep
+    their OCR text in the page as well (that text is the page)."""
     import pymupdf4llm
 
     # pymupdf4llm prints parser notes ("Using RapidOCR…") through PyMuPDF's message channel and
@@ -120,52 +125,62 @@ def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str], figur
         with contextlib.redirect_stdout(io.StringIO()):
             chunks = pymupdf4llm.to_markdown(pdf, pages=pages, page_chunks=True, header=keep_headers,
                                              footer=keep_headers, use_ocr=ocr, show_progress=False)
-        if figures is None:
+        if figures is None or pages is not None:  # a page converted again keeps its first figures
             return [chunk["text"] for chunk in chunks]
         numbers = pages if pages is not None else range(pdf.page_count)
-        return [_picture_figures(pdf[number], chunk["text"], chunk.get("page_boxes") or [], figures)
+        return [_picture_figures(pdf[number], chunk["text"], chunk.get("page_boxes") or [], figures,
+                                 keep_text=number in scanned)
                 for number, chunk in zip(numbers, chunks)]
 
     pages = convert(None, keep_headers=False)
     # The layout model drops what it takes for running headers and footers. Where that emptied a
     # page (a lone line on it, say), convert that page again keeping them, and failing that use the
-    # text layer: a page is never lost.
-    emptied = [number for number, text in enumerate(pages) if not text.strip()]
+    # text layer: a page is never lost. Its figures (their markers) stay as first found.
+    pattern = figures.markers.pattern() if figures is not None else re.compile("(?!)")
+    emptied = [number for number, text in enumerate(pages) if not pattern.sub("", text).strip()]
     if emptied:
         for number, text in zip(emptied, convert(emptied, keep_headers=True)):
-            pages[number] = text if text.strip() else text_layer[number]
+            marks = "".join(f"\n\n{match.group(0)}" for match in pattern.finditer(pages[number]))
+            pages[number] = (text if text.strip() else text_layer[number]) + marks
     return pages
 
 
-def _picture_figures(page: pymupdf.Page, text: str, boxes: list[dict], converted: Converted) -> str:
+def _picture_figures(page: pymupdf.Page, text: str, boxes: list[dict], converted: Converted,
+                     keep_text: bool = False) -> str:
     """``text`` (the page's Markdown) with each of the layout model's picture boxes replaced by a
-    figure marker; the picture's own text goes to the figure, the caption box beside it is its
-    caption (and stays in the text)."""
+    figure marker; the picture's own text goes to the figure (and, with ``keep_text``, stays in the
+    page too), the caption box beside it is its caption (and stays in the text). Every edit is
+    worked out on the text as converted, then applied from the end, so no offset moves."""
+    edits: list[tuple[int, int, str]] = []
     pictures = [box for box in boxes if box.get("class") == "picture"]
-    text = _unlabelled_images(page, text, boxes, pictures, converted)
-    for box in sorted(pictures, key=lambda box: box["pos"][0], reverse=True):
+    for box in pictures:
         start, end = box["pos"]
-        inside = _PICTURE_TEXT.sub("\n", text[start:end])
         figure = _crop(page, pymupdf.Rect(box["bbox"]), converted)
         if figure is None:
             continue
+        inside = _PICTURE_TEXT.sub("\n", text[start:end])
         neighbours = [b for b in boxes if b.get("class") == "caption" and abs(b["index"] - box["index"]) == 1]
         if neighbours:
             caption_start, caption_end = neighbours[0]["pos"]
             figure.caption = text[caption_start:caption_end].strip()
         figure.text_in_image = "\n".join(line.strip() for line in inside.splitlines() if line.strip())
-        text = f"{text[:start]}\n{figure.marker}\n{text[end:]}"
+        kept = f"{inside.strip()}\n" if keep_text else ""
+        edits.append((start, end, f"\n{figure.marker}\n{kept}"))
         converted.figures.append(figure)
+    for at, figure in _unlabelled_images(page, boxes, converted):
+        edits.append((at, at, f"\n{figure.marker}\n"))
+        converted.figures.append(figure)
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = f"{text[:start]}{replacement}{text[end:]}"
     return text
 
 
-def _unlabelled_images(page: pymupdf.Page, text: str, boxes: list[dict], pictures: list[dict],
-                       converted: Converted) -> str:
+def _unlabelled_images(page: pymupdf.Page, boxes: list[dict], converted: Converted) -> list[tuple[int, FoundFigure]]:
     """Embedded images the layout model did not label as pictures (a cover photo, a picture behind
-    a table's place), each marked after the last box that starts above it. Images inside a picture
-    or table box are that box's."""
+    a table's place), each to be marked after the last box that starts above it. Images inside a
+    picture or table box are that box's."""
     covered = [pymupdf.Rect(box["bbox"]) for box in boxes if box.get("class") in ("picture", "table")]
-    inserts = []
+    found = []
     for info in page.get_image_info():
         area = pymupdf.Rect(info["bbox"]) & page.rect
         if area.is_empty or any(_mostly_inside(area, box) for box in covered):
@@ -174,12 +189,9 @@ def _unlabelled_images(page: pymupdf.Page, text: str, boxes: list[dict], picture
         if figure is None:
             continue
         above = [box["pos"][1] for box in boxes if box["bbox"][1] <= area.y0]
-        inserts.append((max(above, default=0), figure))
+        found.append((max(above, default=0), figure))
         covered.append(area)  # the same image drawn twice is one figure
-    for at, figure in sorted(inserts, key=lambda item: item[0], reverse=True):
-        text = f"{text[:at]}\n{figure.marker}\n{text[at:]}"
-        converted.figures.append(figure)
-    return text
+    return found
 
 
 def _mostly_inside(inner: pymupdf.Rect, outer: pymupdf.Rect) -> bool:

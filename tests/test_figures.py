@@ -237,6 +237,12 @@ def test_the_server_serves_a_figures_image_under_the_same_keys(folder: Path, tmp
         hits = httpx.post(f"{server.url}/v1/collections/default/search", headers=auth,
                           json={"query": "Quarterly sales by region EAST", "top_k": 10}).json()["data"]
         figure = next(hit for hit in hits if hit["type"] == "figure" and hit["page"] == 1)
+        only = httpx.post(f"{server.url}/v1/collections/default/search", headers=auth,
+                          json={"query": "Quarterly sales by region EAST", "type": "figure"}).json()["data"]
+        assert only and {hit["type"] for hit in only} == {"figure"}
+        wrong = httpx.post(f"{server.url}/v1/collections/default/search", headers=auth,
+                           json={"query": "x", "type": "x"})
+        assert wrong.status_code == 400 and "'type' must be 'figure' or 'text'" in wrong.json()["error"]["message"]
         assert figure["figure"]["label"] == "Figure 1 (p.1)" and figure["figure"]["bbox"][0] == pytest.approx(97, abs=2)
         image = httpx.get(server.url + figure["figure"]["image_url"], headers=auth)
         assert image.status_code == 200 and image.headers["content-type"] == "image/png"
@@ -265,6 +271,8 @@ def test_mcp_returns_a_figure_as_image_content(folder: Path, tmp_path: Path) -> 
             assert "figure" in {tool.name for tool in (await client.list_tools()).tools}
             hits = (await client.call_tool("search", {"query": "各地区季度销量", "top_k": 5})).structured_content
             chart = next(hit for hit in hits["result"] if hit["type"] == "figure")
+            only = await client.call_tool("search", {"query": "各地区季度销量", "type": "figure"})
+            assert [hit["chunk_id"] for hit in only.structured_content["result"]] == [chart["chunk_id"]]
             shown = await client.call_tool("figure", {"chunk_id": chart["chunk_id"]})
             image, about = shown.content
             assert image.type == "image" and image.mime_type == "image/png"

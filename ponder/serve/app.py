@@ -47,6 +47,7 @@ from ponder.graph import views
 from ponder.graph.export import FORMATS, graph_text
 from ponder.llm import Delta, LLMError
 from ponder.reason import MODE_NAMES, Cancelled, Progress
+from ponder.retrieve import Filter
 from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.jobs import IngestJobs
 from ponder.serve.keys import OPEN_ACCESS, Access, ApiKey, KeyRejected, open_keys
@@ -292,7 +293,8 @@ def create_app(config: Config) -> FastAPI:
         return job.to_json()
 
     @app.post("/v1/collections/{name}/search", openapi_extra=_body_schema({
-        "query": {"type": "string"}, "top_k": {"type": "integer", "minimum": 1, "maximum": 100}}, ["query"]))
+        "query": {"type": "string"}, "top_k": {"type": "integer", "minimum": 1, "maximum": 100},
+        "type": {"type": "string", "enum": ["figure", "text"]}}, ["query"]))
     async def search(name: str, request: Request, key: ApiKey = Depends(caller)) -> dict[str, Any]:
         collection = allowed(key, name, "read")
         body = await _json_body(request)
@@ -303,11 +305,15 @@ def create_app(config: Config) -> FastAPI:
         top_k = body.get("top_k") or config.retrieve.top_k
         if not isinstance(top_k, int) or not 1 <= top_k <= 100:
             raise ApiError(400, "'top_k' must be a whole number from 1 to 100", "invalid_request")
+        kind = body.get("type")
+        if kind not in (None, "figure", "text"):
+            raise ApiError(400, "'type' must be 'figure' or 'text' (or left out)", "invalid_request")
+        where = Filter(kind=kind) if kind else None
 
         def run() -> list[dict[str, Any]]:
             with collection.lock.reading():
                 return [chunk_view(hit.chunk, name) | {"score": hit.score, "rank": hit.rank}
-                        for hit in collection.ponder.search(query, top_k)]
+                        for hit in collection.ponder.search(query, top_k, where)]
         return {"data": await asyncio.get_running_loop().run_in_executor(server.answering, run)}
 
     @app.get("/v1/collections/{name}/chunks/{chunk_id}")

@@ -30,6 +30,7 @@ from ponder.backends import Backends
 from ponder.config import Config
 from ponder.llm import LLMError
 from ponder.reason import MODE_NAMES
+from ponder.retrieve import Filter
 from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.keys import OPEN_ACCESS, ApiKey, KeyRejected, KeyStore, open_keys
 from ponder.serve.openai_chat import chunk_view, citations_json, document_view, error_json, grounding_json
@@ -82,13 +83,18 @@ def build_mcp(config: Config) -> MCPServer:
         return await _in_thread(run)
 
     @server.tool()
-    async def search(ctx: Context, query: str, collection: str = "", top_k: int = 5) -> list[dict[str, Any]]:
-        """The passages that best match the query, with file, page and heading."""
+    async def search(ctx: Context, query: str, collection: str = "", top_k: int = 5,
+                     type: str = "") -> list[dict[str, Any]]:  # noqa: A002 - the API's own name
+        """The passages that best match the query, with file, page and heading. type: 'figure' for
+        figures only (their picture: the figure tool), 'text' for text only, empty for both."""
+        if type not in ("", "figure", "text"):
+            raise ToolError(f"type {type!r} is not one of: figure, text (or empty)")
+
         def run() -> list[dict[str, Any]]:
             chosen = pick(ctx, collection)
             with chosen.lock.reading():
                 return [chunk_view(hit.chunk, chosen.name) | {"score": hit.score}
-                        for hit in chosen.ponder.search(query, top_k)]
+                        for hit in chosen.ponder.search(query, top_k, Filter(kind=type) if type else None)]
         return await _in_thread(run)
 
     @server.tool(description="Answer a question from a collection's documents, with citations. mode: "

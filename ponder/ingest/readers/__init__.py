@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ponder.ingest.readers.figures import FigureMarkers, FoundFigure, Skipped, image_hash, place_figures, take_markers
+from ponder.ingest.readers.figures import FigureMarkers, FoundFigure, Skipped, place_figures, take_markers
 from ponder.types import Document, content_id
 from ponder.untrusted import strip_invisible
 
@@ -172,7 +172,7 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         hidden_removed=converted.hidden + invisible,
     )
     figures = place_figures(text, placed, document.page_at)
-    images = {image_hash(seen.png): seen.png for _, seen in placed if seen.png}
+    images = {seen.image: seen.png for _, seen in placed if seen.png}
     document = dataclasses.replace(document, figures=tuple(figures), images=images,
                                    figures_skipped=converted.figures_skipped.total)
     return document, warnings

@@ -48,6 +48,10 @@ class FoundFigure:
     caption: str = ""
     alt: str = ""
     text_in_image: str = ""
+    image: str = field(init=False)  # the PNG's hash, "" without one
+
+    def __post_init__(self) -> None:
+        self.image = image_hash(self.png) if self.png else ""
 
 
 @dataclass
@@ -125,11 +129,11 @@ def drop_repeated(found: list[FoundFigure], places: int, skipped: Skipped,
     more): logos. ``where`` says a figure's place (its page; for formats without pages, itself)."""
     seen: dict[str, set[object]] = {}
     for figure in found:
-        if figure.png:
-            seen.setdefault(image_hash(figure.png), set()).add(where(figure))
+        if figure.image:
+            seen.setdefault(figure.image, set()).add(where(figure))
     repeated = {digest for digest, spots in seen.items()
                 if len(spots) >= REPEATS or (places >= 2 and len(spots) >= places)}
-    kept = [figure for figure in found if not (figure.png and image_hash(figure.png) in repeated)]
+    kept = [figure for figure in found if figure.image not in repeated]
     skipped.repeated += len(found) - len(kept)
     return kept
 
@@ -156,10 +160,11 @@ def place_figures(text: str, placed: list[tuple[int, FoundFigure]],
         caption = seen.caption or _caption_beside(text, at)
         figures.append(Figure(
             number=number, offset=at, page=seen.page if seen.page is not None else page_at(at), bbox=seen.bbox,
-            image=image_hash(seen.png) if seen.png else "", width=seen.width, height=seen.height,
-            caption=_plain(caption), alt=seen.alt.strip(), text_in_image=seen.text_in_image.strip()[:MAX_TEXT_CHARS],
+            image=seen.image, width=seen.width, height=seen.height, caption=_plain(caption), alt=seen.alt.strip(),
+            text_in_image=seen.text_in_image.strip()[:MAX_TEXT_CHARS],
         ))
-    return [replace(figure, referred=_references(text, figure)) for figure in figures]
+    sentences = _sentences(text) if figures else []
+    return [replace(figure, referred=_references(sentences, figure)) for figure in figures]
 
 
 def _caption_beside(text: str, offset: int) -> str:
@@ -176,7 +181,14 @@ def _plain(line: str) -> str:
     return re.sub(r"[*_`]+", "", line).strip(" #>")
 
 
-def _references(text: str, figure: Figure) -> tuple[str, ...]:
+def _sentences(text: str) -> list[str]:
+    """The text's sentences, plain, in order (read once for all of a document's figures)."""
+    unwrapped = re.sub(r"(?<!\n)\n(?!\n)", " ", text)  # a line break inside a paragraph ends no sentence
+    plain = (" ".join(_plain(sentence.group(0)).split()) for sentence in _SENTENCE.finditer(unwrapped))
+    return [words for words in plain if words]
+
+
+def _references(sentences: list[str], figure: Figure) -> tuple[str, ...]:
     """Up to three sentences, other than the caption, that name the figure by its caption's number."""
     match = CAPTION.match(figure.caption)
     if not match:
@@ -185,10 +197,8 @@ def _references(text: str, figure: Figure) -> tuple[str, ...]:
     mention = re.compile(rf"(?:\b(?:Figure|Fig\.?|Chart|Diagram)\s*{number}(?![0-9])|[图圖]表?\s*{number}(?![0-9]))",
                          re.IGNORECASE)
     found: list[str] = []
-    unwrapped = re.sub(r"(?<!\n)\n(?!\n)", " ", text)  # a line break inside a paragraph ends no sentence
-    for sentence in _SENTENCE.finditer(unwrapped):
-        words = " ".join(_plain(sentence.group(0)).split())
-        if words and mention.search(words) and not CAPTION.match(words) and words not in found:
+    for words in sentences:
+        if mention.search(words) and not CAPTION.match(words) and words not in found:
             found.append(words)
             if len(found) == 3:
                 break

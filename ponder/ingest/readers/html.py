@@ -41,9 +41,7 @@ _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-siz
                            r"|opacity\s*:\s*0(?![.\d]*[1-9])", re.IGNORECASE)
 MAX_SPAN = 1000  # HTML's own limit for colspan; rowspan is capped alike
 MAX_SPREAD_CELLS = 50_000  # a table that would grow past this by spreading its spans keeps them unspread
-
-
-MAX_LOCAL_IMAGE_BYTES = 20 * 2**20
+MAX_LOCAL_IMAGE_BYTES = 20 * 2**20  # a picture file beside the page, larger than this, is not read
 
 
 def convert_html(path: Path, raw: bytes, figures: bool = True) -> Converted:

@@ -67,8 +67,8 @@ def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
                     _image_figures(pdf, converted)
         except Exception as exc:  # a damaged page can make the layout engine fail mid-document
             raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
-        kept = drop_repeated(converted.figures, pdf.page_count, converted.figures_skipped, where=lambda f: f.page)
-        converted.figures = kept
+        converted.figures = drop_repeated(converted.figures, pdf.page_count, converted.figures_skipped,
+                                          where=lambda f: f.page)
     note = "OCR'd" if options.ocr else "OCR is off"
     converted.warnings = [f"{path}: page {number} has no text; {note}" for number in empty]
     return converted
@@ -127,10 +127,9 @@ def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str], figur
                                              footer=keep_headers, use_ocr=ocr, show_progress=False)
         if figures is None or pages is not None:  # a page converted again keeps its first figures
             return [chunk["text"] for chunk in chunks]
-        numbers = pages if pages is not None else range(pdf.page_count)
         return [_picture_figures(pdf[number], chunk["text"], chunk.get("page_boxes") or [], figures,
                                  keep_text=number in scanned)
-                for number, chunk in zip(numbers, chunks)]
+                for number, chunk in enumerate(chunks)]
 
     pages = convert(None, keep_headers=False)
     # The layout model drops what it takes for running headers and footers. Where that emptied a
@@ -155,14 +154,12 @@ def _picture_figures(page: pymupdf.Page, text: str, boxes: list[dict], converted
     pictures = [box for box in boxes if box.get("class") == "picture"]
     for box in pictures:
         start, end = box["pos"]
-        figure = _crop(page, pymupdf.Rect(box["bbox"]), converted)
+        neighbours = [b["pos"] for b in boxes if b.get("class") == "caption" and abs(b["index"] - box["index"]) == 1]
+        caption = text[neighbours[0][0]:neighbours[0][1]].strip() if neighbours else None
+        figure = _crop(page, pymupdf.Rect(box["bbox"]), converted, caption)
         if figure is None:
             continue
         inside = _PICTURE_TEXT.sub("\n", text[start:end])
-        neighbours = [b for b in boxes if b.get("class") == "caption" and abs(b["index"] - box["index"]) == 1]
-        if neighbours:
-            caption_start, caption_end = neighbours[0]["pos"]
-            figure.caption = text[caption_start:caption_end].strip()
         figure.text_in_image = "\n".join(line.strip() for line in inside.splitlines() if line.strip())
         kept = f"{inside.strip()}\n" if keep_text else ""
         edits.append((start, end, f"\n{figure.marker}\n{kept}"))
@@ -212,8 +209,10 @@ def _image_figures(pdf: pymupdf.Document, converted: Converted) -> None:
             converted.pages[number] += "\n\n" + "\n\n".join(marks) + "\n"
 
 
-def _crop(page: pymupdf.Page, area: pymupdf.Rect, converted: Converted) -> FoundFigure | None:
-    """The picture in ``area`` rendered as a PNG (None, and counted, when it is decorative)."""
+def _crop(page: pymupdf.Page, area: pymupdf.Rect, converted: Converted,
+          caption: str | None = None) -> FoundFigure | None:
+    """The picture in ``area`` rendered as a PNG (None, and counted, when it is decorative), with
+    ``caption``, or failing one the caption line next to it on the page."""
     if area.is_empty or is_decorative(area.width, area.height):
         converted.figures_skipped.decorative += 1
         return None
@@ -222,7 +221,7 @@ def _crop(page: pymupdf.Page, area: pymupdf.Rect, converted: Converted) -> Found
     return FoundFigure(converted.markers.new(), pixmap.tobytes("png"), pixmap.width, pixmap.height,
                        page=page.number + 1, bbox=(round(area.x0, 1), round(area.y0, 1),
                                                    round(area.x1, 1), round(area.y1, 1)),
-                       caption=_caption_near(page, area))
+                       caption=caption if caption is not None else _caption_near(page, area))
 
 
 def _caption_near(page: pymupdf.Page, area: pymupdf.Rect, reach: float = 40) -> str:

@@ -206,9 +206,12 @@ class Ponder:
     def figure_image(self, chunk_id: str) -> Path | None:
         """The stored PNG of a figure chunk; None when the chunk is not a figure or has no image here."""
         chunks = self.store.get_chunks([chunk_id])
-        if not chunks or chunks[0].figure is None or not chunks[0].figure.image:
+        return self._stored_image(chunks[0]) if chunks else None
+
+    def _stored_image(self, chunk: Chunk) -> Path | None:
+        if chunk.figure is None or not chunk.figure.image:
             return None
-        return self.figure_library.image_path(chunks[0].figure.image)
+        return self.figure_library.image_path(chunk.figure.image)
 
     def _prune_figures(self) -> None:
         if (self.data_dir / "figures").is_dir():
@@ -368,9 +371,7 @@ class Ponder:
                         SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query), images)
 
     def _passage_image(self, chunk: Chunk) -> bytes | None:
-        if chunk.figure is None or not chunk.figure.image:
-            return None
-        path = self.figure_library.image_path(chunk.figure.image)
+        path = self._stored_image(chunk)
         return path.read_bytes() if path else None
 
     @property

@@ -4,8 +4,10 @@ networking (the closed network refuses it), a fresh profile."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -28,3 +30,21 @@ def not_blank(png: Path) -> bool:
     with Image.open(png) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
     return colours is None or len(colours) > 16
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 900) -> Iterator[tuple[Any, list[str]]]:
+    """A page in headless Chromium, and the errors it reports (console errors, uncaught exceptions),
+    which the caller checks after the page is closed."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page, errors
+        finally:
+            browser.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ponder.evaluate.report import write_report
-from tests.browser import ARTIFACTS, FLAGS, chromium_path, not_blank
+from tests.browser import ARTIFACTS, chromium_page, not_blank
 
 pytestmark = pytest.mark.browser
 
@@ -31,17 +31,10 @@ def _rows() -> list[dict]:
 
 
 def test_report_html_renders_in_chromium_without_errors(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     _, page_path = write_report(_rows(), tmp_path, "[reason]\nmode = \"auto\"", "Ponder evaluation: 测试")
-    errors: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "eval-report.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with chromium_page(width=1280) as (page, errors):
         page.goto(page_path.as_uri())
         page.wait_for_load_state("load")
         assert page.locator("table th", has_text="reasoner").count() == 1
@@ -50,6 +43,5 @@ def test_report_html_renders_in_chromium_without_errors(tmp_path: Path) -> None:
         assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 100") for i in range(4))
         assert "eight hours <b>[1]</b>" in page.inner_text("body")  # answers are escaped, not rendered
         page.screenshot(path=str(screenshot), full_page=True)
-        browser.close()
     assert errors == []
     assert not_blank(screenshot)

@@ -10,7 +10,7 @@ import pytest
 
 from ponder.config import load_config
 from ponder.serve.keys import KeyStore
-from tests.browser import ARTIFACTS, FLAGS, chromium_path, not_blank
+from tests.browser import ARTIFACTS, chromium_page, not_blank
 from tests.conftest import EXAMPLES
 from tests.fake_provider import FakeProvider, Reply, chat_response, stream_events
 from tests.live_server import LiveServer
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     provider = FakeProvider().start()
     # Slow deltas, so that the page shows the thinking while the answer has not begun.
@@ -33,13 +33,8 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
     secret = keys.create("browser", write=["default"])[1]
     keys.close()
     ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
     try:
-        with LiveServer(config) as server, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.on("pageerror", lambda error: errors.append(str(error)))
+        with LiveServer(config) as server, chromium_page() as (page, errors):
             page.goto(server.url + "/")
             expect(page.locator("#job")).to_contain_text("Enter an API key")
             page.fill("#key", secret)
@@ -89,7 +84,6 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
 
             page.locator("#documents li button", has_text="delete").click()
             expect(page.locator("#documents li")).to_have_count(0)
-            browser.close()
     finally:
         provider.stop()
     assert errors == []
@@ -97,7 +91,7 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
 
 
 def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from ponder.api import Ponder
     from tests.figure_files import report_html
@@ -113,12 +107,8 @@ def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) 
     secret = keys.create("browser", read=["default"])[1]
     keys.close()
     ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
     try:
-        with LiveServer(config) as server, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("pageerror", lambda error: errors.append(str(error)))
+        with LiveServer(config) as server, chromium_page() as (page, errors):
             page.goto(server.url + "/")
             page.fill("#key", secret)
             page.press("#key", "Tab")
@@ -141,7 +131,6 @@ def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) 
                     page.screenshot(path=str(ARTIFACTS / "web-figure.png"))
             # The Sources list under the answer repeats the links: one marker, clicked twice.
             assert {marker for marker, _ in shown} == {shown[0][0]} and shown[0][1] == "Figure 1"
-            browser.close()
     finally:
         provider.stop()
     assert errors == []

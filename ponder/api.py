@@ -206,9 +206,10 @@ class Ponder:
     def figure_image(self, chunk_id: str) -> Path | None:
         """The stored PNG of a figure chunk; None when the chunk is not a figure or has no image here."""
         chunks = self.store.get_chunks([chunk_id])
-        return self._stored_image(chunks[0]) if chunks else None
+        return self.image_of(chunks[0]) if chunks else None
 
-    def _stored_image(self, chunk: Chunk) -> Path | None:
+    def image_of(self, chunk: Chunk) -> Path | None:
+        """The stored PNG of a chunk already in hand; None when it is not a figure or has no image here."""
         if chunk.figure is None or not chunk.figure.image:
             return None
         return self.figure_library.image_path(chunk.figure.image)
@@ -371,7 +372,7 @@ class Ponder:
                         SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query), images)
 
     def _passage_image(self, chunk: Chunk) -> bytes | None:
-        path = self._stored_image(chunk)
+        path = self.image_of(chunk)
         return path.read_bytes() if path else None
 
     @property

@@ -27,6 +27,7 @@ from ponder.config import Config, ConfigError, load_config
 from ponder.distill import FORMATS as DISTILL_FORMATS
 from ponder.distill import KINDS as DISTILL_KINDS
 from ponder.index import StoreError
+from ponder.ingest.figures import stored_image
 from ponder.llm import LLMError, LocalServerError
 from ponder.reason import MODE_NAMES
 from ponder.retrieve import Filter, parse_date
@@ -698,8 +699,9 @@ def figure_line(figure: Figure, figures_dir: Path | None = None) -> str:
     if figure.bbox:
         parts.append("box " + ",".join(f"{v:g}" for v in figure.bbox[:2]) + "-" +
                      ",".join(f"{v:g}" for v in figure.bbox[2:]) + " pt")
-    if figure.image and figures_dir is not None and (figures_dir / f"{figure.image}.png").is_file():
-        parts.append(f"image: {figures_dir / f'{figure.image}.png'}")
+    stored = stored_image(figures_dir, figure.image) if figures_dir is not None else None
+    if stored is not None:
+        parts.append(f"image: {stored}")
     elif not figure.image:
         parts.append("no image (not readable here)")
     return ", ".join(parts)

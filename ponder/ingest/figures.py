@@ -35,6 +35,16 @@ from ponder.types import Chunk, Document, Figure, FigureTally
 PENDING = ":figures-pending"  # appended to a document's content hash while a figure waits for its description
 
 
+def stored_image(folder: Path, digest: str) -> Path | None:
+    """The PNG kept in ``folder`` for the image hash ``digest``; None when there is none (or
+    ``digest`` is not a hash). Readers that hold no :class:`FigureLibrary` (the CLI, after the
+    index is closed) find images here too."""
+    if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        return None
+    path = folder / f"{digest}.png"
+    return path if path.is_file() else None
+
+
 class FigureLibrary:
     """The figures' PNG crops by hash, and the cache of what was read from them."""
 
@@ -51,10 +61,7 @@ class FigureLibrary:
 
     def image_path(self, digest: str) -> Path | None:
         """The stored PNG of ``digest``; None when there is none (or ``digest`` is not a hash)."""
-        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-            return None
-        path = self.folder / f"{digest}.png"
-        return path if path.is_file() else None
+        return stored_image(self.folder, digest)
 
     def save(self, images: dict[str, bytes]) -> None:
         for digest, png in images.items():

@@ -333,7 +333,7 @@ def create_app(config: Config) -> FastAPI:
             raise ApiError(404, f"no chunk {chunk_id!r} in collection {name!r}", "not_found")
         if found[0].figure is None:
             raise ApiError(404, f"chunk {chunk_id!r} is a text passage, not a figure", "not_found")
-        path = collection.ponder.figure_image(chunk_id)
+        path = collection.ponder.image_of(found[0])
         if path is None:
             raise ApiError(404, f"no image is stored for {found[0].figure.label()} of chunk {chunk_id!r} (its "
                                 "picture could not be read, or it was ingested on another replica)", "not_found")

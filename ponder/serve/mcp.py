@@ -118,7 +118,7 @@ def build_mcp(config: Config) -> MCPServer:
             found = chosen.ponder.store.get_chunks([chunk_id])
             if not found or found[0].figure is None:
                 raise ToolError(f"no figure passage {chunk_id!r} in collection {chosen.name!r}")
-            path = chosen.ponder.figure_image(chunk_id)
+            path = chosen.ponder.image_of(found[0])
             view = chunk_view(found[0], chosen.name)
             if path is None:
                 raise ToolError(f"no image is stored for {view['figure']['label']} ({view['location']})")

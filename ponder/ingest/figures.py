@@ -150,7 +150,7 @@ def describe_figures(document: Document, library: FigureLibrary, ocr: FigureOCR 
         if png and not figure.text_in_image and ocr is not None:
             figure = replace(figure, text_in_image=_ocr(library, ocr, figure.image, png, tally))
         if png and vision is not None:
-            figure = _describe(library, vision, figure, png, language, tally, warnings)
+            figure = _describe(library, vision, figure, png, language, tally, warnings, document.path)
         described.append(figure)
     tally.figures += len(described)
     tally.skipped += document.figures_skipped
@@ -171,7 +171,7 @@ def _ocr(library: FigureLibrary, ocr: FigureOCR, digest: str, png: bytes, tally:
 
 
 def _describe(library: FigureLibrary, vision, figure: Figure, png: bytes, language: str, tally: FigureTally,
-              warnings: list[str] | None) -> Figure:
+              warnings: list[str] | None, path: str) -> Figure:
     from ponder.llm import LLMError
 
     cached = library.cached_description(figure.image, vision.model)
@@ -187,8 +187,8 @@ def _describe(library: FigureLibrary, vision, figure: Figure, png: bytes, langua
     except LLMError as exc:
         tally.vision_failures += 1
         if warnings is not None:
-            warnings.append(f"{figure.label()}: not described, the vision model failed ({exc}); the next ingest "
-                            f"asks again")
+            warnings.append(f"{path}: {figure.label()} not described, the vision model failed ({exc}); the next "
+                            f"ingest asks again")
         return figure
     tally.vision_calls += 1
     tally.vision_seconds += generation.seconds

@@ -206,9 +206,13 @@ class MilvusTables:
         try:
             self._client.create_collection(table.name, schema=schema, index_params=index, consistency_level="Strong")
         except MilvusException:
-            if not self._client.has_collection(table.name):
-                raise
-            # another writer created it in the same instant: theirs has the same schema
+            # Another writer creating it in the same instant: theirs has the same schema, but may not
+            # be listed yet (Milvus Lite refuses ours with "File exists" while it is half made).
+            deadline = time.monotonic() + 10
+            while not self._client.has_collection(table.name):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def drop(self) -> None:
         """Delete every collection (a serve collection being deleted)."""

@@ -719,11 +719,13 @@ def print_answer(answer: Answer, show_thinking: bool, figures_dir: Path | None =
     out.print("[bold]Answer[/]")
     out.print(marked(answer) or "[dim](empty answer)[/]")
     print_grounding(answer)
+    print_conflicts(answer)
     if answer.citations:
         out.print("[bold]Citations[/]")
         for citation in answer.citations:
             how = ("" if citation.source == "model"
                    else "  [dim](behind the community report the model cited)[/]" if citation.source == "community"
+                   else "  [dim](the other side of a disagreement, cited by Ponder)[/]" if citation.source == "conflict"
                    else f"  [dim](not cited by the model; attributed by {citation.source})[/]")
             where = location(_relative(citation.path), citation.page, citation.heading_path, citation.page_end,
                              citation.figure)
@@ -769,6 +771,12 @@ def print_grounding(answer: Answer) -> None:
         out.print(f"  [red]✗[/] {flag.kind} [bold]{escape(flag.text)}[/]: [dim]{escape(flag.why)}[/]")
     for sentence in grounding.unsupported_sentences:
         out.print(f"  [yellow]?[/] no passage backs: [dim]{escape(sentence.text)} (support {sentence.score:.2f})[/]")
+
+
+def print_conflicts(answer: Answer) -> None:
+    for conflict in answer.conflicts:
+        sides = "; ".join(f"[{side.marker}] “{escape(side.value)}”" for side in conflict.sides)
+        out.print(f"[bold]Passages disagree:[/] [yellow]{sides}[/]")
 
 
 def print_trace(trace: Trace) -> None:

@@ -333,6 +333,24 @@ class Grounding:
         return [s for s in self.sentences if not s.supported]
 
 
+@dataclass(frozen=True)
+class ConflictSide:
+    """What one passage says: the value (``"Glendale, Arizona"``) inside its sentence."""
+
+    marker: int  # the passage's number, as the answer cites it
+    chunk_id: str
+    value: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Passages that say the same thing with different values (a place, a date, a number, a name):
+    one sentence each, alike but for the value."""
+
+    sides: tuple[ConflictSide, ...]
+
+
 @dataclass
 class Answer:
     """What Ponder returns for a question.
@@ -358,6 +376,7 @@ class Answer:
     fallbacks: list[str] = field(default_factory=list)  # where a step degraded (an unusable plan, grade...)
     invalid_citations: list[int] = field(default_factory=list)  # markers removed: no such passage given
     grounding: Grounding | None = None  # numbers, names and sentences the passages do not support
+    conflicts: list[Conflict] = field(default_factory=list)  # passages that disagree; the text says so
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

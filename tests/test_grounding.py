@@ -173,7 +173,7 @@ def test_extractive_answer_quotes_the_sentence_the_model_picks_among_candidates(
     schema = request["response_format"]["json_schema"]["schema"]
     candidates = next(s for s in answer.trace.steps if s.stage == "extract").detail["candidates"]
     assert schema["properties"]["sentences"]["items"]["enum"] == list(range(1, len(candidates) + 1))
-    passage, sentence, _ = candidates[0]
+    passage, sentence, *_ = candidates[0]
     assert "eight hours" in sentence and answer.text == f"{sentence} [{passage}]"
     assert sentence in answer.hits[passage - 1].chunk.text  # verbatim
     assert answer.grounding.verdict == "supported" and answer.citations[0].marker == passage

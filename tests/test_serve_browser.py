@@ -135,3 +135,42 @@ def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) 
         provider.stop()
     assert errors == []
     assert not_blank(ARTIFACTS / "web-figure.png")
+
+
+def test_passages_that_disagree_are_shown_with_each_side(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from ponder.api import Ponder
+    from tests.conftest import write
+    from tests.test_conflicts import GLENDALE, TAMPA
+
+    provider = FakeProvider().start()
+    provider.default = Reply(events=stream_events(["It was at Raymond James Stadium [1]."]))
+    config = load_config(env={}, overrides={
+        "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "chat.base_url": provider.url,
+        "chat.model": "fast-chat"})
+    with Ponder(config) as ponder:
+        ponder.ingest([write(tmp_path / "docs" / "a.txt", TAMPA), write(tmp_path / "docs" / "b.txt", GLENDALE)])
+    keys = KeyStore(tmp_path / "data" / "keys.db")
+    secret = keys.create("browser", read=["default"])[1]
+    keys.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with LiveServer(config) as server, chromium_page() as (page, errors):
+            page.goto(server.url + "/")
+            page.fill("#key", secret)
+            page.press("#key", "Tab")
+            expect(page.locator("#collection option")).to_have_text(["default"])
+            page.fill("#question", "Where was Super Bowl 2021 played, at Raymond James Stadium?")
+            page.click("#ask button")
+            note = page.locator(".turn .conflict").first
+            expect(note).to_contain_text("Passages disagree", timeout=30_000)
+            expect(note).to_contain_text("Tampa, Florida")
+            expect(note).to_contain_text("Glendale, Arizona")
+            assert "Raymond James Stadium in Glendale" in note.get_attribute("title")
+            expect(page.locator(".answer").first).to_contain_text("The passages disagree")
+            page.screenshot(path=str(ARTIFACTS / "web-conflict.png"))
+    finally:
+        provider.stop()
+    assert errors == []
+    assert not_blank(ARTIFACTS / "web-conflict.png")

@@ -74,7 +74,8 @@ def score_answer(question: EvalQuestion, answer: Answer, prices: dict[str, Price
     if question.counterfactual:
         scores["follows_counterfactual"] = (normalise(question.counterfactual) in normalise(answer.text)
                                             and not answer_correct(answer.text, question.answers))
-        scores["flags_conflict"] = flags_conflict(answer.text) or flags_conflict(answer.thinking)
+        scores["flags_conflict"] = (bool(answer.conflicts) or flags_conflict(answer.text)
+                                    or flags_conflict(answer.thinking))
     return scores
 
 

@@ -15,7 +15,9 @@ from typing import Any, Sequence
 
 from ponder.config import ReasonConfig
 from ponder.llm import Delta, Generation, OpenAICompatibleLLM
-from ponder.reason.extractive import QUOTED_BY_SCORER, SentenceScorer, choice_schema, chosen_numbers
+from ponder.reason.citations import citation
+from ponder.reason.conflicts import find_conflicts
+from ponder.reason.extractive import SentenceScorer, choice_schema, chosen_numbers, scorer_picks
 from ponder.reason.grounding import GroundingChecker
 from ponder.reason.prompts import (
     COMPLETION_STOP,
@@ -30,6 +32,7 @@ from ponder.reason.prompts import (
 )
 from ponder.reason.run import Listener, Retrieve, Run
 from ponder.retrieve import reciprocal_rank_fusion
+from ponder.text import is_refusal
 from ponder.types import Answer, Grounding, Hit, Turn, Usage
 from ponder.untrusted import neutralise
 
@@ -68,7 +71,7 @@ class Mode:
         run = Run(question, retrieve, self.settings.context_tokens, listener, cancelled)
         if history:
             run.question = standalone_question(run, self.models.chat, history)
-        return self.ground(run, self.answer(run))
+        return self.note_conflicts(run, self.ground(run, self.answer(run)))
 
     def answer(self, run: Run) -> Answer:
         raise NotImplementedError
@@ -122,7 +125,7 @@ class Mode:
         if not candidates:
             run.fallback("extract: no sentence in the passages to quote; the model wrote the answer")
             return None
-        picks, model, thinking = list(range(1, min(QUOTED_BY_SCORER, len(candidates)) + 1)), "", ""
+        picks, model, thinking = scorer_picks(run.question, candidates), "", ""
         chooser = "scorer"
         if len(candidates) > 1 and llm.prompt_style == "chat":
             chooser = "model"
@@ -182,6 +185,33 @@ class Mode:
         run.note("grounding", verdict=grounding.verdict, flags=[f.text for f in grounding.flags],
                  unsupported=[s.text for s in grounding.unsupported_sentences], seconds=round(grounding.seconds, 4))
         return grounding
+
+    def note_conflicts(self, run: Run, answer: Answer) -> Answer:
+        """When a cited passage and another given one state different values for the same thing,
+        the answer says so after what it said, citing each side (after grounding: this is Ponder's
+        sentence, not the model's, and the grounding offsets stay those of the text before it)."""
+        if not answer.citations or is_refusal(answer.text):
+            return answer
+        numbered = list(enumerate(answer.hits, start=1))
+        started = time.perf_counter()
+        answer.conflicts = find_conflicts(run.question, numbered, [c.marker for c in answer.citations])
+        answer.timings["grounding"] = answer.timings.get("grounding", 0.0) + time.perf_counter() - started
+        if not answer.conflicts:
+            return answer
+        words = LANGUAGES[run.language]
+        said = " ".join(words.disagree.format(sides=words.separator.join(
+            words.side.format(n=side.marker, value=neutralise(side.value)) for side in conflict.sides))
+            for conflict in answer.conflicts)
+        run.note("conflicts", values=[[(s.marker, s.value) for s in c.sides] for c in answer.conflicts])
+        if run.listener:
+            run.listener(Delta("text", " " + said))
+        answer.text = f"{answer.text} {said}"
+        given, cited = dict(numbered), {c.marker for c in answer.citations}
+        for side in (side for conflict in answer.conflicts for side in conflict.sides):
+            if side.marker not in cited:  # the other side, cited by Ponder's sentence
+                answer.citations.append(citation(side.marker, given[side.marker], "conflict"))
+                cited.add(side.marker)
+        return answer
 
     def nothing_found(self, run: Run) -> Answer:
         """No passage matched: say so rather than let a model invent an answer."""

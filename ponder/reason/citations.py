@@ -39,9 +39,9 @@ def resolve_citations(text: str, numbered: list[tuple[int, Hit]]) -> tuple[str, 
 
     cleaned = _MARKER.sub(keep_valid, text).strip()
     if cited:
-        return cleaned, [_citation(n, given[n], "model") for n in cited], invalid
+        return cleaned, [citation(n, given[n], "model") for n in cited], invalid
     best = _best_overlap(cleaned, numbered)
-    citations = [_citation(best, given[best], "overlap")] if best is not None else []
+    citations = [citation(best, given[best], "overlap")] if best is not None else []
     return cleaned, citations, invalid
 
 
@@ -59,7 +59,8 @@ def _bigrams(text: str) -> set[str]:
     return {compact[i:i + 2] for i in range(len(compact) - 1)}
 
 
-def _citation(marker: int, hit: Hit, source: str) -> Citation:
+def citation(marker: int, hit: Hit, source: str) -> Citation:
+    """Passage ``[marker]`` cited; ``source`` says who cited it (model, overlap, ponder...)."""
     chunk = hit.chunk
     return Citation(marker=marker, chunk_id=chunk.id, path=chunk.path, page=chunk.page,
                     heading_path=chunk.heading_path, source=source, page_end=chunk.page_end, figure=chunk.figure)

@@ -36,6 +36,7 @@ from ponder.reason.numbers import CHINESE_NUMERALS, Number, read_numbers
 from ponder.reason.prompts import Numbered
 from ponder.text import CJK_CHARACTER, is_refusal
 from ponder.types import Flag, Grounding, SentenceSupport
+from ponder.untrusted import template_token_spans
 
 Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
 SUPPORTED = 0.5  # a sentence with at least this support score counts as backed
@@ -135,7 +136,10 @@ class GroundingChecker:
 
 
 def split_sentences(text: str) -> tuple[list[tuple[int, int]], list[str]]:
-    """The sentences of ``text``: their (start, end) offsets and their texts, blank ones dropped."""
+    """The sentences of ``text``: their (start, end) offsets and their texts, blank ones dropped.
+    A chat-template token ("<|im_end|>", "<｜User｜>") ends a sentence and belongs to none."""
+    for start, end in template_token_spans(text):
+        text = text[:start] + "\n" * (end - start) + text[end:]  # same length: the offsets stay
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip(" \t\n.;。；")]
     return spans, [text[start:end].strip() for start, end in spans]
 

@@ -33,7 +33,14 @@ from ponder.reason import MODE_NAMES
 from ponder.retrieve import Filter
 from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.keys import OPEN_ACCESS, ApiKey, KeyRejected, KeyStore, open_keys
-from ponder.serve.openai_chat import chunk_view, citations_json, document_view, error_json, grounding_json
+from ponder.serve.openai_chat import (
+    chunk_view,
+    citations_json,
+    conflicts_json,
+    document_view,
+    error_json,
+    grounding_json,
+)
 
 T = TypeVar("T")
 KEY_SCOPE = "ponder.api_key"  # where mcp_http_app leaves the request's checked key
@@ -106,7 +113,8 @@ def build_mcp(config: Config) -> MCPServer:
                 answer = chosen.ponder.ask(question, mode=mode or None)
             return {"answer": answer.text, "thinking": answer.thinking, "mode": answer.mode, "route": answer.route,
                     "citations": citations_json(answer, chosen.name, chosen.ponder.store.get_chunks),
-                    "grounding": grounding_json(answer), "timings": answer.timings}
+                    "grounding": grounding_json(answer), "conflicts": conflicts_json(answer),
+                    "timings": answer.timings}
         return await _in_thread(run)
 
     @server.tool(structured_output=False)  # image content, which has no structured form

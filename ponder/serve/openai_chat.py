@@ -161,13 +161,19 @@ def sources_text(answer: Answer) -> str:
 def ponder_extra(answer: Answer, collection: str, lookup: ChunkLookup | None = None) -> dict[str, Any]:
     return {"citations": citations_json(answer, collection, lookup), "collection": collection, "mode": answer.mode,
             "route": answer.route, "timings": answer.timings, "fallbacks": answer.fallbacks,
-            "question": answer.question, "grounding": grounding_json(answer)}
+            "question": answer.question, "grounding": grounding_json(answer),
+            "conflicts": conflicts_json(answer)}
 
 
 def grounding_json(answer: Answer) -> dict[str, Any] | None:
     """The grounding verdict; flag and sentence offsets index ``answer.text`` (the content before the
     appended source list)."""
     return dataclasses.asdict(answer.grounding) if answer.grounding else None
+
+
+def conflicts_json(answer: Answer) -> list[list[dict[str, Any]]]:
+    """Each disagreement among the passages: its sides, each a passage number, value and sentence."""
+    return [[dataclasses.asdict(side) for side in conflict.sides] for conflict in answer.conflicts]
 
 
 def usage_json(answer: Answer) -> dict[str, Any]:

@@ -74,6 +74,39 @@ def test_global_with_the_embedded_model_uses_extractive_reports(make_ponder, tmp
     assert [Path(c.path).name for c in reports.sources(hits[0].chunk.id)] == ["rowing.md"]
 
 
+ZH_CORPUS = {
+    "茶厂.md": "# 青溪茶厂\n\n青溪茶厂用炭火烘焙乌龙茶。青溪茶厂把茶卖给东湖集市。\n",
+    "集市.md": "# 东湖集市\n\n东湖集市每周六开放。东湖集市从青溪茶厂进货。\n",
+    "赛艇.md": "# 西湖赛艇\n\n西湖每年举办赛艇比赛。杭州赛艇队在西湖训练。\n",
+}
+
+
+@pytest.mark.parametrize("corpus, question, said", [
+    (CORPUS, "What are the main themes of these documents?", "Quoted from the documents' main topics"),
+    (ZH_CORPUS, "这些文档的主要主题是什么？", "以下摘自文档的主要主题"),
+])
+def test_a_base_model_answers_a_corpus_wide_question_by_quoting_the_reports(
+        make_ponder, provider: FakeProvider, tmp_path, corpus: dict, question: str, said: str):
+    """A base model asked to write an overview repeats the question: the answer is quoted instead —
+    each main community's name, its top entities and a sentence of its documents, cited — and says so."""
+    for name, body in corpus.items():
+        write(tmp_path / "docs" / name, body)
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "base",
+                            "chat.prompt_style": "completion"})
+    ponder.ingest([tmp_path / "docs"])
+    answer = ponder.ask(question, scope="global")
+    assert provider.requests == [] and answer.usage.total_tokens == 0  # nothing written by a model
+    lines = answer.text.split("\n")
+    assert lines[0].startswith(said) and len(lines) == 1 + len(answer.hits) >= 3
+    for n, (line, hit) in enumerate(zip(lines[1:], answer.hits), start=1):
+        assert line.startswith(f"- {hit.chunk.heading_path[0]}") and line.endswith(f"[{n}]")
+        quoted = line.split(": ", 1)[1].removesuffix(f" [{n}]")
+        sources = ponder.store.get_chunks([c.chunk_id for c in answer.citations if c.marker == n])
+        assert any(quoted in chunk.text for chunk in sources), (quoted, [c.text for c in sources])
+    assert {Path(c.path).name for c in answer.citations} == set(corpus)
+    assert question not in answer.text and answer.grounding.verdict == "supported"
+
+
 def test_global_needs_the_graph(make_ponder, tmp_path, provider: FakeProvider):
     write(tmp_path / "docs" / "a.md", CORPUS["tea.md"])
     ponder = make_ponder(**{"retrieve.mode": "bm25", "graph.extractor": "none", "chat.base_url": provider.url,

@@ -131,3 +131,9 @@ def extractive_summary(community: Community, graph: EntityGraph, store: Store,
                 scored.append((-named, order, " ".join(sentence.split())))
     best = [text for _, _, text in sorted(scored)[:max_sentences]]
     return "; ".join(names) + (".\n" + "\n".join(best) if best else ".")
+
+
+def summary_parts(summary: str) -> tuple[list[str], list[str]]:
+    """An :func:`extractive_summary` read back: its entity names and its sentences."""
+    names, _, sentences = summary.partition("\n")
+    return [name for name in names.removesuffix(".").split("; ") if name], [s for s in sentences.split("\n") if s]

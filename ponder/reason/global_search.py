@@ -4,7 +4,8 @@ entity graph's community reports, map-reduce, citing the chunks behind each repo
 1. The most relevant top-level communities are found (:class:`~ponder.graph.reports.CommunityReports`).
 2. With a chat model, each report without one gets a model-written summary, the first time a
    question needs it, cached for the next (LazyGraphRAG: nothing is summarised at ingest). The
-   embedded base model cannot summarise; its reports stay extractive.
+   embedded base model cannot summarise; its reports stay extractive, and so does its answer
+   (``reason.answer_style``): each report's topic, entities and best sentence, quoted and cited.
 3. Map (chat models): the model lists each report's points that help with the question, scored;
    reports with nothing relevant are dropped. Reduce: the chat model answers from what is left.
 4. A citation of a report becomes citations of the chunks it stands on (``source="community"``).
@@ -16,12 +17,16 @@ Example::
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 from ponder.config import ReasonConfig
+from ponder.graph.communities import summary_parts
+from ponder.llm import Delta, Generation
 from ponder.reason.base import Evidence, Mode, Models, task_prompt
+from ponder.reason.prompts import LANGUAGES, Numbered
 from ponder.reason.run import Run
-from ponder.types import Answer, Chunk, Citation, Hit
+from ponder.types import Answer, Chunk, Citation, Hit, Usage
 from ponder.untrusted import neutralise
 
 MAP_SCHEMA = {"type": "object", "properties": {"points": {"type": "array", "maxItems": 5, "items": {
@@ -77,9 +82,30 @@ class GlobalMode(Mode):
         numbered = run.passages.number(run.pack(hits))
         if not numbered:
             return self.nothing_found(run)
-        answer = run.answer(self.name, self.write(run, chat, numbered, "overview"), numbered)
+        generation = self._quoted(run, numbered) if self.extractive(chat) else self.write(run, chat, numbered,
+                                                                                          "overview")
+        answer = run.answer(self.name, generation, numbered)
         answer.citations = self._behind(answer.citations)
         return answer
+
+    def _quoted(self, run: Run, numbered: Numbered) -> Generation:
+        """The overview quoted, as extractive answers are (a base model asked to write one repeats
+        the question): each report's name, its top entities and its most representative sentence."""
+        started = time.perf_counter()
+        lines = [LANGUAGES[run.language].quoted_overview]
+        for n, hit in numbered:
+            names, sentences = summary_parts(hit.chunk.text)
+            topic = " · ".join(hit.chunk.heading_path) or " · ".join(names[:3])  # the community's top three
+            more = [name for name in names[:8] if name not in topic]
+            entities = f" ({', '.join(more)})" if more else ""
+            sentence = neutralise(sentences[0]) if sentences else ""
+            lines.append(f"- {neutralise(topic + entities)}: {sentence} [{n}]")
+        text = "\n".join(lines)
+        run.writer = None  # quoted, not written: asking again would quote the same
+        run.note("extract", reports=len(numbered), chosen_by="overview")
+        if run.listener:
+            run.listener(Delta("text", text))
+        return Generation(text, "", Usage(), time.perf_counter() - started, "", "extractive")
 
     def _summarised(self, run: Run, hit: Hit) -> Hit:
         """The hit with a model-written summary, written now if none is cached."""

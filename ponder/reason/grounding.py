@@ -63,6 +63,7 @@ class GroundingChecker:
         scored_against = {n: given[n].chunk.text for n in cited_numbers} or {n: hit.chunk.text for n, hit in numbered}
         everything = {n: hit.chunk.text for n, hit in numbered}
         plain = _MARKERS.sub(lambda m: " " * len(m.group()), text)  # same offsets, no "[1]" to read as a number
+        plain = _without_lead_ins(plain)
         numbers = read_numbers(plain)
         flags = self._numbers(question, numbers, everything) + self._proper_names(question, plain, numbers,
                                                                                 everything)
@@ -142,6 +143,12 @@ def split_sentences(text: str) -> tuple[list[tuple[int, int]], list[str]]:
         text = text[:start] + "\n" * (end - start) + text[end:]  # same length: the offsets stay
     spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip(" \t\n.;。；")]
     return spans, [text[start:end].strip() for start, end in spans]
+
+
+def _without_lead_ins(text: str) -> str:
+    """``text`` with its lead-in lines ("Quoted from the documents' main topics:") blanked, offsets
+    kept: a line that ends in a colon introduces what follows and claims nothing itself."""
+    return re.sub(r"(?m)^[^\n]*[:：][ \t]*$", lambda match: " " * len(match.group()), text)
 
 
 def _words(text: str) -> set[str]:

@@ -4,7 +4,9 @@ the document. Screenshots go to test-artifacts/ and are checked not blank."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -90,19 +92,21 @@ def test_upload_ask_stream_and_open_a_citation_in_the_web_page(tmp_path: Path) -
     assert not_blank(ARTIFACTS / "web-thinking.png") and not_blank(ARTIFACTS / "web-answer.png")
 
 
-def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def reader_page(tmp_path: Path, paths: list[Path], reply: str) -> Iterator[tuple[Any, list[str]]]:
+    """The web page, signed in with a read key, over ``paths`` ingested; the model streams ``reply``.
+    Yields the page and the errors it reported."""
     from playwright.sync_api import expect
 
     from ponder.api import Ponder
-    from tests.figure_files import report_html
 
     provider = FakeProvider().start()
-    provider.default = Reply(events=stream_events(["The east leads [1][2][3]."]))
+    provider.default = Reply(events=stream_events([reply]))
     config = load_config(env={}, overrides={
         "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "chat.base_url": provider.url,
         "chat.model": "fast-chat"})
     with Ponder(config) as ponder:
-        ponder.ingest([report_html(tmp_path / "html")])
+        ponder.ingest(paths)
     keys = KeyStore(tmp_path / "data" / "keys.db")
     secret = keys.create("browser", read=["default"])[1]
     keys.close()
@@ -113,26 +117,35 @@ def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) 
             page.fill("#key", secret)
             page.press("#key", "Tab")
             expect(page.locator("#collection option")).to_have_text(["default"])
-            page.fill("#question", "Which region leads the quarterly sales chart?")
-            page.click("#ask button")
-            expect(page.locator("a.cite").first).to_be_visible(timeout=30_000)
-            shown = []
-            # [1] [2] [3], and again in the Sources list: the text, the chart, the remote map.
-            for link in page.locator(".answer").first.locator("a.cite").all():
-                page.evaluate("document.getElementById('chunk').replaceChildren()")  # so the wait sees this click
-                link.click()
-                expect(page.locator("#chunk pre")).to_be_visible()
-                if page.locator("#figure-image").count():
-                    shown.append((link.inner_text(), page.locator("#figure figcaption").inner_text()))
-                    image = page.locator("#figure-image")
-                    expect(image).to_be_visible()
-                    assert image.evaluate("img => img.complete && img.naturalWidth") == 600
-                    assert image.get_attribute("alt") == "Figure 1: Quarterly sales by region"
-                    page.screenshot(path=str(ARTIFACTS / "web-figure.png"))
-            # The Sources list under the answer repeats the links: one marker, clicked twice.
-            assert {marker for marker, _ in shown} == {shown[0][0]} and shown[0][1] == "Figure 1"
+            yield page, errors
     finally:
         provider.stop()
+
+
+def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.figure_files import report_html
+
+    with reader_page(tmp_path, [report_html(tmp_path / "html")], "The east leads [1][2][3].") as (page, errors):
+        page.fill("#question", "Which region leads the quarterly sales chart?")
+        page.click("#ask button")
+        expect(page.locator("a.cite").first).to_be_visible(timeout=30_000)
+        shown = []
+        # [1] [2] [3], and again in the Sources list: the text, the chart, the remote map.
+        for link in page.locator(".answer").first.locator("a.cite").all():
+            page.evaluate("document.getElementById('chunk').replaceChildren()")  # so the wait sees this click
+            link.click()
+            expect(page.locator("#chunk pre")).to_be_visible()
+            if page.locator("#figure-image").count():
+                shown.append((link.inner_text(), page.locator("#figure figcaption").inner_text()))
+                image = page.locator("#figure-image")
+                expect(image).to_be_visible()
+                assert image.evaluate("img => img.complete && img.naturalWidth") == 600
+                assert image.get_attribute("alt") == "Figure 1: Quarterly sales by region"
+                page.screenshot(path=str(ARTIFACTS / "web-figure.png"))
+        # The Sources list under the answer repeats the links: one marker, clicked twice.
+        assert {marker for marker, _ in shown} == {shown[0][0]} and shown[0][1] == "Figure 1"
     assert errors == []
     assert not_blank(ARTIFACTS / "web-figure.png")
 
@@ -140,37 +153,19 @@ def test_a_cited_figure_shows_its_picture_in_the_citation_panel(tmp_path: Path) 
 def test_passages_that_disagree_are_shown_with_each_side(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    from ponder.api import Ponder
     from tests.conftest import write
     from tests.test_conflicts import GLENDALE, TAMPA
 
-    provider = FakeProvider().start()
-    provider.default = Reply(events=stream_events(["It was at Raymond James Stadium [1]."]))
-    config = load_config(env={}, overrides={
-        "data_dir": str(tmp_path / "data"), "retrieve.mode": "bm25", "chat.base_url": provider.url,
-        "chat.model": "fast-chat"})
-    with Ponder(config) as ponder:
-        ponder.ingest([write(tmp_path / "docs" / "a.txt", TAMPA), write(tmp_path / "docs" / "b.txt", GLENDALE)])
-    keys = KeyStore(tmp_path / "data" / "keys.db")
-    secret = keys.create("browser", read=["default"])[1]
-    keys.close()
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        with LiveServer(config) as server, chromium_page() as (page, errors):
-            page.goto(server.url + "/")
-            page.fill("#key", secret)
-            page.press("#key", "Tab")
-            expect(page.locator("#collection option")).to_have_text(["default"])
-            page.fill("#question", "Where was Super Bowl 2021 played, at Raymond James Stadium?")
-            page.click("#ask button")
-            note = page.locator(".turn .conflict").first
-            expect(note).to_contain_text("Passages disagree", timeout=30_000)
-            expect(note).to_contain_text("Tampa, Florida")
-            expect(note).to_contain_text("Glendale, Arizona")
-            assert "Raymond James Stadium in Glendale" in note.get_attribute("title")
-            expect(page.locator(".answer").first).to_contain_text("The passages disagree")
-            page.screenshot(path=str(ARTIFACTS / "web-conflict.png"))
-    finally:
-        provider.stop()
+    documents = [write(tmp_path / "docs" / "a.txt", TAMPA), write(tmp_path / "docs" / "b.txt", GLENDALE)]
+    with reader_page(tmp_path, documents, "It was at Raymond James Stadium [1].") as (page, errors):
+        page.fill("#question", "Where was Super Bowl 2021 played, at Raymond James Stadium?")
+        page.click("#ask button")
+        note = page.locator(".turn .conflict").first
+        expect(note).to_contain_text("Passages disagree", timeout=30_000)
+        expect(note).to_contain_text("Tampa, Florida")
+        expect(note).to_contain_text("Glendale, Arizona")
+        assert "Raymond James Stadium in Glendale" in note.get_attribute("title")
+        expect(page.locator(".answer").first).to_contain_text("The passages disagree")
+        page.screenshot(path=str(ARTIFACTS / "web-conflict.png"))
     assert errors == []
     assert not_blank(ARTIFACTS / "web-conflict.png")

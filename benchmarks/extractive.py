@@ -31,6 +31,7 @@ from ponder import Ponder, load_config
 from ponder.evaluate.answers import answer_correct, answer_groups, normalise
 from ponder.evaluate.datasets import load_rgb
 from ponder.evaluate.scoring import passage_ids, score_answer
+from ponder.reason.conflicts import disagree
 from ponder.reason.extractive import Candidate, scorer_picks
 
 CACHE = REPO / "benchmarks" / ".cache" / "extractive"
@@ -76,7 +77,10 @@ def run_file(name: str, limit: int | None, dump: IO[str] | None) -> dict[str, di
                 row.setdefault(f"{variant} accuracy", []).append(correct)
                 row.setdefault(f"{variant} citation precision", []).append(precision)
             scores = score_answer(question, answer)
-            row.setdefault("second quoted", []).append(len(scorer_picks(question.query, candidates)) > 1)
+            picks = scorer_picks(question.query, candidates)
+            other_side = len(picks) > 1 and disagree(candidates[0].text, candidates[picks[1] - 1].text) is not None
+            row.setdefault("second quoted", []).append(len(picks) > 1)
+            row.setdefault("second quoted: the other side of a disagreement", []).append(other_side)
             row.setdefault("flags the conflict", []).append(scores.get("flags_conflict"))
             row.setdefault("follows the wrong documents", []).append(scores.get("follows_counterfactual"))
     return halves

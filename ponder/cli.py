@@ -771,6 +771,10 @@ def print_grounding(answer: Answer) -> None:
         out.print(f"  [red]✗[/] {flag.kind} [bold]{escape(flag.text)}[/]: [dim]{escape(flag.why)}[/]")
     for sentence in grounding.unsupported_sentences:
         out.print(f"  [yellow]?[/] no passage backs: [dim]{escape(sentence.text)} (support {sentence.score:.2f})[/]")
+    for derivation in grounding.derivations:  # "293.6 = 1,496.5 − 1,202.9 from [1]"
+        sources = " ".join("the question" if m == 0 else f"[{m}]" for m in derivation.markers)
+        how = "working shown" if derivation.shown else f"from {sources}"
+        out.print(f"  [green]=[/] {escape(derivation.text)} = {escape(derivation.expression)} [dim]({how})[/]")
 
 
 def print_conflicts(answer: Answer) -> None:

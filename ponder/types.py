@@ -314,6 +314,18 @@ class SentenceSupport:
     supported: bool
 
 
+@dataclass(frozen=True)
+class Derivation:
+    """A number of the answer that no passage writes but that follows from theirs: ``expression``
+    (as its operands are written), the passages they came from (0: the question), and whether the
+    answer or its thinking showed the working (``shown``) or the check found it."""
+
+    text: str
+    expression: str
+    markers: tuple[int, ...]
+    shown: bool
+
+
 @dataclass
 class Grounding:
     """The answer checked against the passages it cites (``against="cited"``) or, citing none,
@@ -327,6 +339,7 @@ class Grounding:
     against: Literal["cited", "given", ""] = ""
     seconds: float = 0.0
     action: str = ""  # what reason.on_unsupported did: "", "retried", "refused"
+    derivations: list[Derivation] = field(default_factory=list)  # numbers computed from the passages
 
     @property
     def unsupported_sentences(self) -> list[SentenceSupport]:

@@ -180,7 +180,7 @@ class Mode:
 
     def _check(self, run: Run, answer: Answer, numbered: Numbered) -> Grounding:
         grounding = self.evidence.checker.check(run.question, answer.text, numbered,
-                                                [c.marker for c in answer.citations])
+                                                [c.marker for c in answer.citations], answer.thinking)
         answer.timings["grounding"] = answer.timings.get("grounding", 0.0) + grounding.seconds
         run.note("grounding", verdict=grounding.verdict, flags=[f.text for f in grounding.flags],
                  unsupported=[s.text for s in grounding.unsupported_sentences], seconds=round(grounding.seconds, 4))

@@ -32,10 +32,11 @@ import jieba
 
 from ponder.graph.extract import NLPExtractor, entity_key
 from ponder.index.tokenize import tokenize
+from ponder.reason.derivations import DerivationSearch, Working, stated_working
 from ponder.reason.numbers import CHINESE_NUMERALS, Number, read_numbers
 from ponder.reason.prompts import Numbered
 from ponder.text import CJK_CHARACTER, is_refusal
-from ponder.types import Flag, Grounding, SentenceSupport
+from ponder.types import Derivation, Flag, Grounding, SentenceSupport
 from ponder.untrusted import template_token_spans
 
 Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
@@ -54,7 +55,8 @@ class GroundingChecker:
         self.similarity = similarity
         self._names = NLPExtractor()
 
-    def check(self, question: str, text: str, numbered: Numbered, cited: list[int] | None = None) -> Grounding:
+    def check(self, question: str, text: str, numbered: Numbered, cited: list[int] | None = None,
+              thinking: str = "") -> Grounding:
         started = time.perf_counter()
         if not text.strip() or not numbered or is_refusal(text):
             return Grounding("not checked", seconds=time.perf_counter() - started)
@@ -65,8 +67,8 @@ class GroundingChecker:
         plain = _MARKERS.sub(lambda m: " " * len(m.group()), text)  # same offsets, no "[1]" to read as a number
         plain = _without_lead_ins(plain)
         numbers = read_numbers(plain)
-        flags = self._numbers(question, numbers, everything) + self._proper_names(question, plain, numbers,
-                                                                                everything)
+        number_flags, derivations = self._numbers(question, plain, thinking, numbers, everything)
+        flags = number_flags + self._proper_names(question, plain, numbers, everything)
         sentences = self._sentences(text, plain, scored_against, {n: given[n].chunk.id for n in scored_against})
         backed = [s for s in sentences if s.supported and not any(s.start <= f.start < s.end for f in flags)]
         if not flags and all(s.supported for s in sentences):
@@ -76,21 +78,41 @@ class GroundingChecker:
         else:
             verdict = "partly supported"
         return Grounding(verdict, sorted(flags, key=lambda f: f.start), sentences,
-                         "cited" if cited_numbers else "given", time.perf_counter() - started)
+                         "cited" if cited_numbers else "given", time.perf_counter() - started, derivations=derivations)
 
     # -- numbers and names ------------------------------------------------------------------------
-    def _numbers(self, question: str, numbers: list[Number], everything: dict[int, str]) -> list[Flag]:
+    def _numbers(self, question: str, answer: str, thinking: str, numbers: list[Number],
+                 everything: dict[int, str]) -> tuple[list[Flag], list[Derivation]]:
+        """Flags for the numbers no passage writes and none derives; the derivations of the others
+        (working the answer or its thinking shows, else a one-step search over the passages)."""
         asked = {value for n in read_numbers(question) for value in _values(n)}
         passages = [p for text in everything.values() for p in read_numbers(text)]
-        flags = []
+        workings = stated_working(answer)
+        shown = [w for w in workings + stated_working(thinking) if w.correct and _operands_given(w, passages, asked)]
+        search: DerivationSearch | None = None
+        flags, derivations = [], []
         for number in numbers:
             if number.hedged or asked & _values(number) or any(_backs(p, number) for p in passages):
+                continue
+            stated = next((w for w in workings if w.start <= number.start < w.end), None)
+            if stated is not None and stated.computed is not None and not stated.correct:
+                why = f"stated {number.text}; the working {stated.expression} gives {_rounded(stated, number.text)}"
+                flags.append(Flag(number.text, "number", number.start, number.end, why))
+                continue
+            working = next((w for w in shown if _values(number) & {round(float(w.stated), 6)}), None)
+            if working is not None:
+                derivations.append(Derivation(number.text, working.expression, (), shown=True))
+                continue
+            search = search or DerivationSearch(everything, question)
+            found = search.find(number)
+            if found is not None:
+                derivations.append(Derivation(number.text, found.expression, found.markers, shown=False))
                 continue
             units = sorted({p.unit for p in passages if _values(p) & _values(number) and p.unit})
             why = (f"the passages give {number.text.split()[0]} only in {', '.join(units)}" if units
                    else "no passage gives this number")
             flags.append(Flag(number.text, "number", number.start, number.end, why))
-        return flags
+        return flags, derivations
 
     def _proper_names(self, question: str, answer: str, numbers: list[Number],
                       everything: dict[int, str]) -> list[Flag]:
@@ -149,6 +171,20 @@ def _without_lead_ins(text: str) -> str:
     """``text`` with its lead-in lines ("Quoted from the documents' main topics:") blanked, offsets
     kept: a line that ends in a colon introduces what follows and claims nothing itself."""
     return re.sub(r"(?m)^[^\n]*[:：][ \t]*$", lambda match: " " * len(match.group()), text)
+
+
+def _operands_given(working: Working, passages: list[Number], asked: set[float]) -> bool:
+    """Every operand of the working is a number of the passages or the question."""
+    known = asked | {value for p in passages for value in _values(p)} | {
+        round(p.value / 100, 6) for p in passages if p.unit == "percent"}
+    return all(round(abs(float(operand)), 6) in known for operand in working.operands)
+
+
+def _rounded(working: Working, stated: str) -> str:
+    """What the working gives, to the stated result's decimals or two, whichever is more."""
+    decimals = max(2, -int(working.stated.as_tuple().exponent))
+    text = f"{working.computed:.{decimals}f}".rstrip("0").rstrip(".")
+    return text + ("%" if stated.rstrip().endswith(("%", "％")) else "")
 
 
 def _words(text: str) -> set[str]:

@@ -1,0 +1,103 @@
+"""The grounding check on computed numbers: TAT-QA dev (issue 29, part 1).
+
+Each context (its table as Markdown, then its paragraphs) is one passage. For every question the
+gold answer is written as "The answer is X [1]." and checked against it:
+
+* arithmetic answers (computed, so no passage writes them): judged supported, and not flagged;
+* the same answers with a wrong number (X × 1.1 at X's rounding): flagged;
+* span answers (copied from the passage): judged supported / no number flagged;
+* the check's time per answer (p50, p95).
+
+Contexts are split by position (even, odd) and reported apart: the derivation rules were
+developed looking at the whole dev set (its test set is kept back), so neither half is unseen.
+Percentages are written with "%" (TAT-QA's scale ``percent``); other scales are left unwritten, as
+the passages' tables write them. Arithmetic answers are split by their shape (TAT-QA's derivation
+with the numbers replaced by n) so that what one step cannot reach is visible.
+
+    python benchmarks/tatqa_grounding.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections import Counter
+from decimal import Decimal
+
+from common import header, percentile, shared_dir
+
+from ponder.reason.grounding import GroundingChecker
+from ponder.types import Chunk, Hit
+
+
+def context_text(context: dict) -> str:
+    rows = context["table"]["table"]
+    lines = ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    if len(lines) > 1:
+        lines.insert(1, "|" + "---|" * len(rows[0]))
+    paragraphs = [p["text"] for p in sorted(context["paragraphs"], key=lambda p: p.get("order", 0))]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(paragraphs)
+
+
+def written(value: float, scale: str) -> str:
+    text = f"{value:,}" if abs(value) >= 1000 else f"{value}"
+    return text + ("%" if scale == "percent" else "")
+
+
+def wrong(value: float) -> float:
+    decimals = max(0, -Decimal(str(value)).normalize().as_tuple().exponent)
+    changed = round(value * 1.1, decimals)
+    return changed if changed != value else value + 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="contexts to read")
+    args = parser.parse_args()
+    data = json.loads((shared_dir() / "data" / "tatqa" / "tatqa_dataset_dev.json").read_text(encoding="utf-8"))
+    checker = GroundingChecker()
+    results: dict[str, dict[str, list[bool]]] = {}
+    by_shape: dict[str, list[bool]] = {}
+    seconds: list[float] = []
+    for position, context in enumerate(data[:args.limit]):
+        half = "even" if position % 2 == 0 else "odd"
+        text = context_text(context)
+        numbered = [(1, Hit(Chunk("c1", "d1", "context.md", text, 0, len(text)), 1.0, "bm25", 1))]
+        for question in context["questions"]:
+            kind, answer = question["answer_type"], question["answer"]
+            if kind == "arithmetic" and isinstance(answer, (int, float)):
+                started = time.perf_counter()
+                right = checker.check(question["question"], f"The answer is {written(answer, question['scale'])} [1].",
+                                      numbered)
+                seconds.append(time.perf_counter() - started)
+                bad = checker.check(question["question"],
+                                    f"The answer is {written(wrong(answer), question['scale'])} [1].", numbered)
+                supported = not right.flags
+                for measure, value in (("arithmetic: supported (no number flagged)", supported),
+                                       ("arithmetic: derived", bool(right.derivations)),
+                                       ("arithmetic, wrong number: flagged", bool(bad.flags))):
+                    results.setdefault(measure, {}).setdefault(half, []).append(value)
+                shape = re.sub(r"\$?\d[\d,]*\.?\d*%?", "n", question["derivation"].replace(" ", ""))
+                by_shape.setdefault(shape, []).append(supported)
+            elif kind == "span" and isinstance(answer, list) and len(answer) == 1:
+                verdict = checker.check(question["question"], f"The answer is {answer[0]} [1].", numbered)
+                results.setdefault("span: no number flagged", {}).setdefault(half, []).append(
+                    not any(f.kind == "number" for f in verdict.flags))
+    header("Grounding on computed numbers: TAT-QA dev")
+    print("| measure | even contexts | odd contexts | answers |\n|---|---|---|---|")
+    for measure, halves in results.items():
+        shares = " | ".join(f"{sum(halves[h]) / len(halves[h]):.3f}" for h in ("even", "odd"))
+        print(f"| {measure} | {shares} | {sum(len(v) for v in halves.values())} |")
+    print(f"\ncheck time per arithmetic answer: p50 {percentile(seconds, 50) * 1000:.1f} ms, "
+          f"p95 {percentile(seconds, 95) * 1000:.1f} ms\n")
+    print("| derivation shape | supported | answers |\n|---|---|---|")
+    counts = Counter({shape: len(values) for shape, values in by_shape.items()})
+    for shape, count in counts.most_common(12):
+        values = by_shape[shape]
+        print(f"| `{shape}` | {sum(values) / count:.3f} | {count} |")
+
+
+if __name__ == "__main__":
+    main()

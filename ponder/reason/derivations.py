@@ -1,0 +1,353 @@
+"""Numbers an answer computed rather than copied: "24 years, from 1987 to 2011", "1,496.5 − 1,202.9 =
+293.6", "同比增长12.5%". The grounding check asks here before it flags a number no passage writes.
+
+* **Working shown** (:func:`stated_working`): an arithmetic expression with its result in the answer
+  or the thinking, "(7.2 − 5.1) / 5.1 ≈ 41%" or "3.5亿 + 2.1亿 = 5.6亿", is parsed by a small
+  recursive-descent parser (never ``eval``) over decimal numbers, its operands looked up in the
+  passages and the question, and its result recomputed exactly and compared at the stated result's
+  own rounding. A wrong result is reported with what the working gives.
+* **No working shown** (:class:`DerivationSearch`): a bounded search over the numbers of the passages
+  and the question for one step — a sum, difference, product or ratio of two numbers, a percentage
+  change or share, and the total or average of consecutive cells of a table row or column — that
+  gives the answer's number at its rounding. Numbers are taken as written and with their scale
+  ("3.5亿" is 3.5 and 350,000,000), so "in millions" tables and "$293.6 million" answers meet.
+
+Example::
+
+    search = DerivationSearch({1: "Sales were 1,496.5 in 2019 and 1,202.9 in 2018."}, question="")
+    search.find(read_numbers("It grew by 293.6")[0]).expression   # '1,496.5 − 1,202.9'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from functools import lru_cache
+
+import numpy as np
+
+from ponder.index.tokenize import tokenize
+from ponder.reason.numbers import Number, read_numbers, widen
+
+MAX_NUMBERS = 200  # numbers of one unit searched pairwise (with their unscaled forms): 40,000 pairs a step
+_SCALE_WORD = r"(?:%|％|亿|万|千|million|billion|thousand)"
+_NUMBER = rf"[$¥￥€£]?\s*\d[\d,]*(?:\.\d+)?\s*{_SCALE_WORD}?"
+_OPERAND = rf"[\(（]?\s*[-−–]?\s*{_NUMBER}\s*[\)）]*"
+# "<expression> = <result>": numbers (with scale, %, currency), operators, parentheses; then = or ≈.
+_WORKING = re.compile(rf"(?P<expression>{_OPERAND}(?:\s*[+\-−–*×x/÷]\s*{_OPERAND})+)\s*(?:=|≈|≒)\s*"
+                      rf"(?P<result>[-−–]?\s*{_NUMBER})", re.IGNORECASE)
+_TOKEN = re.compile(rf"\s*(?:(?P<number>{_NUMBER})|(?P<op>[+\-−–*×x/÷()（）]))", re.IGNORECASE)
+_WRITTEN = re.compile(rf"\s*([-−–])?\s*[$¥￥€£]?\s*(\d[\d,]*(?:\.\d+)?)\s*({_SCALE_WORD})?\s*", re.IGNORECASE)
+_SCALE = {"%": Decimal("0.01"), "％": Decimal("0.01"), "亿": Decimal(10) ** 8, "万": Decimal(10) ** 4,
+          "千": Decimal(1000), "thousand": Decimal(1000), "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9}
+
+
+@dataclass(frozen=True)
+class Working:
+    """An expression the answer (or its thinking) shows, with the result it states."""
+
+    expression: str
+    stated: Decimal
+    computed: Decimal | None  # None: the expression does not evaluate (division by zero)
+    operands: tuple[Decimal, ...]
+    start: int  # of the stated result, in the text it was read from
+    end: int
+
+    @property
+    def correct(self) -> bool:
+        return self.computed is not None and _same_at_rounding(self.computed, self.stated, _decimals(self.stated))
+
+
+def stated_working(text: str) -> list[Working]:
+    """Every "expression = result" in ``text`` that parses."""
+    found = []
+    for match in _WORKING.finditer(widen(text)):
+        parsed = _evaluate(match.group("expression"))
+        if parsed is None:
+            continue
+        computed, operands, percent_operands = parsed
+        stated = _decimal(match.group("result"), keep_percent=True)
+        if stated is None:
+            continue
+        if match.group("result").rstrip().endswith(("%", "％")) and not percent_operands and computed is not None:
+            computed *= 100  # "(7.2 − 5.1) / 5.1 ≈ 41%": a ratio stated as a percentage
+        found.append(Working(" ".join(match.group("expression").split()), stated, computed, tuple(operands),
+                             match.start("result"), match.end("result")))
+    return found
+
+
+@dataclass(frozen=True)
+class Found:
+    """A one-step derivation of a number from the passages: ``expression`` as the operands are
+    written, ``markers`` the passages they came from (0: the question)."""
+
+    expression: str
+    markers: tuple[int, ...]
+
+
+class DerivationSearch:
+    """The numbers of some passages (by citation number) and the question, ready to be searched for
+    a one-step derivation of an answer's number. Units are kept: "10 days" is never 8 + 2 hours;
+    sums, differences and averages take operands of the answer's unit (years between two dates
+    take two years), ratios and percentage changes two of one unit. Two operands come from one
+    table row, one table column or one line of text (or the question): over a whole report, any two
+    numbers make almost any third by chance."""
+
+    def __init__(self, passages: dict[int, str], question: str = ""):
+        by_unit: dict[tuple[str | None, bool], dict[tuple[float, int, int, int], str]] = {}
+        places = [(0, -1, -1, question)] + [place for marker, text in passages.items()
+                                              for place in _places(text, marker)]
+        # Rows and lines that share a word with the question hold its operands ("the change in Other").
+        asked = _content_words(question)
+        about = {row for _, row, _, line in _rows(passages) if asked & _content_words(line)}
+        if about:
+            places = [place for place in places if place[1] in about or place[1] == -1]
+        for marker, row, column, text in places:
+            for number in read_numbers(text):
+                if number.hedged or not any(ch.isdigit() for ch in number.text):  # "six": a count, not a figure
+                    continue
+                if _is_year(number):  # a date, not an amount: only ever subtracted from another year
+                    by_unit.setdefault(("year-date", False), {}).setdefault(
+                        (number.value, marker, row, column), number.text)
+                    continue
+                # As written and, when it has a scale, scaled: "3.5亿" meets "2.1亿" as 3.5 and 350,000,000.
+                for scaled, value in ((False, number.raw if number.raw is not None else number.value),
+                                      (True, number.value)):
+                    by_unit.setdefault((number.unit, scaled), {}).setdefault((value, marker, row, column), number.text)
+        # Dates are related wherever they stand ("opened in 1987 … closed in 2011").
+        self._groups = {key: _Operands(found, key[0] == "year-date") for key, found in by_unit.items()}
+        self._runs = [run for marker, text in passages.items() for run in _table_runs(text, marker)]
+
+    def find(self, number: Number) -> Found | None:
+        """How the answer's ``number`` follows in one step, or None. A whole number under 10 is never
+        searched for: a score's "6–4" is 7 − 3 of the real "6–3, 7–5", and so is almost any small count."""
+        if abs(number.value) < 10 and number.value == int(number.value) and "." not in number.text:
+            return None
+        targets = {number.value} | ({number.raw} if number.raw is not None else set())
+        digits = re.search(r"\.(\d+)", number.text)  # the answer's own rounding: "44.0%" is to one decimal
+        tolerance = 0.5 * 10.0 ** -(len(digits.group(1)) if digits else 0) + 1e-9
+        for target in targets:
+            found = self._pairs(target, tolerance, number.unit) or (
+                self._table(target, tolerance) if number.unit is None else None)
+            if found is not None:
+                return found
+        return None
+
+    def _pairs(self, target: float, tolerance: float, unit: str | None) -> Found | None:
+        # An answer that writes no unit may add or subtract numbers of any one unit ("$1,496.5").
+        same = [group for (of, _), group in self._groups.items() if of != "year-date" and (unit is None or of == unit)]
+        if unit in ("year", None) and ("year-date", False) in self._groups:  # 2011 − 1987 = 24 (years)
+            same.append(self._groups[("year-date", False)])
+        steps: list[tuple[str, _Operands]] = [(step, group) for group in same for step in ("+", "−")]
+        if unit in (None, "percent"):  # a ratio or a change of two numbers of one unit, whichever
+            steps += [(step, group) for (of, _), group in self._groups.items() if of != "year-date"
+                      for step in (("change", "share", "pp") if unit == "percent" else ("/", "×"))]
+        for step, group in steps:
+            found = group.pair(step, target, tolerance)
+            if found is not None:
+                return found
+        return None
+
+    def _table(self, target: float, tolerance: float) -> Found | None:
+        for marker, cells in self._runs:
+            for length in range(2, len(cells) + 1):
+                for start in range(len(cells) - length + 1):
+                    run = cells[start:start + length]
+                    total = sum(value for value, _ in run)
+                    written = " + ".join(text for _, text in run)
+                    if abs(abs(total) - abs(target)) <= tolerance:
+                        return Found(written, (marker,))
+                    if abs(abs(total / length) - abs(target)) <= tolerance:
+                        return Found(f"({written}) / {length}", (marker,))
+        return None
+
+
+class _Operands:
+    """Numbers of one unit: values, as written, the passage each came from, and its place (a table
+    row and column, or a line: -1 is the question, which pairs with anything)."""
+
+    def __init__(self, found: dict[tuple[float, int, int, int], str], related_anywhere: bool = False):
+        items = list(found.items())[:MAX_NUMBERS]
+        self.keys = [key for key, _ in items]
+        self.values = np.array([value for (value, _, _, _), _ in items], dtype=np.float64)
+        self.written = [text for _, text in items]
+        rows = np.array([row for (_, _, row, _), _ in items])
+        columns = np.array([column for (_, _, _, column), _ in items])
+        anywhere = rows[:, None] == -1
+        self.related = (rows[:, None] == rows[None, :]) | ((columns[:, None] == columns[None, :])
+                                                           & (columns[:, None] >= 0)) | anywhere | anywhere.T
+        self.related |= related_anywhere
+
+    def pair(self, step: str, target: float, tolerance: float) -> Found | None:
+        if len(self.values) < 2:
+            return None
+        a, b = self.values[:, None], self.values[None, :]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            values = {"+": a + b, "−": a - b, "×": a * b, "/": a / b, "change": (a - b) / b * 100,
+                      "share": a / b * 100, "pp": a - b}[step]
+        signed = (np.abs(values - target) <= tolerance) & self.related
+        close = signed | ((np.abs(values + target) <= tolerance) & self.related)  # a change stated without sign
+        np.fill_diagonal(close, False)  # a number with itself gives 0, 1, its double: no derivation
+        np.fill_diagonal(signed, False)
+        hits = np.argwhere(signed) if signed.any() else np.argwhere(close)
+        if not len(hits):
+            return None
+        i, j = hits[0]
+        first, second = self.written[i], self.written[j]
+        expression = {"change": f"({first} − {second}) / {second}", "share": f"{first} / {second}",
+                      "pp": f"{first} − {second}"}.get(step, f"{first} {step} {second}")
+        return Found(expression, tuple(dict.fromkeys((self.keys[i][1], self.keys[j][1]))))
+
+
+def _rows(passages: dict[int, str]) -> list[tuple[int, int, int, str]]:
+    """Each line of each passage (a table row is one line), numbered as :func:`_places` numbers rows."""
+    return [(marker, marker * 100_000 + number, -2, line) for marker, text in passages.items()
+            for number, line in enumerate(text.splitlines())]
+
+
+@lru_cache(maxsize=4096)  # a passage's lines are read again for every answer that cites it
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(word for word in tokenize(text) if not any(ch.isdigit() for ch in word))
+
+
+def _is_year(number: Number) -> bool:
+    return number.unit in (None, "year") and 1900 <= number.value <= 2100 and re.fullmatch(r"\d{4}(年)?",
+                                                                                            number.text) is not None
+
+
+def _places(text: str, marker: int) -> list[tuple[int, int, int, str]]:
+    """The passage cut where its numbers relate: each table cell (its row and column) and each line
+    of text. Rows and lines are numbered across passages by ``marker`` so that none are shared."""
+    places = []
+    for line_number, line in enumerate(text.splitlines()):
+        row = marker * 100_000 + line_number
+        if line.lstrip().startswith("|"):
+            for column, cell in enumerate(line.strip().strip("|").split("|")):
+                places.append((marker, row, marker * 1000 + column, cell))
+        else:
+            places.append((marker, row, -2, line))
+    return places
+
+
+def _table_runs(text: str, marker: int) -> list[tuple[int, list[tuple[float, str]]]]:
+    """The numbers of each Markdown table row and column of a passage, in order."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.lstrip().startswith("|") and not set(line) <= set("|-: \t")]
+    grid = [[_cell_number(cell) for cell in row] for row in rows]
+    lines = grid + [list(column) for column in zip(*grid)] if grid and len({len(r) for r in grid}) == 1 else grid
+    runs = []
+    for line in lines:
+        cells = [cell for cell in line if cell is not None]
+        if len(cells) >= 2:
+            runs.append((marker, cells[:12]))
+    return runs
+
+
+def _cell_number(cell: str) -> tuple[float, str] | None:
+    """A table cell holding just a number ("$1,496.5", "(293.6)" for a negative), else None."""
+    compact = cell.replace(" ", "")
+    negative = compact.startswith("(") and compact.endswith(")")
+    numbers = read_numbers(compact.strip("()"))
+    if len(numbers) != 1 or numbers[0].hedged:
+        return None
+    value = numbers[0].raw if numbers[0].raw is not None else numbers[0].value
+    return (-value if negative else value), cell
+
+
+def _same_at_rounding(computed: Decimal, stated: Decimal, decimals: int) -> bool:
+    return abs(abs(computed) - abs(stated)) <= Decimal(5) * Decimal(10) ** -(decimals + 1) + Decimal("1e-9")
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent if value == value.to_integral_value() else \
+        value.as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def _decimal(written: str, keep_percent: bool = False) -> Decimal | None:
+    """"$1,496.5" -> 1496.5; "3.5亿" -> 350000000; "12%" -> 0.12 (12 with ``keep_percent``)."""
+    match = _WRITTEN.fullmatch(written)
+    if match is None:
+        return None
+    value = Decimal(match.group(2).replace(",", ""))
+    scale = (match.group(3) or "").lower()
+    if scale and not (keep_percent and scale in ("%", "％")):
+        value *= _SCALE[scale]
+    return -value if match.group(1) else value
+
+
+def _evaluate(expression: str) -> tuple[Decimal | None, list[Decimal], bool] | None:
+    """The expression's value (None on division by zero), its operands, and whether any operand is
+    a percentage; None when it does not parse. Decimal arithmetic, 28 digits: no float error, and
+    no operand can make it slow (there is no power)."""
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    while position < len(expression):
+        match = _TOKEN.match(expression, position)
+        if match is None:
+            if expression[position:].strip():
+                return None
+            break
+        tokens.append(("number", match.group("number")) if match.group("number") else ("op", match.group("op")))
+        position = match.end()
+    operands: list[Decimal] = []
+    index = 0
+
+    def peek() -> tuple[str, str] | None:
+        return tokens[index] if index < len(tokens) else None
+
+    def take() -> tuple[str, str]:
+        nonlocal index
+        index += 1
+        return tokens[index - 1]
+
+    def primary() -> Decimal:
+        token = take() if peek() else None
+        if token is None:
+            raise ValueError("expression ends early")
+        kind, text = token
+        if kind == "op" and text in "-−–":
+            return -primary()
+        if kind == "op" and text in "(（":
+            value = expression_value()
+            if peek() is None or take()[1] not in ")）":
+                raise ValueError("unclosed parenthesis")
+            return value
+        if kind != "number":
+            raise ValueError(f"unexpected {text!r}")
+        value = _decimal(text)
+        if value is None:
+            raise ValueError(f"not a number: {text!r}")
+        operands.append(value)
+        return value
+
+    def term() -> Decimal:
+        value = primary()
+        while peek() is not None and peek()[0] == "op" and peek()[1] in "*×x/÷":
+            operator = take()[1]
+            right = primary()
+            value = value * right if operator in "*×x" else value / right
+        return value
+
+    def expression_value() -> Decimal:
+        value = term()
+        while peek() is not None and peek()[0] == "op" and peek()[1] in "+-−–":
+            operator = take()[1]
+            right = term()
+            value = value + right if operator == "+" else value - right
+        return value
+
+    with localcontext() as context:
+        context.prec = 28
+        context.traps[DivisionByZero] = True
+        try:
+            value: Decimal | None = expression_value()
+            if index != len(tokens):
+                return None
+        except (DivisionByZero, InvalidOperation):
+            value = None
+        except (ValueError, IndexError, TypeError):
+            return None
+    percent = any(kind == "number" and text.rstrip().endswith(("%", "％")) for kind, text in tokens)
+    return value, operands, percent

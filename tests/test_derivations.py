@@ -1,0 +1,121 @@
+"""Numbers an answer computed: stated working is recomputed exactly, and a number no passage writes
+is searched for a one-step derivation before it is flagged; English and Chinese."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ponder.reason.derivations import DerivationSearch, stated_working
+from ponder.reason.grounding import GroundingChecker
+from ponder.reason.numbers import read_numbers
+from ponder.types import Chunk, Hit
+
+FESTIVAL = ("The harbour festival was first held in 1987.", "The last harbour festival took place in 2011.")
+SALES = ("| Contract | 2019 | 2018 |\n|---|---|---|\n| Fixed price | $1,452.4 | $1,146.2 |\n"
+         "| Other | 44.1 | 56.7 |\n| Total sales | $1,496.5 | $1,202.9 |")
+REVENUE = ("公司2023年营业收入为4.5亿元，2022年营业收入为4亿元。", "2023年研发投入为3.5亿元，销售费用为2.1亿元。")
+
+
+def _numbered(*texts: str) -> list[tuple[int, Hit]]:
+    return [(n, Hit(Chunk(f"c{n}", "d", "p.md", text, 0, len(text)), 1.0, "bm25", n))
+            for n, text in enumerate(texts, start=1)]
+
+
+@pytest.mark.parametrize("text, stated, computed", [
+    ("1,496.5 − 1,202.9 = 293.6", "293.6", "293.6"),
+    ("(7.2 − 5.1) / 5.1 ≈ 41%", "41", "41.17647058823529411764705882"),
+    ("so 2011 − 1987 = 24 years", "24", "24"),
+    ("3.5亿 + 2.1亿 = 5.6亿", "560000000.0", "560000000.0"),
+    ("（44.1 - 56.7）/ 56.7 = -22.22%", "-22.22", "-22.22222222222222222222222222"),
+])
+def test_stated_working_is_parsed_and_recomputed_exactly(text: str, stated: str, computed: str) -> None:
+    [working] = stated_working(text)
+    assert working.stated == Decimal(stated) and working.computed == Decimal(computed) and working.correct
+
+
+@pytest.mark.parametrize("text", ["9**9**9 = 3", "__import__('os') = 1", "x + 2 = 5", "2 + = 4"])
+def test_what_is_not_arithmetic_is_not_working(text: str) -> None:
+    assert all(w.expression != text.split("=")[0].strip() for w in stated_working(text))
+
+
+def test_division_by_zero_is_no_result() -> None:
+    [working] = stated_working("5 / 0 = 1")
+    assert working.computed is None and not working.correct
+
+
+@pytest.mark.parametrize("question, answer, passages, expression", [
+    ("How long did the harbour festival run?", "It ran for 24 years, from 1987 to 2011 [1][2].", FESTIVAL,
+     "2011 − 1987"),
+    ("What is the change in Other from 2018 to 2019?", "Other fell by 12.6 [1].", (SALES,), "56.7 − 44.1"),
+    ("What is the percentage change in Other from 2018 to 2019?", "It changed by -22.22% [1].", (SALES,),
+     "(44.1 − 56.7) / 56.7"),
+    ("What is the change in total sales?", "Total sales grew by $293.6 million [1].", (SALES,),
+     "$1,496.5 − $1,202.9"),
+    ("What is the average of Other in 2019 and 2018?", "The average is 50.4 [1].", (SALES,), "(44.1 + 56.7) / 2"),
+    ("公司营业收入同比增长多少？", "营业收入同比增长12.5% [1]。", REVENUE, "(4.5亿元 − 4亿元) / 4亿元"),
+    ("研发投入和销售费用合计多少？", "两者合计5.6亿元 [2]。", REVENUE, "3.5亿元 + 2.1亿元"),
+])
+def test_a_derived_number_is_not_flagged_and_its_derivation_is_recorded(question: str, answer: str,
+                                                                        passages: tuple[str, ...],
+                                                                        expression: str) -> None:
+    grounding = GroundingChecker().check(question, answer, _numbered(*passages))
+    assert not grounding.flags, grounding.flags
+    [derivation] = grounding.derivations
+    assert derivation.expression == expression and not derivation.shown and derivation.markers
+
+
+@pytest.mark.parametrize("question, answer, passages", [
+    ("How long did the harbour festival run?", "It ran for 30 years [1][2].", FESTIVAL),
+    ("What is the change in Other from 2018 to 2019?", "Other fell by 13.9 [1].", (SALES,)),
+    ("How long is the oolong roasted?", "It is roasted for 10 days [1].",
+     ("The oolong is withered for two hours and roasted over charcoal for eight hours.",)),
+    ("公司营业收入同比增长多少？", "营业收入同比增长15% [1]。", REVENUE),
+])
+def test_a_number_that_nothing_derives_is_still_flagged(question: str, answer: str, passages: tuple[str, ...]) -> None:
+    grounding = GroundingChecker().check(question, answer, _numbered(*passages))
+    assert [flag.kind for flag in grounding.flags] == ["number"] and not grounding.derivations
+
+
+def test_working_shown_in_the_thinking_supports_the_answer() -> None:
+    grounding = GroundingChecker().check("What is the change in total sales?", "Total sales grew by 293.6 [1].",
+                                         _numbered(SALES), thinking="Total sales: 1,496.5 − 1,202.9 = 293.6.")
+    assert not grounding.flags and [(d.text, d.shown) for d in grounding.derivations] == [("293.6", True)]
+
+
+@pytest.mark.parametrize("answer, why", [
+    ("1,496.5 − 1,202.9 = 283.6, so sales grew by 283.6 [1].",
+     "stated 283.6; the working 1,496.5 − 1,202.9 gives 293.6"),
+    ("营业收入增长 (4.5亿 − 4亿) / 4亿 = 15% [1]。", "stated 15%; the working (4.5亿 − 4亿) / 4亿 gives 12.5%"),
+])
+def test_a_wrong_result_in_stated_working_is_flagged_with_what_the_working_gives(answer: str, why: str) -> None:
+    passages = (SALES,) if "sales" in answer else REVENUE
+    grounding = GroundingChecker().check("How much did it grow?", answer, _numbered(*passages))
+    assert why in [flag.why for flag in grounding.flags]
+
+
+def test_operands_come_from_one_row_column_or_line() -> None:
+    """Over a whole report two unrelated numbers make almost any third: they are not combined."""
+    search = DerivationSearch({1: "Staff: 37.\nThe museum has 3 floors.", 2: "Tickets cost 12 euros."})
+    assert search.find(read_numbers("40")[0]) is None  # 37 + 3 from two lines
+    assert search.find(read_numbers("It costs 25 euros")[0]) is None  # 12 + 13: no 13
+
+
+def test_the_cli_shows_each_derivation() -> None:
+    from rich.console import Console
+
+    import ponder.cli as cli
+    from ponder.types import Answer, Usage
+
+    numbered = _numbered(SALES)
+    grounding = GroundingChecker().check("What is the change in total sales?", "Sales grew by 293.6 [1].", numbered)
+    answer = Answer("What is the change in total sales?", "Sales grew by 293.6 [1].", "", [], [h for _, h in numbered],
+                    Usage(), {}, "direct", "", "en", grounding=grounding)
+    console = Console(record=True, width=200)
+    original, cli.out = cli.out, console
+    try:
+        cli.print_grounding(answer)
+    finally:
+        cli.out = original
+    assert "= 293.6 = $1,496.5 − $1,202.9 (from [1])" in console.export_text()

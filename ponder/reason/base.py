@@ -138,10 +138,17 @@ class Mode:
             picks = result.value or [1]
             if result.generation:
                 model, thinking = result.generation.model, result.generation.thinking
-        run.writer = None  # quoted, not written: asking again would quote the same sentences
         text = " ".join(candidates[i - 1].quoted() for i in picks)
-        run.note("extract", candidates=[(c.passage, c.text, c.score) for c in candidates], chosen=picks,
-                 chosen_by=chooser, seconds_ranking=round(ranked_s, 4))
+        return self.quoted(run, text, started, model, thinking,
+                           candidates=[(c.passage, c.text, c.score) for c in candidates], chosen=picks,
+                           chosen_by=chooser, seconds_ranking=round(ranked_s, 4))
+
+    def quoted(self, run: Run, text: str, started: float, model: str = "", thinking: str = "",
+               **note: Any) -> Generation:
+        """An answer quoted from the passages, not written: noted in the trace as ``extract``,
+        streamed, and never asked again (asking again would quote the same)."""
+        run.writer = None
+        run.note("extract", **note)
         if run.listener:
             run.listener(Delta("text", text))
         return Generation(text, thinking, Usage(), time.perf_counter() - started, model, "extractive")

@@ -47,7 +47,7 @@ def find_conflicts(question: str, numbered: Numbered, cited: list[int]) -> list[
     sentences = [(n, hit.chunk.id, text, _words(text)) for n, hit in numbered
                  for text in split_sentences(hit.chunk.text)[1] if asked & set(tokenize(text))]
     found: dict[frozenset[str], dict[int, ConflictSide]] = {}
-    for i, (n, chunk_id, text, words) in enumerate(sentences):
+    for n, chunk_id, text, words in sentences:
         if n not in cited:
             continue
         for m, other_id, other_text, other_words in sentences:

@@ -96,14 +96,14 @@ class DerivationSearch:
 
     def __init__(self, passages: dict[int, str], question: str = ""):
         by_unit: dict[tuple[str | None, bool], dict[tuple[float, int, int, int], str]] = {}
-        places = [(0, -1, -1, question)] + [place for marker, text in passages.items()
-                                              for place in _places(text, marker)]
+        places = [(0, -1, -1, question, question)] + [place for marker, text in passages.items()
+                                                        for place in _places(text, marker)]
         # Rows and lines that share a word with the question hold its operands ("the change in Other").
         asked = _content_words(question)
-        about = {row for _, row, _, line in _rows(passages) if asked & _content_words(line)}
+        about = {row for _, row, _, _, line in places if row != -1 and asked & _content_words(line)}
         if about:
             places = [place for place in places if place[1] in about or place[1] == -1]
-        for marker, row, column, text in places:
+        for marker, row, column, text, _ in places:
             for number in read_numbers(text):
                 if number.hedged or not any(ch.isdigit() for ch in number.text):  # "six": a count, not a figure
                     continue
@@ -200,12 +200,6 @@ class _Operands:
         return Found(expression, tuple(dict.fromkeys((self.keys[i][1], self.keys[j][1]))))
 
 
-def _rows(passages: dict[int, str]) -> list[tuple[int, int, int, str]]:
-    """Each line of each passage (a table row is one line), numbered as :func:`_places` numbers rows."""
-    return [(marker, marker * 100_000 + number, -2, line) for marker, text in passages.items()
-            for number, line in enumerate(text.splitlines())]
-
-
 @lru_cache(maxsize=4096)  # a passage's lines are read again for every answer that cites it
 def _content_words(text: str) -> frozenset[str]:
     return frozenset(word for word in tokenize(text) if not any(ch.isdigit() for ch in word))
@@ -216,24 +210,32 @@ def _is_year(number: Number) -> bool:
                                                                                             number.text) is not None
 
 
-def _places(text: str, marker: int) -> list[tuple[int, int, int, str]]:
+def _places(text: str, marker: int) -> list[tuple[int, int, int, str, str]]:
     """The passage cut where its numbers relate: each table cell (its row and column) and each line
-    of text. Rows and lines are numbered across passages by ``marker`` so that none are shared."""
+    of text, with the whole line it stands in. Rows and lines are numbered across passages by
+    ``marker`` so that none are shared."""
     places = []
     for line_number, line in enumerate(text.splitlines()):
         row = marker * 100_000 + line_number
-        if line.lstrip().startswith("|"):
-            for column, cell in enumerate(line.strip().strip("|").split("|")):
-                places.append((marker, row, marker * 1000 + column, cell))
+        if _is_table_row(line):
+            places += [(marker, row, marker * 1000 + column, cell, line) for column, cell in enumerate(_cells(line))]
         else:
-            places.append((marker, row, -2, line))
+            places.append((marker, row, -2, line, line))
     return places
+
+
+def _is_table_row(line: str) -> bool:
+    return line.lstrip().startswith("|")
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a Markdown table row."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def _table_runs(text: str, marker: int) -> list[tuple[int, list[tuple[float, str]]]]:
     """The numbers of each Markdown table row and column of a passage, in order."""
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in text.splitlines() if line.lstrip().startswith("|") and not set(line) <= set("|-: \t")]
+    rows = [_cells(line) for line in text.splitlines() if _is_table_row(line) and not set(line) <= set("|-: \t")]
     grid = [[_cell_number(cell) for cell in row] for row in rows]
     lines = grid + [list(column) for column in zip(*grid)] if grid and len({len(r) for r in grid}) == 1 else grid
     runs = []

@@ -22,11 +22,11 @@ from typing import Any, Protocol
 
 from ponder.config import ReasonConfig
 from ponder.graph.communities import summary_parts
-from ponder.llm import Delta, Generation
+from ponder.llm import Generation
 from ponder.reason.base import Evidence, Mode, Models, task_prompt
 from ponder.reason.prompts import LANGUAGES, Numbered
 from ponder.reason.run import Run
-from ponder.types import Answer, Chunk, Citation, Hit, Usage
+from ponder.types import Answer, Chunk, Citation, Hit
 from ponder.untrusted import neutralise
 
 MAP_SCHEMA = {"type": "object", "properties": {"points": {"type": "array", "maxItems": 5, "items": {
@@ -100,12 +100,7 @@ class GlobalMode(Mode):
             entities = f" ({', '.join(more)})" if more else ""
             sentence = neutralise(sentences[0]) if sentences else ""
             lines.append(f"- {neutralise(topic + entities)}: {sentence} [{n}]")
-        text = "\n".join(lines)
-        run.writer = None  # quoted, not written: asking again would quote the same
-        run.note("extract", reports=len(numbered), chosen_by="overview")
-        if run.listener:
-            run.listener(Delta("text", text))
-        return Generation(text, "", Usage(), time.perf_counter() - started, "", "extractive")
+        return self.quoted(run, "\n".join(lines), started, reports=len(numbered), chosen_by="overview")
 
     def _summarised(self, run: Run, hit: Hit) -> Hit:
         """The hit with a model-written summary, written now if none is cached."""

@@ -59,6 +59,14 @@ def read(path: Path, **options: object):
     return read_document(path, path.read_bytes(), ReadOptions(**options))
 
 
+def numbered_passages(*texts: str):
+    """Passages as a mode numbers them for a prompt: ``[(1, hit), (2, hit)…]``, chunk ``c<n>`` each."""
+    from ponder.types import Chunk, Hit
+
+    return [(n, Hit(Chunk(f"c{n}", "d", "p.txt", text, 0, len(text)), 1.0, "bm25", n))
+            for n, text in enumerate(texts, start=1)]
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -9,8 +9,7 @@ import pytest
 
 from ponder.evaluate.answers import flags_conflict
 from ponder.reason.conflicts import disagree, find_conflicts
-from ponder.types import Chunk, Hit
-from tests.conftest import write
+from tests.conftest import numbered_passages, write
 from tests.fake_provider import FakeProvider, Reply, chat_response, stream_events
 
 TAMPA = ("The game was played on February 7, 2021, at Raymond James Stadium in Tampa, Florida, the home stadium "
@@ -20,11 +19,6 @@ TOWER = "云栖塔建于1987年，塔高四十二米，是小镇最古老的建�
 TOWER_WRONG = TOWER.replace("1987", "1991")
 
 
-def _numbered(*texts: str) -> list[tuple[int, Hit]]:
-    return [(n, Hit(Chunk(f"c{n}", f"d{n}", f"p{n}.txt", text, 0, len(text)), 1.0, "bm25", n))
-            for n, text in enumerate(texts, start=1)]
-
-
 @pytest.mark.parametrize("question, texts, values", [
     ("Where was Super Bowl 2021 held?", (TAMPA, "Tickets sold out in a day.", GLENDALE),
      {1: "Tampa, Florida", 3: "Glendale, Arizona"}),
@@ -32,7 +26,7 @@ def _numbered(*texts: str) -> list[tuple[int, Hit]]:
 ])
 def test_two_passages_that_say_the_same_with_another_value_conflict(question: str, texts: tuple[str, ...],
                                                                     values: dict[int, str]) -> None:
-    [conflict] = find_conflicts(question, _numbered(*texts), cited=[1])
+    [conflict] = find_conflicts(question, numbered_passages(*texts), cited=[1])
     assert {side.marker: side.value for side in conflict.sides} == values
     assert all(side.value in side.sentence and side.chunk_id == f"c{side.marker}" for side in conflict.sides)
 
@@ -52,8 +46,8 @@ def test_sentences_that_are_not_one_statement_with_two_values_do_not_conflict(se
 
 
 def test_sentences_that_do_not_bear_on_the_question_are_not_compared() -> None:
-    assert find_conflicts("Who painted the Mona Lisa?", _numbered(TAMPA, GLENDALE), cited=[1]) == []
-    assert find_conflicts("Where was Super Bowl 2021 held?", _numbered(TAMPA, GLENDALE), cited=[]) == []
+    assert find_conflicts("Who painted the Mona Lisa?", numbered_passages(TAMPA, GLENDALE), cited=[1]) == []
+    assert find_conflicts("Where was Super Bowl 2021 held?", numbered_passages(TAMPA, GLENDALE), cited=[]) == []
 
 
 @pytest.fixture

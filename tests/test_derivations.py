@@ -10,17 +10,12 @@ import pytest
 from ponder.reason.derivations import DerivationSearch, stated_working
 from ponder.reason.grounding import GroundingChecker
 from ponder.reason.numbers import read_numbers
-from ponder.types import Chunk, Hit
+from tests.conftest import numbered_passages
 
 FESTIVAL = ("The harbour festival was first held in 1987.", "The last harbour festival took place in 2011.")
 SALES = ("| Contract | 2019 | 2018 |\n|---|---|---|\n| Fixed price | $1,452.4 | $1,146.2 |\n"
          "| Other | 44.1 | 56.7 |\n| Total sales | $1,496.5 | $1,202.9 |")
 REVENUE = ("公司2023年营业收入为4.5亿元，2022年营业收入为4亿元。", "2023年研发投入为3.5亿元，销售费用为2.1亿元。")
-
-
-def _numbered(*texts: str) -> list[tuple[int, Hit]]:
-    return [(n, Hit(Chunk(f"c{n}", "d", "p.md", text, 0, len(text)), 1.0, "bm25", n))
-            for n, text in enumerate(texts, start=1)]
 
 
 @pytest.mark.parametrize("text, stated, computed", [
@@ -60,7 +55,7 @@ def test_division_by_zero_is_no_result() -> None:
 def test_a_derived_number_is_not_flagged_and_its_derivation_is_recorded(question: str, answer: str,
                                                                         passages: tuple[str, ...],
                                                                         expression: str) -> None:
-    grounding = GroundingChecker().check(question, answer, _numbered(*passages))
+    grounding = GroundingChecker().check(question, answer, numbered_passages(*passages))
     assert not grounding.flags, grounding.flags
     [derivation] = grounding.derivations
     assert derivation.expression == expression and not derivation.shown and derivation.markers
@@ -74,13 +69,13 @@ def test_a_derived_number_is_not_flagged_and_its_derivation_is_recorded(question
     ("公司营业收入同比增长多少？", "营业收入同比增长15% [1]。", REVENUE),
 ])
 def test_a_number_that_nothing_derives_is_still_flagged(question: str, answer: str, passages: tuple[str, ...]) -> None:
-    grounding = GroundingChecker().check(question, answer, _numbered(*passages))
+    grounding = GroundingChecker().check(question, answer, numbered_passages(*passages))
     assert [flag.kind for flag in grounding.flags] == ["number"] and not grounding.derivations
 
 
 def test_working_shown_in_the_thinking_supports_the_answer() -> None:
     grounding = GroundingChecker().check("What is the change in total sales?", "Total sales grew by 293.6 [1].",
-                                         _numbered(SALES), thinking="Total sales: 1,496.5 − 1,202.9 = 293.6.")
+                                         numbered_passages(SALES), thinking="Total sales: 1,496.5 − 1,202.9 = 293.6.")
     assert not grounding.flags and [(d.text, d.shown) for d in grounding.derivations] == [("293.6", True)]
 
 
@@ -91,7 +86,7 @@ def test_working_shown_in_the_thinking_supports_the_answer() -> None:
 ])
 def test_a_wrong_result_in_stated_working_is_flagged_with_what_the_working_gives(answer: str, why: str) -> None:
     passages = (SALES,) if "sales" in answer else REVENUE
-    grounding = GroundingChecker().check("How much did it grow?", answer, _numbered(*passages))
+    grounding = GroundingChecker().check("How much did it grow?", answer, numbered_passages(*passages))
     assert why in [flag.why for flag in grounding.flags]
 
 
@@ -108,7 +103,7 @@ def test_the_cli_shows_each_derivation() -> None:
     import ponder.cli as cli
     from ponder.types import Answer, Usage
 
-    numbered = _numbered(SALES)
+    numbered = numbered_passages(SALES)
     grounding = GroundingChecker().check("What is the change in total sales?", "Sales grew by 293.6 [1].", numbered)
     answer = Answer("What is the change in total sales?", "Sales grew by 293.6 [1].", "", [], [h for _, h in numbered],
                     Usage(), {}, "direct", "", "en", grounding=grounding)

@@ -13,17 +13,11 @@ from ponder.index.embedders import E5Embedder
 from ponder.reason.grounding import GroundingChecker
 from ponder.reason.numbers import read_numbers
 from ponder.text import is_refusal
-from ponder.types import Chunk, Hit
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, numbered_passages
 from tests.fake_provider import FakeProvider, Reply, chat_response
 
 LABELLED = Path(__file__).parent / "data" / "grounding_labelled.json"
 OOLONG = "How long is the oolong roasted?"
-
-
-def _numbered(*texts: str) -> list[tuple[int, Hit]]:
-    return [(n, Hit(Chunk(f"c{n}", "d", "p.txt", text, 0, len(text)), 1.0, "bm25", n))
-            for n, text in enumerate(texts, start=1)]
 
 
 @pytest.mark.parametrize("first, second", [
@@ -35,7 +29,8 @@ def _numbered(*texts: str) -> list[tuple[int, Hit]]:
 def test_numbers_written_differently_support_each_other(first: str, second: str) -> None:
     checker = GroundingChecker()
     for answer, passage in ((first, second), (second, first)):
-        assert read_numbers(answer) and checker.check("?", f"It is {answer} [1].", _numbered(passage), [1]).flags == []
+        grounding = checker.check("?", f"It is {answer} [1].", numbered_passages(passage), [1])
+        assert read_numbers(answer) and grounding.flags == []
     assert {n.value for n in read_numbers(first)} == {n.value for n in read_numbers(second)}
 
 
@@ -51,7 +46,7 @@ def test_words_that_are_not_amounts_are_not_read_as_numbers() -> None:
     ("Zhang Wei roasts it for eight hours [1].", "Zhang Wei", "no passage names it"),
 ])
 def test_a_number_or_name_no_passage_gives_is_flagged_where_it_stands(answer: str, flagged: str, why: str) -> None:
-    numbered = _numbered("The oolong is roasted over charcoal for eight hours.", "乌龙茶用木炭烘焙八个小时。")
+    numbered = numbered_passages("The oolong is roasted over charcoal for eight hours.", "乌龙茶用木炭烘焙八个小时。")
     grounding = GroundingChecker().check(OOLONG, answer, numbered, cited=[1])
     assert grounding.verdict == "unsupported" and [f.text for f in grounding.flags] == [flagged]
     flag = grounding.flags[0]
@@ -59,19 +54,21 @@ def test_a_number_or_name_no_passage_gives_is_flagged_where_it_stands(answer: st
 
 
 def test_numbers_and_names_from_the_question_are_not_flagged_and_uncited_passages_still_count() -> None:
-    numbered = _numbered("Mount Fuji is 3,776 metres high.", "The oolong is roasted for eight hours by Li Wei.")
+    numbered = numbered_passages("Mount Fuji is 3,776 metres high.", "The oolong is roasted for eight hours by Li Wei.")
     grounding = GroundingChecker().check("Did Li Wei roast it in 2024?", "In 2024 Li Wei roasted it for 8 hours [1].",
                                          numbered, cited=[1])
     assert grounding.flags == [] and grounding.against == "cited"
 
 
 def test_a_refusal_is_not_checked() -> None:
-    grounding = GroundingChecker().check(OOLONG, "The passages do not contain the answer.", _numbered("x y z"), [])
+    grounding = GroundingChecker().check(OOLONG, "The passages do not contain the answer.",
+                                         numbered_passages("x y z"), [])
     assert grounding.verdict == "not checked" and is_refusal("资料不足以支持回答：十天 在资料中都没有出现。")
 
 
 def test_sentences_without_support_are_listed_and_make_the_answer_partly_supported() -> None:
-    numbered = _numbered("The oolong is roasted over charcoal for eight hours. The cooperative was founded in 1952.")
+    numbered = numbered_passages(
+        "The oolong is roasted over charcoal for eight hours. The cooperative was founded in 1952.")
     answer = "The oolong is roasted over charcoal for eight hours [1]. Its leaves are shipped mostly to Europe."
     grounding = GroundingChecker().check(OOLONG, answer, numbered, cited=[1])
     assert grounding.verdict == "partly supported"
@@ -83,7 +80,7 @@ def test_sentences_without_support_are_listed_and_make_the_answer_partly_support
 def test_a_markdown_heading_is_never_quoted_as_an_answer() -> None:
     from ponder.reason.extractive import SentenceScorer
 
-    numbered = _numbered("### Oolong roasting\n\nThe oolong is roasted over charcoal for eight hours.")
+    numbered = numbered_passages("### Oolong roasting\n\nThe oolong is roasted over charcoal for eight hours.")
     assert [c.text for c in SentenceScorer().candidates(OOLONG, numbered)] == [
         "The oolong is roasted over charcoal for eight hours."]
 
@@ -101,7 +98,7 @@ def test_precision_and_recall_on_the_hand_labelled_answers(e5: E5Embedder) -> No
     vectors = {case["passage"]: e5.embed_passages([case["passage"]])[0] for case in cases}
     predicted, labelled, spans_found, wrong = [], [], 0, 0
     for case in cases:
-        numbered = _numbered(case["passage"])
+        numbered = numbered_passages(case["passage"])
 
         def similarity(text: str, chunk_ids: list[str], passage: str = case["passage"]) -> list[float]:
             return [float(np.dot(vectors[passage], e5.embed_query(text)))] * len(chunk_ids)

@@ -2,8 +2,8 @@
 293.6", "同比增长12.5%". The grounding check asks here before it flags a number no passage writes.
 
 * **Working shown** (:func:`stated_working`): an arithmetic expression with its result in the answer
-  or the thinking, "(7.2 − 5.1) / 5.1 ≈ 41%" or "3.5亿 + 2.1亿 = 5.6亿", is parsed by a small
-  recursive-descent parser (never ``eval``) over decimal numbers, its operands looked up in the
+  or the thinking, "(7.2 − 5.1) / 5.1 ≈ 41%" or "3.5亿 + 2.1亿 = 5.6亿", is evaluated by the
+  calculator (:mod:`ponder.reason.calculator`, never ``eval``), its operands looked up in the
   passages and the question, and its result recomputed exactly and compared at the stated result's
   own rounding. A wrong result is reported with what the working gives.
 * **No working shown** (:class:`DerivationSearch`): a bounded search over the numbers of the passages
@@ -22,25 +22,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
 
 from ponder.index.tokenize import tokenize
+from ponder.reason.calculator import NUMBER, calculate, decimal_of
 from ponder.reason.numbers import Number, read_numbers, widen
 
 MAX_NUMBERS = 200  # numbers of one unit searched pairwise (with their unscaled forms): 40,000 pairs a step
-_SCALE_WORD = r"(?:%|％|亿|万|千|million|billion|thousand)"
-_NUMBER = rf"[$¥￥€£]?\s*\d[\d,]*(?:\.\d+)?\s*{_SCALE_WORD}?"
-_OPERAND = rf"[\(（]?\s*[-−–]?\s*{_NUMBER}\s*[\)）]*"
+_OPERAND = rf"[\(（]?\s*[-−–]?\s*{NUMBER}\s*[\)）]*"
 # "<expression> = <result>": numbers (with scale, %, currency), operators, parentheses; then = or ≈.
 _WORKING = re.compile(rf"(?P<expression>{_OPERAND}(?:\s*[+\-−–*×x/÷]\s*{_OPERAND})+)\s*(?:=|≈|≒)\s*"
-                      rf"(?P<result>[-−–]?\s*{_NUMBER})", re.IGNORECASE)
-_TOKEN = re.compile(rf"\s*(?:(?P<number>{_NUMBER})|(?P<op>[+\-−–*×x/÷()（）]))", re.IGNORECASE)
-_WRITTEN = re.compile(rf"\s*([-−–])?\s*[$¥￥€£]?\s*(\d[\d,]*(?:\.\d+)?)\s*({_SCALE_WORD})?\s*", re.IGNORECASE)
-_SCALE = {"%": Decimal("0.01"), "％": Decimal("0.01"), "亿": Decimal(10) ** 8, "万": Decimal(10) ** 4,
-          "千": Decimal(1000), "thousand": Decimal(1000), "million": Decimal(10) ** 6, "billion": Decimal(10) ** 9}
+                      rf"(?P<result>[-−–]?\s*{NUMBER})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,16 +58,16 @@ def stated_working(text: str) -> list[Working]:
     """Every "expression = result" in ``text`` that parses."""
     found = []
     for match in _WORKING.finditer(widen(text)):
-        parsed = _evaluate(match.group("expression"))
-        if parsed is None:
-            continue
-        computed, operands, percent_operands = parsed
-        stated = _decimal(match.group("result"), keep_percent=True)
+        calculation = calculate(match.group("expression"))
+        if not calculation.ok and calculation.refusal != "division by zero":
+            continue  # not arithmetic: nothing was stated
+        computed = calculation.value
+        stated = decimal_of(match.group("result"), keep_percent=True)
         if stated is None:
             continue
-        if match.group("result").rstrip().endswith(("%", "％")) and not percent_operands and computed is not None:
+        if match.group("result").rstrip().endswith(("%", "％")) and not calculation.percent and computed is not None:
             computed *= 100  # "(7.2 − 5.1) / 5.1 ≈ 41%": a ratio stated as a percentage
-        found.append(Working(" ".join(match.group("expression").split()), stated, computed, tuple(operands),
+        found.append(Working(" ".join(match.group("expression").split()), stated, computed, calculation.operands,
                              match.start("result"), match.end("result")))
     return found
 
@@ -265,91 +260,3 @@ def _decimals(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent if value == value.to_integral_value() else \
         value.as_tuple().exponent
     return max(0, -int(exponent))
-
-
-def _decimal(written: str, keep_percent: bool = False) -> Decimal | None:
-    """"$1,496.5" -> 1496.5; "3.5亿" -> 350000000; "12%" -> 0.12 (12 with ``keep_percent``)."""
-    match = _WRITTEN.fullmatch(written)
-    if match is None:
-        return None
-    value = Decimal(match.group(2).replace(",", ""))
-    scale = (match.group(3) or "").lower()
-    if scale and not (keep_percent and scale in ("%", "％")):
-        value *= _SCALE[scale]
-    return -value if match.group(1) else value
-
-
-def _evaluate(expression: str) -> tuple[Decimal | None, list[Decimal], bool] | None:
-    """The expression's value (None on division by zero), its operands, and whether any operand is
-    a percentage; None when it does not parse. Decimal arithmetic, 28 digits: no float error, and
-    no operand can make it slow (there is no power)."""
-    tokens: list[tuple[str, str]] = []
-    position = 0
-    while position < len(expression):
-        match = _TOKEN.match(expression, position)
-        if match is None:
-            if expression[position:].strip():
-                return None
-            break
-        tokens.append(("number", match.group("number")) if match.group("number") else ("op", match.group("op")))
-        position = match.end()
-    operands: list[Decimal] = []
-    index = 0
-
-    def peek() -> tuple[str, str] | None:
-        return tokens[index] if index < len(tokens) else None
-
-    def take() -> tuple[str, str]:
-        nonlocal index
-        index += 1
-        return tokens[index - 1]
-
-    def primary() -> Decimal:
-        token = take() if peek() else None
-        if token is None:
-            raise ValueError("expression ends early")
-        kind, text = token
-        if kind == "op" and text in "-−–":
-            return -primary()
-        if kind == "op" and text in "(（":
-            value = expression_value()
-            if peek() is None or take()[1] not in ")）":
-                raise ValueError("unclosed parenthesis")
-            return value
-        if kind != "number":
-            raise ValueError(f"unexpected {text!r}")
-        value = _decimal(text)
-        if value is None:
-            raise ValueError(f"not a number: {text!r}")
-        operands.append(value)
-        return value
-
-    def term() -> Decimal:
-        value = primary()
-        while peek() is not None and peek()[0] == "op" and peek()[1] in "*×x/÷":
-            operator = take()[1]
-            right = primary()
-            value = value * right if operator in "*×x" else value / right
-        return value
-
-    def expression_value() -> Decimal:
-        value = term()
-        while peek() is not None and peek()[0] == "op" and peek()[1] in "+-−–":
-            operator = take()[1]
-            right = term()
-            value = value + right if operator == "+" else value - right
-        return value
-
-    with localcontext() as context:
-        context.prec = 28
-        context.traps[DivisionByZero] = True
-        try:
-            value: Decimal | None = expression_value()
-            if index != len(tokens):
-                return None
-        except (DivisionByZero, InvalidOperation):
-            value = None
-        except (ValueError, IndexError, TypeError):
-            return None
-    percent = any(kind == "number" and text.rstrip().endswith(("%", "％")) for kind, text in tokens)
-    return value, operands, percent

@@ -15,6 +15,10 @@ from tests.conftest import numbered_passages
 FESTIVAL = ("The harbour festival was first held in 1987.", "The last harbour festival took place in 2011.")
 SALES = ("| Contract | 2019 | 2018 |\n|---|---|---|\n| Fixed price | $1,452.4 | $1,146.2 |\n"
          "| Other | 44.1 | 56.7 |\n| Total sales | $1,496.5 | $1,202.9 |")
+RATES = ("| | 2019 | 2018 | 2017 |\n|---|---|---|---|\n| Dividend yield | 4.6% | 4.5% | 4.1% |\n"
+         "| Expected volatility | 27.1% | 28.7% | 26.0% |")
+SEGMENTS = ("| Segment | Balance |\n|---|---|\n| Application Software | 5,236.1 |\n| Process Technologies | 312.3 |\n"
+            "| Measurement | 3,798.4 |\n| Total | 9,346.8 |")
 REVENUE = ("公司2023年营业收入为4.5亿元，2022年营业收入为4亿元。", "2023年研发投入为3.5亿元，销售费用为2.1亿元。")
 
 
@@ -49,6 +53,9 @@ def test_division_by_zero_is_no_result() -> None:
     ("What is the change in total sales?", "Total sales grew by $293.6 million [1].", (SALES,),
      "$1,496.5 − $1,202.9"),
     ("What is the average of Other in 2019 and 2018?", "The average is 50.4 [1].", (SALES,), "(44.1 + 56.7) / 2"),
+    ("What is the average dividend yield in 2017 and 2019?", "It averaged 4.35% [1].", (RATES,), "(4.6% + 4.1%) / 2"),
+    ("What share of the total balance are Application Software and Process Technologies?",
+     "Those segments make up 59.36% of it [1].", (SEGMENTS,), "(5,236.1 + 312.3) / 9,346.8"),
     ("公司营业收入同比增长多少？", "营业收入同比增长12.5% [1]。", REVENUE, "(4.5亿元 − 4亿元) / 4亿元"),
     ("研发投入和销售费用合计多少？", "两者合计5.6亿元 [2]。", REVENUE, "3.5亿元 + 2.1亿元"),
 ])
@@ -67,6 +74,8 @@ def test_a_derived_number_is_not_flagged_and_its_derivation_is_recorded(question
     ("How long is the oolong roasted?", "It is roasted for 10 days [1].",
      ("The oolong is withered for two hours and roasted over charcoal for eight hours.",)),
     ("公司营业收入同比增长多少？", "营业收入同比增长15% [1]。", REVENUE),
+    # 4.3% is the 2018 and 2017 yields' average, but the question asks about 2019 and 2018.
+    ("What is the average dividend yield in 2018 and 2019?", "It averaged 4.3% [1].", (RATES,)),
 ])
 def test_a_number_that_nothing_derives_is_still_flagged(question: str, answer: str, passages: tuple[str, ...]) -> None:
     grounding = GroundingChecker().check(question, answer, numbered_passages(*passages))

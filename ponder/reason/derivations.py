@@ -23,15 +23,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-from ponder.index.tokenize import tokenize
 from ponder.reason.calculator import NUMBER, calculate, decimal_of
-from ponder.reason.numbers import Number, read_numbers, widen
+from ponder.reason.numbers import Number, content_words, read_numbers, widen
 
 MAX_NUMBERS = 200  # numbers of one unit searched pairwise (with their unscaled forms): 40,000 pairs a step
+MAX_SUMS = 2000  # related pairs whose sum is tried as a share of a third number
 _OPERAND = rf"[\(（]?\s*[-−–]?\s*{NUMBER}\s*[\)）]*"
 # "<expression> = <result>": numbers (with scale, %, currency), operators, parentheses; then = or ≈.
 _WORKING = re.compile(rf"(?P<expression>{_OPERAND}(?:\s*[+\-−–*×x/÷]\s*{_OPERAND})+)\s*(?:=|≈|≒)\s*"
@@ -91,14 +91,18 @@ class DerivationSearch:
 
     def __init__(self, passages: dict[int, str], question: str = ""):
         by_unit: dict[tuple[str | None, bool], dict[tuple[float, int, int, int], str]] = {}
-        places = [(0, -1, -1, question, question)] + [place for marker, text in passages.items()
-                                                        for place in _places(text, marker)]
-        # Rows and lines that share a word with the question hold its operands ("the change in Other").
-        asked = _content_words(question)
-        about = {row for _, row, _, _, line in places if row != -1 and asked & _content_words(line)}
+        places = [_Place(0, -1, -1, question, question)] + [place for marker, text in passages.items()
+                                                              for place in _places(text, marker)]
+        # Rows and lines that share a word with the question hold its operands ("the change in Other"),
+        # and a table's columns headed by a year hold them only for the years asked about.
+        asked = content_words(question)
+        about = {place.row for place in places if place.row != -1 and asked & content_words(place.line)}
         if about:
-            places = [place for place in places if place[1] in about or place[1] == -1]
-        for marker, row, column, text, _ in places:
+            places = [place for place in places if place.row in about or place.row == -1]
+        years = _years(question)
+        if years:
+            places = [place for place in places if not place.years or place.years & years]
+        for marker, row, column, text, _, _ in places:
             for number in read_numbers(text):
                 if number.hedged or not any(ch.isdigit() for ch in number.text):  # "six": a count, not a figure
                     continue
@@ -134,14 +138,18 @@ class DerivationSearch:
         same = [group for (of, _), group in self._groups.items() if of != "year-date" and (unit is None or of == unit)]
         if unit in ("year", None) and ("year-date", False) in self._groups:  # 2011 − 1987 = 24 (years)
             same.append(self._groups[("year-date", False)])
-        steps: list[tuple[str, _Operands]] = [(step, group) for group in same for step in ("+", "−")]
+        steps: list[tuple[str, _Operands]] = [(step, group) for group in same for step in ("+", "−", "mean")]
+        ratios = [group for (of, _), group in self._groups.items() if of != "year-date"]
         if unit in (None, "percent"):  # a ratio or a change of two numbers of one unit, whichever
-            steps += [(step, group) for (of, _), group in self._groups.items() if of != "year-date"
+            steps += [(step, group) for group in ratios
                       for step in (("change", "share", "pp") if unit == "percent" else ("/", "×"))]
         for step, group in steps:
             found = group.pair(step, target, tolerance)
             if found is not None:
                 return found
+        if unit in (None, "percent"):  # the share of two items together: (a + b) / total
+            return next((found for group in ratios
+                         if (found := group.share_of_sum(target, tolerance, percent=unit == "percent"))), None)
         return None
 
     def _table(self, target: float, tolerance: float) -> Found | None:
@@ -179,8 +187,8 @@ class _Operands:
             return None
         a, b = self.values[:, None], self.values[None, :]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            values = {"+": a + b, "−": a - b, "×": a * b, "/": a / b, "change": (a - b) / b * 100,
-                      "share": a / b * 100, "pp": a - b}[step]
+            values = {"+": a + b, "−": a - b, "mean": (a + b) / 2, "×": a * b, "/": a / b,
+                      "change": (a - b) / b * 100, "share": a / b * 100, "pp": a - b}[step]
         signed = (np.abs(values - target) <= tolerance) & self.related
         close = signed | ((np.abs(values + target) <= tolerance) & self.related)  # a change stated without sign
         np.fill_diagonal(close, False)  # a number with itself gives 0, 1, its double: no derivation
@@ -191,13 +199,30 @@ class _Operands:
         i, j = hits[0]
         first, second = self.written[i], self.written[j]
         expression = {"change": f"({first} − {second}) / {second}", "share": f"{first} / {second}",
-                      "pp": f"{first} − {second}"}.get(step, f"{first} {step} {second}")
+                      "pp": f"{first} − {second}", "mean": f"({first} + {second}) / 2"}.get(
+            step, f"{first} {step} {second}")
         return Found(expression, tuple(dict.fromkeys((self.keys[i][1], self.keys[j][1]))))
 
-
-@lru_cache(maxsize=4096)  # a passage's lines are read again for every answer that cites it
-def _content_words(text: str) -> frozenset[str]:
-    return frozenset(word for word in tokenize(text) if not any(ch.isdigit() for ch in word))
+    def share_of_sum(self, target: float, tolerance: float, percent: bool) -> Found | None:
+        """(a + b) / c, as a percentage when ``percent``: a and b related (one row, column or line),
+        c any number of the unit; at most :data:`MAX_SUMS` sums are tried."""
+        first, second = np.nonzero(np.triu(self.related, k=1))
+        if not len(first):
+            return None
+        first, second = first[:MAX_SUMS], second[:MAX_SUMS]
+        sums = self.values[first] + self.values[second]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            shares = sums[:, None] / self.values[None, :] * (100 if percent else 1)
+        close = np.abs(np.abs(shares) - abs(target)) <= tolerance
+        close &= (np.arange(len(self.values))[None, :] != first[:, None]) & (
+            np.arange(len(self.values))[None, :] != second[:, None])
+        hits = np.argwhere(close)
+        if not len(hits):
+            return None
+        pair, k = hits[0]
+        i, j = first[pair], second[pair]
+        return Found(f"({self.written[i]} + {self.written[j]}) / {self.written[k]}",
+                     tuple(dict.fromkeys(self.keys[index][1] for index in (i, j, k))))
 
 
 def _is_year(number: Number) -> bool:
@@ -205,18 +230,44 @@ def _is_year(number: Number) -> bool:
                                                                                             number.text) is not None
 
 
-def _places(text: str, marker: int) -> list[tuple[int, int, int, str, str]]:
-    """The passage cut where its numbers relate: each table cell (its row and column) and each line
-    of text, with the whole line it stands in. Rows and lines are numbered across passages by
+class _Place(NamedTuple):
+    """Where numbers relate: a table cell (its row and column) or a line of text (column -2), with
+    the whole line it stands in and, for a cell, the years its column's header names."""
+
+    marker: int
+    row: int
+    column: int
+    text: str
+    line: str
+    years: frozenset[int] = frozenset()
+
+
+def _places(text: str, marker: int) -> list[_Place]:
+    """The passage cut where its numbers relate. Rows and lines are numbered across passages by
     ``marker`` so that none are shared."""
-    places = []
+    places: list[_Place] = []
+    header_years: dict[int, frozenset[int]] = {}
+    in_table = False
     for line_number, line in enumerate(text.splitlines()):
         row = marker * 100_000 + line_number
-        if _is_table_row(line):
-            places += [(marker, row, marker * 1000 + column, cell, line) for column, cell in enumerate(_cells(line))]
-        else:
-            places.append((marker, row, -2, line, line))
+        if not _is_table_row(line):
+            in_table = False
+            places.append(_Place(marker, row, -2, line, line))
+            continue
+        cells = _cells(line)
+        if not in_table:
+            in_table, header_years = True, {}
+        if all(_years(cell) or not any(ch.isdigit() for ch in cell) for cell in cells[1:]):
+            # A header row ("| | 2019 | 2018 |", "| Year ended | December 31, 2019 |"): its years head the columns.
+            header_years = {column: frozenset(_years(cell)) | header_years.get(column, frozenset())
+                            for column, cell in enumerate(cells)} if any(_years(c) for c in cells) else header_years
+        places += [_Place(marker, row, marker * 1000 + column, cell, line, header_years.get(column, frozenset()))
+                   for column, cell in enumerate(cells)]
     return places
+
+
+def _years(text: str) -> set[int]:
+    return {int(year) for year in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", text)}
 
 
 def _is_table_row(line: str) -> bool:

@@ -31,9 +31,8 @@ from typing import Callable
 import jieba
 
 from ponder.graph.extract import NLPExtractor, entity_key
-from ponder.index.tokenize import tokenize
 from ponder.reason.derivations import DerivationSearch, Working, stated_working
-from ponder.reason.numbers import CHINESE_NUMERALS, Number, read_numbers
+from ponder.reason.numbers import Number, content_words, read_numbers
 from ponder.reason.prompts import Numbered
 from ponder.text import CJK_CHARACTER, is_refusal
 from ponder.types import Derivation, Flag, Grounding, SentenceSupport
@@ -134,12 +133,12 @@ class GroundingChecker:
                    chunk_ids: dict[int, str]) -> list[SentenceSupport]:
         passage_sentences = []
         for n, text in passages.items():
-            units = [_words(s) for s in split_sentences(text)[1]]
+            units = [content_words(s) for s in split_sentences(text)[1]]
             # A sentence of the answer often joins two neighbouring sentences of a passage.
             passage_sentences += [(n, words) for words in units + [a | b for a, b in zip(units, units[1:])]]
         found = []
         for start, end in split_sentences(plain)[0]:
-            words = _words(plain[start:end])
+            words = content_words(plain[start:end])
             if not words:
                 continue
             score, best = max(((len(words & tokens) / len(words), n) for n, tokens in passage_sentences),
@@ -185,11 +184,6 @@ def _rounded(working: Working, stated: str) -> str:
     decimals = max(2, -int(working.stated.as_tuple().exponent))
     text = f"{working.computed:.{decimals}f}".rstrip("0").rstrip(".")
     return text + ("%" if stated.rstrip().endswith(("%", "％")) else "")
-
-
-def _words(text: str) -> set[str]:
-    """The words that carry content; numbers left out (they are checked on their own, by value)."""
-    return {word for word in tokenize(text) if not any(c.isdigit() or c in CHINESE_NUMERALS for c in word)}
 
 
 def _values(number: Number) -> set[float]:

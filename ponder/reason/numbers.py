@@ -18,6 +18,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
+
+from ponder.index.tokenize import tokenize
 
 _UNITS = {
     "hour": ["hours", "hour", "hrs", "hr", "个小时", "小时", "钟头"],
@@ -97,6 +100,11 @@ def widen(text: str) -> str:
 
 def read_numbers(text: str) -> list[Number]:
     """Every number in ``text`` with its unit, in order of position."""
+    return list(_read_numbers(text))
+
+
+@lru_cache(maxsize=16384)  # the grounding check reads the same passages' lines for every answer citing them
+def _read_numbers(text: str) -> tuple[Number, ...]:
     text = widen(text)
     found: list[Number] = []
     taken: list[tuple[int, int]] = []
@@ -139,7 +147,13 @@ def read_numbers(text: str) -> list[Number]:
             continue  # the verb
         add(Number(float(_MONTHS[word.lower()]), "month", match.start(), match.end(), match.group(),
                    hedged=len(word) <= 3 and word.lower() != "may"))
-    return sorted(found, key=lambda n: n.start)
+    return tuple(sorted(found, key=lambda n: n.start))
+
+
+@lru_cache(maxsize=16384)
+def content_words(text: str) -> frozenset[str]:
+    """The words of ``text`` that carry content, numbers left out (they are compared by value)."""
+    return frozenset(word for word in tokenize(text) if not any(c.isdigit() or c in CHINESE_NUMERALS for c in word))
 
 
 def _unit(written: str | None) -> str | None:

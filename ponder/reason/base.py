@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from ponder.config import ReasonConfig
 from ponder.llm import Delta, Generation, OpenAICompatibleLLM
 from ponder.reason.citations import citation
+from ponder.reason.compute import compute, computed_answer
 from ponder.reason.conflicts import find_conflicts
 from ponder.reason.extractive import SentenceScorer, choice_schema, chosen_numbers, scorer_picks
 from ponder.reason.grounding import GroundingChecker
@@ -116,9 +117,16 @@ class Mode:
     def extract(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered) -> Generation | None:
         """The answer as the passage sentence(s) that answer the question, quoted with citations:
         a chat model chooses among the best-ranked candidates (held to their numbers; an unusable
-        choice quotes the best-ranked one); for a base model the best-ranked are quoted. None when
-        the passages have no sentence to quote."""
+        choice quotes the best-ranked one); for a base model the best-ranked are quoted. A numeric
+        question whose operands the passages hold is computed instead, its working stated
+        (:mod:`ponder.reason.compute`). None when the passages have no sentence to quote."""
         started = time.perf_counter()
+        computed = compute(run.question, numbered)
+        if computed is not None:  # a numeric question the passages' tables or sentences answer by arithmetic
+            return self.quoted(run, computed_answer(computed, run.language), started, stage="calculate",
+                               shape=computed.shape, expression=computed.expression, result=computed.result_text(),
+                               operands=[{"passage": o.marker, "label": o.label, "year": o.year, "written": o.text}
+                                         for o in computed.operands])
         candidates = self.evidence.scorer.candidates(run.question, numbered)
         ranked_s = time.perf_counter() - started
         run.timings["answer"] += ranked_s  # ranking is part of answering (a chooser's call adds to it)
@@ -144,11 +152,11 @@ class Mode:
                            chosen_by=chooser, seconds_ranking=round(ranked_s, 4))
 
     def quoted(self, run: Run, text: str, started: float, model: str = "", thinking: str = "",
-               **note: Any) -> Generation:
-        """An answer quoted from the passages, not written: noted in the trace as ``extract``,
-        streamed, and never asked again (asking again would quote the same)."""
+               stage: str = "extract", **note: Any) -> Generation:
+        """An answer quoted from the passages (or computed from them), not written: noted in the
+        trace as ``stage``, streamed, and never asked again (asking again would give the same)."""
         run.writer = None
-        run.note("extract", **note)
+        run.note(stage, **note)
         if run.listener:
             run.listener(Delta("text", text))
         return Generation(text, thinking, Usage(), time.perf_counter() - started, model, "extractive")

@@ -98,7 +98,7 @@ class GroundingChecker:
                 why = f"stated {number.text}; the working {stated.expression} gives {_rounded(stated, number.text)}"
                 flags.append(Flag(number.text, "number", number.start, number.end, why))
                 continue
-            working = next((w for w in shown if _values(number) & {round(float(w.stated), 6)}), None)
+            working = next((w for w in shown if _values(number) & {round(abs(float(w.stated)), 6)}), None)
             if working is not None:
                 derivations.append(Derivation(number.text, working.expression, (), shown=True))
                 continue

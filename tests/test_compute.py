@@ -4,7 +4,6 @@ grounding check recomputes it; English and Chinese."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest

@@ -29,17 +29,9 @@ from decimal import Decimal
 
 from common import header, percentile, shared_dir
 
+from ponder.evaluate.datasets import tatqa_context_markdown
 from ponder.reason.grounding import GroundingChecker
 from ponder.types import Chunk, Hit
-
-
-def context_text(context: dict) -> str:
-    rows = context["table"]["table"]
-    lines = ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-    if len(lines) > 1:
-        lines.insert(1, "|" + "---|" * len(rows[0]))
-    paragraphs = [p["text"] for p in sorted(context["paragraphs"], key=lambda p: p.get("order", 0))]
-    return "\n".join(lines) + "\n\n" + "\n\n".join(paragraphs)
 
 
 def written(value: float, scale: str) -> str:
@@ -65,7 +57,7 @@ def main() -> None:
     first_seconds: list[float] = []  # the first answer over each context: its lines not yet read
     for position, context in enumerate(data[:args.limit]):
         half = "even" if position % 2 == 0 else "odd"
-        text = context_text(context)
+        text = tatqa_context_markdown(context)
         numbered = [(1, Hit(Chunk("c1", "d1", "context.md", text, 0, len(text)), 1.0, "bm25", 1))]
         first_of_context = True
         for question in context["questions"]:

@@ -264,8 +264,8 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
 @app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Argument(None, help="rgb:NAME_OR_FILE, hotpotqa:NAME_OR_FILE, jsonl:FILE or "
-                                            "beir:FOLDER."),
+    dataset: Optional[str] = typer.Argument(None, help="rgb:NAME_OR_FILE, hotpotqa:NAME_OR_FILE, "
+                                            "tatqa:NAME_OR_FILE, jsonl:FILE or beir:FOLDER."),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder; run again to resume."),
     compare: Optional[tuple[Path, Path]] = typer.Option(None, "--compare", help="Compare two report folders "
                                                         "(BEFORE AFTER) instead of running."),

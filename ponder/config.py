@@ -303,6 +303,9 @@ class ReasonConfig(_Section):
         "auto", description="generative: the model writes the answer; extractive: the passage sentences that "
                             "answer it, quoted with citations (nothing invented); auto: extractive for base "
                             "models (the embedded one), generative for the rest.")
+    calculator: bool = Field(True, description="Compute numeric questions (change, percentage change, average, "
+                             "total, share, ratio, difference) from the passages' tables and sentences, the "
+                             "working stated, where answers are extractive; false: quote sentences only.")
     send_images: bool = Field(False, description="Send a figure passage's image with it (OpenAI image_url "
                                                  "content) to chat-style models that accept images; otherwise "
                                                  "its description stands for it.")

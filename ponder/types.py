@@ -340,6 +340,7 @@ class Grounding:
     seconds: float = 0.0
     action: str = ""  # what reason.on_unsupported did: "", "retried", "refused"
     derivations: list[Derivation] = field(default_factory=list)  # numbers computed from the passages
+    written_numbers: int = 0  # numbers of the answer that a passage or the question writes
 
     @property
     def unsupported_sentences(self) -> list[SentenceSupport]:

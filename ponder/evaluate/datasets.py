@@ -11,6 +11,10 @@ bring one) their own corpus. Loaders register by name and are picked with ``kind
   own JSON format (Yang et al., EMNLP 2018): every question's ten paragraphs join one corpus, each
   a Markdown document headed by its article title; a question's relevant passages are those its
   ``supporting_facts`` name (usually two, from different articles).
+* ``tatqa:dev`` (``tatqa_dataset_dev.json`` under ``shared/data/tatqa``, or a file) — TAT-QA in its
+  raw JSON (Zhu et al., ACL 2021): every context (a financial report's table and its paragraphs)
+  is one Markdown document, the table as a Markdown table; a question's relevant passage is its
+  context, and its gold record (answer, type, scale, source) is kept for TAT-QA's own scores.
 * ``beir:folder`` — BEIR layout: ``corpus.jsonl`` (``_id``, ``title``, ``text``),
   ``queries.jsonl`` (``_id``, ``text``, optional ``answers``), ``qrels/test.tsv`` (or ``qrels.tsv``).
 
@@ -39,6 +43,7 @@ class EvalQuestion:
     relevant: frozenset[str] = frozenset()  # passage or document ids
     type: str = ""
     counterfactual: str = ""  # RGB *_fact: the wrong answer the counterfactual passages state
+    gold: dict[str, Any] = field(default_factory=dict, hash=False)  # TAT-QA: the record its own metric scores
 
 
 @dataclass
@@ -157,8 +162,48 @@ def load_beir(location: str, shared: Path | None = None, limit: int | None = Non
     return Dataset(f"beir:{folder.name}", questions[:limit] if limit else questions, corpus)
 
 
+def tatqa_context_markdown(context: dict[str, Any]) -> str:
+    """A TAT-QA context as one document: its table as a Markdown table, then its paragraphs."""
+    rows = context["table"]["table"]
+    lines = ["| " + " | ".join(" ".join(str(cell).split()).replace("|", "/") for cell in row) + " |" for row in rows]
+    if len(lines) > 1:
+        lines.insert(1, "|" + "---|" * len(rows[0]))
+    paragraphs = [p["text"] for p in sorted(context["paragraphs"], key=lambda p: p.get("order", 0))]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def load_tatqa(location: str, shared: Path | None = None, limit: int | None = None) -> Dataset:
+    path = Path(location)
+    if not path.suffix and shared is not None:
+        path = shared / "data" / "tatqa" / f"tatqa_dataset_{location}.json"
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        contexts = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from None
+    corpus, questions = {}, []
+    for number, context in enumerate(contexts):
+        try:
+            passage_id = f"t{number:05d}"
+            corpus[passage_id] = tatqa_context_markdown(context)
+            for row in sorted(context["questions"], key=lambda q: q.get("order", 0)):
+                answer = row["answer"]
+                answers = [str(a) for a in answer] if isinstance(answer, list) else [f"{answer:g}" if isinstance(
+                    answer, float) else str(answer)]
+                gold = {key: row.get(key, "") for key in ("answer", "answer_type", "scale", "answer_from")}
+                questions.append(EvalQuestion(str(row["uid"]), row["question"].strip(), [answers] if len(
+                    answers) > 1 else answers, frozenset({passage_id}), f"{row['answer_type']}/{row['answer_from']}",
+                    gold={**gold, "question": row["question"]}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{path}: context {number} is not in TAT-QA's format ({exc!r})") from None
+        if limit and len(questions) >= limit:
+            break
+    return Dataset(f"tatqa:{path.stem}", questions[:limit] if limit else questions, corpus, corpus_suffix=".md")
+
+
 LOADERS: dict[str, Callable[[str, Path | None, int | None], Dataset]] = {
-    "rgb": load_rgb, "jsonl": load_jsonl, "hotpotqa": load_hotpotqa, "beir": load_beir,
+    "rgb": load_rgb, "jsonl": load_jsonl, "hotpotqa": load_hotpotqa, "tatqa": load_tatqa, "beir": load_beir,
 }
 
 

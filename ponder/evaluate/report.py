@@ -100,6 +100,10 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             **_grounding_summary(system_rows),
             "by_type": {t: _mean([s["correct"] for row, s in zip(system_rows, scored) if row["type"] == t])
                         for t in sorted({row["type"] for row in system_rows if row["type"]})},
+            # TAT-QA's numeracy-focused F1 (its exact match is the accuracy), overall and by answer type / source
+            "f1": _mean([s.get("f1") for s in scored]),
+            "by_type_f1": {t: _mean([s.get("f1") for row, s in zip(system_rows, scored) if row["type"] == t])
+                           for t in sorted({row["type"] for row in system_rows if row["type"]})},
         }
     return table
 
@@ -120,6 +124,10 @@ def _grounding_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "accuracy_supported": _mean([row["scores"]["correct"] for row in supported]),
         "accuracy_unsupported": _mean([row["scores"]["correct"] for row in unsupported]),
         "grounding_p50_ms": _percentile([g["seconds"] * 1000 for _, g in checked], 50),
+        # Per checked answer: numbers a passage writes, numbers derived from theirs, numbers neither backs.
+        "numbers_written": _mean([g.get("written_numbers", 0) for _, g in checked]),
+        "numbers_derived": _mean([len(g.get("derivations", [])) for _, g in checked]),
+        "numbers_unsupported": _mean([sum(f["kind"] == "number" for f in g["flags"]) for _, g in checked]),
     }
 
 
@@ -216,6 +224,13 @@ def _write_markdown(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]]
         parts += [f"| {s} | " + " | ".join(_cell(row["by_type"].get(t), "accuracy") for t in types) + " |"
                   for s, row in table.items()]
         parts.append("")
+    if any(row["f1"] is not None for row in table.values()):
+        parts += ["## Numeracy F1 by question type (TAT-QA)", "", "Accuracy above is TAT-QA's exact match; this is its "
+                  "numeracy-focused F1 (equal to exact match for arithmetic and count answers).", "",
+                  "| system | all | " + " | ".join(types) + " |", "|---|---|" + "---|" * len(types)]
+        parts += [f"| {s} | {_cell(row['f1'], 'accuracy')} | " + " | ".join(
+            _cell(row["by_type_f1"].get(t), "accuracy") for t in types) + " |" for s, row in table.items()]
+        parts.append("")
     if any(row["follows_counterfactual"] is not None for row in table.values()):
         parts += ["## Counterfactual passages", "", "| system | follows the wrong documents | flags the conflict |",
                   "|---|---|---|"]
@@ -226,13 +241,16 @@ def _write_markdown(rows: list[dict[str, Any]], table: dict[str, dict[str, Any]]
         parts += ["## Grounding check", "",
                   "Each answer checked against its passages (refusals are not checked). unsupported: share of "
                   "answers with a sentence, number or name no passage supports; flagged: share with an unsupported "
-                  "number or name; then accuracy apart for the answers found supported and for the rest.", "",
+                  "number or name; then accuracy apart for the answers found supported and for the rest; "
+                  "numbers per answer: written by a passage, derived from theirs (computed), or neither.", "",
                   "| system | checked | unsupported | flagged number/name | accuracy if supported | "
-                  "accuracy if not | check p50 ms |", "|---|---|---|---|---|---|---|"]
+                  "accuracy if not | check p50 ms | numbers written | derived | unsupported |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         parts += [f"| {s} | {row['checked']} | {_cell(row['unsupported_rate'], 'x')} | "
                   f"{_cell(row['flagged_rate'], 'x')} | {_cell(row['accuracy_supported'], 'x')} | "
-                  f"{_cell(row['accuracy_unsupported'], 'x')} | {_cell(row['grounding_p50_ms'], 'x_s')} |"
-                  for s, row in table.items()]
+                  f"{_cell(row['accuracy_unsupported'], 'x')} | {_cell(row['grounding_p50_ms'], 'x_s')} | "
+                  f"{_cell(row['numbers_written'], 'x_s')} | {_cell(row['numbers_derived'], 'x_s')} | "
+                  f"{_cell(row['numbers_unsupported'], 'x_s')} |" for s, row in table.items()]
         parts.append("")
     parts += ["## Latency per stage (p50 / p95 seconds)", "", "| system | stage | p50 | p95 |", "|---|---|---|---|"]
     for system, row in table.items():

@@ -18,6 +18,7 @@ from typing import Any
 from ponder.evaluate.answers import answer_correct, answer_groups, flags_conflict, is_refusal, normalise
 from ponder.evaluate.datasets import EvalQuestion
 from ponder.evaluate.metrics import mrr_at, recall_at
+from ponder.evaluate.tatqa import tatqa_scores
 from ponder.types import Answer, Chunk
 
 RECALL_K = (5, 20)
@@ -71,6 +72,10 @@ def score_answer(question: EvalQuestion, answer: Answer, prices: dict[str, Price
     scores["mrr@10"] = mrr_at(retrieved, relevant, 10) if relevant else None
     scores["citation_precision"], scores["citation_recall"] = _citation_quality(
         question, answer, cited, given, relevant)
+    if question.gold:  # TAT-QA: its exact match is the accuracy, its numeracy F1 beside it
+        tatqa = tatqa_scores(answer.text, question.gold)
+        scores["correct"], scores["f1"] = bool(tatqa["em"]), tatqa["f1"]
+        scores["predicted"], scores["predicted_scale"] = tatqa["predicted"], tatqa["scale"]
     if question.counterfactual:
         scores["follows_counterfactual"] = (normalise(question.counterfactual) in normalise(answer.text)
                                             and not answer_correct(answer.text, question.answers))

@@ -121,7 +121,7 @@ class Mode:
         question whose operands the passages hold is computed instead, its working stated
         (:mod:`ponder.reason.compute`). None when the passages have no sentence to quote."""
         started = time.perf_counter()
-        computed = compute(run.question, numbered)
+        computed = compute(run.question, numbered) if self.settings.calculator else None
         if computed is not None:  # a numeric question the passages' tables or sentences answer by arithmetic
             return self.quoted(run, computed_answer(computed, run.language), started, stage="calculate",
                                shape=computed.shape, expression=computed.expression, result=computed.result_text(),

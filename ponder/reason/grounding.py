@@ -66,7 +66,7 @@ class GroundingChecker:
         plain = _MARKERS.sub(lambda m: " " * len(m.group()), text)  # same offsets, no "[1]" to read as a number
         plain = _without_lead_ins(plain)
         numbers = read_numbers(plain)
-        number_flags, derivations = self._numbers(question, plain, thinking, numbers, everything)
+        number_flags, derivations, written = self._numbers(question, plain, thinking, numbers, everything)
         flags = number_flags + self._proper_names(question, plain, numbers, everything)
         sentences = self._sentences(text, plain, scored_against, {n: given[n].chunk.id for n in scored_against})
         backed = [s for s in sentences if s.supported and not any(s.start <= f.start < s.end for f in flags)]
@@ -77,21 +77,26 @@ class GroundingChecker:
         else:
             verdict = "partly supported"
         return Grounding(verdict, sorted(flags, key=lambda f: f.start), sentences,
-                         "cited" if cited_numbers else "given", time.perf_counter() - started, derivations=derivations)
+                         "cited" if cited_numbers else "given", time.perf_counter() - started, derivations=derivations,
+                         written_numbers=written)
 
     # -- numbers and names ------------------------------------------------------------------------
     def _numbers(self, question: str, answer: str, thinking: str, numbers: list[Number],
-                 everything: dict[int, str]) -> tuple[list[Flag], list[Derivation]]:
+                 everything: dict[int, str]) -> tuple[list[Flag], list[Derivation], int]:
         """Flags for the numbers no passage writes and none derives; the derivations of the others
-        (working the answer or its thinking shows, else a one-step search over the passages)."""
+        (working the answer or its thinking shows, else a one-step search over the passages); how
+        many a passage or the question writes."""
         asked = {value for n in read_numbers(question) for value in _values(n)}
         passages = [p for text in everything.values() for p in read_numbers(text)]
         workings = stated_working(answer)
         shown = [w for w in workings + stated_working(thinking) if w.correct and _operands_given(w, passages, asked)]
         search: DerivationSearch | None = None
-        flags, derivations = [], []
+        flags, derivations, written = [], [], 0
         for number in numbers:
-            if number.hedged or asked & _values(number) or any(_backs(p, number) for p in passages):
+            if number.hedged:
+                continue
+            if asked & _values(number) or any(_backs(p, number) for p in passages):
+                written += 1
                 continue
             stated = next((w for w in workings if w.start <= number.start < w.end), None)
             if stated is not None and stated.computed is not None and not stated.correct:
@@ -111,7 +116,7 @@ class GroundingChecker:
             why = (f"the passages give {number.text.split()[0]} only in {', '.join(units)}" if units
                    else "no passage gives this number")
             flags.append(Flag(number.text, "number", number.start, number.end, why))
-        return flags, derivations
+        return flags, derivations, written
 
     def _proper_names(self, question: str, answer: str, numbers: list[Number],
                       everything: dict[int, str]) -> list[Flag]:

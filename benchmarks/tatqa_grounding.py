@@ -6,6 +6,8 @@ gold answer is written as "The answer is X [1]." and checked against it:
 * arithmetic answers (computed, so no passage writes them): judged supported, and not flagged;
 * the same answers with a wrong number (X × 1.1 at X's rounding): flagged;
 * span answers (copied from the passage): judged supported / no number flagged;
+* the hand-labelled Chinese answers the tests keep (tests/data/grounding_numbers_zh.json): the
+  number flags' precision and recall;
 * the check's time per answer (p50, p95), and for the first answer over each context alone (the
   passage's lines are read once and kept: later answers citing it are faster).
 
@@ -15,7 +17,7 @@ Percentages are written with "%" (TAT-QA's scale ``percent``); other scales are 
 the passages' tables write them. Arithmetic answers are split by their shape (TAT-QA's derivation
 with the numbers replaced by n) so that what one step cannot reach is visible.
 
-    python benchmarks/tatqa_grounding.py [--limit N]
+    python -m benchmarks.tatqa_grounding [--limit N]
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import time
 from collections import Counter
 from decimal import Decimal
 
-from common import header, percentile, shared_dir
-
+from benchmarks.common import header, percentile, shared_dir
 from ponder.evaluate.datasets import tatqa_context_markdown
 from ponder.reason.grounding import GroundingChecker
 from ponder.types import Chunk, Hit
+from tests.test_derivations import chinese_numbers_quality
 
 
 def written(value: float, scale: str) -> str:
@@ -92,6 +94,9 @@ def main() -> None:
           f"p95 {percentile(seconds, 95) * 1000:.1f} ms; the first answer over each context (its passage "
           f"not read before): p50 {percentile(first_seconds, 50) * 1000:.1f} ms, "
           f"p95 {percentile(first_seconds, 95) * 1000:.1f} ms\n")
+    precision, recall, answers = chinese_numbers_quality()
+    print(f"hand-labelled Chinese answers ({answers}): wrong number or working flagged, precision {precision:.3f}, "
+          f"recall {recall:.3f}\n")
     print("| derivation shape | supported | answers |\n|---|---|---|")
     counts = Counter({shape: len(values) for shape, values in by_shape.items()})
     for shape, count in counts.most_common(12):

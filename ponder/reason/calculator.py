@@ -35,7 +35,6 @@ class Calculation:
     expression: str
     value: Decimal | None
     operands: tuple[Decimal, ...] = ()
-    percent: bool = False  # an operand is a percentage ("12%" is 0.12)
     refusal: str = ""
 
     @property
@@ -77,8 +76,7 @@ def calculate(expression: str) -> Calculation:
             return Calculation(expression, None, tuple(parser.operands), refusal="division by zero")
         except ValueError as error:
             return Calculation(expression, None, tuple(parser.operands), refusal=str(error))
-    percent = any(kind == "number" and text.rstrip().endswith(("%", "％")) for kind, text in tokens)
-    return Calculation(expression, value, tuple(parser.operands), percent)
+    return Calculation(expression, value, tuple(parser.operands))
 
 
 def decimal_of(written: str, keep_percent: bool = False) -> Decimal | None:

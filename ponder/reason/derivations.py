@@ -28,10 +28,21 @@ from typing import NamedTuple
 import numpy as np
 
 from ponder.reason.calculator import NUMBER, calculate, decimal_of
+from ponder.reason.compute import question_shape
 from ponder.reason.numbers import Number, content_words, read_numbers, widen
 
 MAX_NUMBERS = 200  # numbers of one unit searched pairwise (with their unscaled forms): 40,000 pairs a step
+# The steps a question's shape (ponder.reason.compute) allows: "同比增长" is a change, never a share.
+# "total" names items as often as it asks for a sum ("total debt"), so a sum question allows every step.
+_ALL_STEPS = frozenset({"+", "−", "mean", "×", "/", "change", "share", "pp", "sum share", "total"})
+_STEPS_FOR = {"percent_change": frozenset({"change", "pp", "−"}),
+              "share": frozenset({"share", "sum share", "/"}),
+              "average": frozenset({"mean", "+", "−", "/", "total"}),  # "average cost per employee" is a ratio
+              "change": frozenset({"−", "change", "pp"}),
+              "difference": frozenset({"−", "pp", "change"})}
 MAX_SUMS = 2000  # related pairs whose sum is tried as a share of a third number
+_TOTAL = re.compile(r"\btotal\b|合计|总计|总额|小计", re.IGNORECASE)  # a total row is every share's denominator
+_MAGNITUDE = re.compile(r"亿|万|千|million|billion|thousand", re.IGNORECASE)
 _OPERAND = rf"[\(（]?\s*[-−–]?\s*{NUMBER}\s*[\)）]*"
 # "<expression> = <result>": numbers (with scale, %, currency), operators, parentheses; then = or ≈.
 _WORKING = re.compile(rf"(?P<expression>{_OPERAND}(?:\s*[+\-−–*×x/÷]\s*{_OPERAND})+)\s*(?:=|≈|≒)\s*"
@@ -62,11 +73,14 @@ def stated_working(text: str) -> list[Working]:
         if not calculation.ok and calculation.refusal != "division by zero":
             continue  # not arithmetic: nothing was stated
         computed = calculation.value
-        stated = decimal_of(match.group("result"), keep_percent=True)
+        result = match.group("result")
+        if not _MAGNITUDE.search(match.group("expression")):
+            result = _MAGNITUDE.sub("", result)  # "2,400 + 800 = 3,200万元": the table's unit, not a scale applied
+        stated = decimal_of(result, keep_percent=True)
         if stated is None:
             continue
-        if match.group("result").rstrip().endswith(("%", "％")) and not calculation.percent and computed is not None:
-            computed *= 100  # "(7.2 − 5.1) / 5.1 ≈ 41%": a ratio stated as a percentage
+        if match.group("result").rstrip().endswith(("%", "％")) and computed is not None:
+            computed *= 100  # "(7.2 − 5.1) / 5.1 ≈ 41%", "32.4% − 29.8% = 2.6%": a fraction stated in percent
         found.append(Working(" ".join(match.group("expression").split()), stated, computed, calculation.operands,
                              match.start("result"), match.end("result")))
     return found
@@ -96,7 +110,8 @@ class DerivationSearch:
         # Rows and lines that share a word with the question hold its operands ("the change in Other"),
         # and a table's columns headed by a year hold them only for the years asked about.
         asked = content_words(question)
-        about = {place.row for place in places if place.row != -1 and asked & content_words(place.line)}
+        about = {place.row for place in places if place.row != -1 and (
+            asked & content_words(place.line) or _TOTAL.search(place.line))}
         if about:
             places = [place for place in places if place.row in about or place.row == -1]
         years = _years(question)
@@ -117,6 +132,7 @@ class DerivationSearch:
         # Dates are related wherever they stand ("opened in 1987 … closed in 2011").
         self._groups = {key: _Operands(found, key[0] == "year-date") for key, found in by_unit.items()}
         self._runs = [run for marker, text in passages.items() for run in _table_runs(text, marker)]
+        self._steps = _STEPS_FOR.get(question_shape(question) or "", _ALL_STEPS)
 
     def find(self, number: Number) -> Found | None:
         """How the answer's ``number`` follows in one step, or None. A whole number under 10 is never
@@ -135,7 +151,9 @@ class DerivationSearch:
 
     def _pairs(self, target: float, tolerance: float, unit: str | None) -> Found | None:
         # An answer that writes no unit may add or subtract numbers of any one unit ("$1,496.5").
-        same = [group for (of, _), group in self._groups.items() if of != "year-date" and (unit is None or of == unit)]
+        # One with a unit may use numbers of that unit or of none (a table's cells, its unit in the header).
+        same = [group for (of, _), group in self._groups.items()
+                if of != "year-date" and (unit is None or of in (unit, None))]
         if unit in ("year", None) and ("year-date", False) in self._groups:  # 2011 − 1987 = 24 (years)
             same.append(self._groups[("year-date", False)])
         steps: list[tuple[str, _Operands]] = [(step, group) for group in same for step in ("+", "−", "mean")]
@@ -144,24 +162,26 @@ class DerivationSearch:
             steps += [(step, group) for group in ratios
                       for step in (("change", "share", "pp") if unit == "percent" else ("/", "×"))]
         for step, group in steps:
-            found = group.pair(step, target, tolerance)
+            found = group.pair(step, target, tolerance) if step in self._steps else None
             if found is not None:
                 return found
-        if unit in (None, "percent"):  # the share of two items together: (a + b) / total
+        if unit in (None, "percent") and "sum share" in self._steps:  # two items together: (a + b) / total
             return next((found for group in ratios
                          if (found := group.share_of_sum(target, tolerance, percent=unit == "percent"))), None)
         return None
 
     def _table(self, target: float, tolerance: float) -> Found | None:
+        if "total" not in self._steps and "mean" not in self._steps:
+            return None
         for marker, cells in self._runs:
             for length in range(2, len(cells) + 1):
                 for start in range(len(cells) - length + 1):
                     run = cells[start:start + length]
                     total = sum(value for value, _ in run)
                     written = " + ".join(text for _, text in run)
-                    if abs(abs(total) - abs(target)) <= tolerance:
+                    if "total" in self._steps and abs(abs(total) - abs(target)) <= tolerance:
                         return Found(written, (marker,))
-                    if abs(abs(total / length) - abs(target)) <= tolerance:
+                    if "mean" in self._steps and abs(abs(total / length) - abs(target)) <= tolerance:
                         return Found(f"({written}) / {length}", (marker,))
         return None
 

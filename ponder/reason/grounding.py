@@ -93,8 +93,9 @@ class GroundingChecker:
         search: DerivationSearch | None = None
         flags, derivations, written = [], [], 0
         for number in numbers:
-            if number.hedged:
-                continue
+            words_only = not any(c.isdigit() for c in number.text)
+            if number.hedged or (number.unit is None and number.value < 10 and words_only):
+                continue  # "两项", "the two": a count of what the answer itself lists
             if asked & _values(number) or any(_backs(p, number) for p in passages):
                 written += 1
                 continue

@@ -147,6 +147,34 @@ def test_big_table_is_split_by_rows_with_the_header_repeated(tmp_path: Path) -> 
     assert all(c.heading_path == ("Prices",) for c in chunks)
 
 
+REPORT_TABLE = "| | Years Ended September 30, | |\n|---|---|---|\n| | 2019 | 2018 |\n" + "".join(
+    f"| Segment {n} revenue | {1000 + n * 37:,}.5 | {900 + n * 31:,}.2 |\n" for n in range(30))
+
+
+@pytest.mark.parametrize("before, note", [
+    ("Revenue by segment (in millions) is shown below.", "(in millions)"),
+    ("各分部收入如下，单位：万元。", "单位：万元"),
+])
+def test_a_split_table_repeats_its_header_rows_and_unit_in_every_chunk(tmp_path: Path, before: str,
+                                                                       note: str) -> None:
+    text = f"# Segments\n\n{before}\n\n{REPORT_TABLE}\nThat was the table.\n"
+    document, chunks = _chunks(tmp_path, "segments.md", text, size=90, overlap=0)
+    table_chunks = [c for c in chunks if "Segment" in c.text and "revenue |" in c.text]
+    assert len(table_chunks) >= 3
+    for chunk in table_chunks:
+        assert note in chunk.text.splitlines()[0] or before in chunk.text  # the unit, first or in the sentence
+        table_lines = [line for line in chunk.text.splitlines() if line.startswith("|")]
+        assert table_lines[:3] == REPORT_TABLE.splitlines()[:3]  # both header rows and the separator
+        assert document.text[chunk.start:chunk.end] in chunk.text
+    rows = [line for c in table_chunks for line in c.text.splitlines() if line.startswith("| Segment")]
+    assert rows == REPORT_TABLE.splitlines()[3:]  # every row once, in order
+
+
+def test_a_table_without_a_stated_unit_gets_no_note(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path, "prices.md", f"# Prices\n\nThe table below lists prices.\n\n{TABLE}", 80, 0)
+    assert all(not c.text.startswith("(") for c in chunks)
+
+
 def test_code_blocks_are_not_cut_mid_line_and_keep_their_fence(tmp_path: Path) -> None:
     code = "```python\n" + "".join(f"value_{n} = compute({n}, scale=2)  # step {n}\n" for n in range(40)) + "```\n"
     _, chunks = _chunks(tmp_path, "code.md", "# Code\n\n" + code, size=90, overlap=10)

@@ -10,7 +10,9 @@
 4. **Packing.** Units are packed greedily up to ``chunk_size`` tokens, preferring to cut at a
    paragraph or block end in the chunk's second half. The next chunk repeats the last whole
    sentences of the previous one, up to ``chunk_overlap`` tokens (never table rows or code). A chunk
-   that starts inside a split table repeats the header row; inside split code, the fence.
+   that starts inside a split table repeats the header rows; inside split code, the fence. A
+   table's unit ("in millions", "单位：万元"), stated in the sentence before it, heads every chunk
+   that starts at or inside the table: its numbers are never read in the wrong scale.
 
 Tokens are counted by ``count_tokens`` (see :func:`ponder.text.token_counter`; the ingest stage
 uses the embedder's tokenizer by default). Deterministic: the same document gives the same chunks and ids.
@@ -36,6 +38,12 @@ TokenCounter = Callable[[str], int]
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
 _TABLE_LINE = re.compile(r"^[ \t]*\|")
+# How a report states the unit of a table's numbers, in a caption, a header or the sentence before it.
+_SCALE_NOTE = re.compile(
+    r"\((?:[^()\n]{0,20}\b)?in (?:thousands|millions|billions)(?: of [a-z. ]{2,20})?\)|"
+    r"\b(?:in|amounts in|dollars in|figures in) (?:thousands|millions|billions)(?: of [a-z. ]{2,20}?)?\b|"
+    r"[$€£¥]\s?'?000s?|(?:\bUS)?\$\s?(?:m|bn|million|billion)\b|"
+    r"单位[:：]\s*[^\s|，。；]{1,10}|[（(](?:人民币)?[千万亿百]?元[)）]", re.IGNORECASE)
 _TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n\s*")
@@ -80,7 +88,8 @@ def chunk_document(document: Document, chunk_size: int, chunk_overlap: int,
     for section in _sections(document):
         if not text[section.body_start:section.end].strip():
             continue
-        units = [unit for block in _blocks(text, section) for unit in _units(text, block, chunk_size, count_tokens)]
+        units = [unit for block in _blocks(text, section)
+                 for unit in _units(text, block, chunk_size, count_tokens, section.start)]
         for group in _pack(units, chunk_size, chunk_overlap, count_tokens):
             start, end = _strip(text, group[0].start, group[-1].end)
             body = text[start:end]
@@ -152,13 +161,14 @@ def _blocks(text: str, section: _Section) -> list[_Block]:
     return blocks
 
 
-def _units(text: str, block: _Block, limit: int, count: TokenCounter) -> list[_Unit]:
+def _units(text: str, block: _Block, limit: int, count: TokenCounter, section_start: int) -> list[_Unit]:
     if block.kind == "text":
         return _sentence_units(text, block, limit, count)
+    note = _scale_note(text, block.start, block.end, section_start) if block.kind == "table" else ""
     tokens = count(text[block.start:block.end])
     if tokens <= limit:
-        return [_Unit(block.start, block.end, tokens, block.kind, ends_block=True)]
-    return _line_units(text, block, count)
+        return [_Unit(block.start, block.end, tokens, block.kind, ends_block=True, header=note)]
+    return _line_units(text, block, count, note)
 
 
 def _sentence_units(text: str, block: _Block, limit: int, count: TokenCounter) -> list[_Unit]:
@@ -179,17 +189,21 @@ def _sentence_units(text: str, block: _Block, limit: int, count: TokenCounter) -
     return units
 
 
-def _line_units(text: str, block: _Block, count: TokenCounter) -> list[_Unit]:
+def _line_units(text: str, block: _Block, count: TokenCounter, note: str = "") -> list[_Unit]:
     """A table or code block too big for one chunk: one unit per row / line, never cut inside one.
 
-    The header (a table's header row and separator, a code block's opening fence) stays with the
-    first row and is repeated in front of any chunk that starts further down.
+    The header (a table's header rows and separator, a code block's opening fence) stays with the
+    first row and is repeated in front of any chunk that starts further down, after the table's
+    unit ``note`` ("in millions") when it has one.
     """
     lines = text[block.start:block.end].splitlines(keepends=True)
     header_lines = 1
     if block.kind == "table" and len(lines) > 1 and _TABLE_SEPARATOR.match(lines[1]):
         header_lines = 2
-    header = "".join(lines[:header_lines]).rstrip("\n")
+        # Header rows below the separator ("| | 2019 | 2018 |", "| | $'000 | $'000 |") head every chunk too.
+        while header_lines < min(len(lines) - 1, 5) and _is_header_row(lines[header_lines]):
+            header_lines += 1
+    header = "\n".join(filter(None, [note, "".join(lines[:header_lines]).rstrip("\n")]))
     closed = block.kind == "code" and len(lines) > 1 and _FENCE.match(lines[-1])
     footer = lines[-1].rstrip("\n") if closed else ""
     units: list[_Unit] = []
@@ -200,9 +214,27 @@ def _line_units(text: str, block: _Block, count: TokenCounter) -> list[_Unit]:
         end = offset + len(line)
         last = number == len(rows) - 1
         units.append(_Unit(start, end, count(text[start:end]), block.kind, ends_block=last,
-                           header="" if number == 0 else header, footer="" if last else footer))
+                           header=note if number == 0 else header, footer="" if last else footer))
         offset = end
     return units
+
+
+def _is_header_row(line: str) -> bool:
+    """A table row with no amount in it: labels, years, units."""
+    cells = line.strip().strip("|").split("|")
+    return all(not re.search(r"\d", cell) or re.fullmatch(r"\s*(?:19|20)\d\d\s*", cell) for cell in cells[1:])
+
+
+def _scale_note(text: str, block_start: int, block_end: int, section_start: int) -> str:
+    """The unit or scale a table's numbers are in, as its header or the text just before it states
+    it ("in millions", "$'000", "单位：万元"): it travels with every chunk of the table. Empty when
+    the header states it (it is repeated anyway) or nothing does."""
+    header_end = text.find("\n", text.find("\n", block_start) + 1)
+    if _SCALE_NOTE.search(text, block_start, header_end if header_end > 0 else block_end):
+        return ""
+    before = text[max(section_start, block_start - 400):block_start]
+    found = list(_SCALE_NOTE.finditer(before))
+    return found[-1].group().strip() if found else ""
 
 
 def _split_oversized(text: str, start: int, end: int, limit: int, count: TokenCounter) -> list[tuple[int, int]]:

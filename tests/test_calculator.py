@@ -3,6 +3,7 @@ for anything that is not arithmetic — never a hang, never code run."""
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -54,3 +55,85 @@ def test_what_is_not_arithmetic_is_refused_with_the_reason(expression: str, refu
 ])
 def test_results_are_written_at_their_rounding(value: Decimal, decimals: int, text: str) -> None:
     assert written(value, decimals) == text
+
+
+# -- the calculator in the reasoning modes (program of thought), against a replayed model ------------
+SALES = ("# Sales\n\nContract revenue, in millions.\n\n| Contract | 2019 | 2018 |\n|---|---|---|\n"
+         "| Fixed price | 1,452.4 | 1,146.2 |\n| Other | 44.1 | 56.7 |\n| Total sales | 1,496.5 | 1,202.9 |\n")
+CHANGE = "What was the change in Other from 2018 to 2019?"
+
+
+@pytest.fixture
+def ponder(make_ponder, provider, tmp_path):
+    from tests.conftest import write
+
+    instance = make_ponder(**{
+        "retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
+        "reasoner.base_url": provider.url, "reasoner.model": "deepseek-reasoner", "chat.retries": 0,
+        "reasoner.retries": 0})
+    instance.ingest([write(tmp_path / "docs" / "sales.md", SALES)])
+    return instance
+
+
+def _reply(content: str, thinking: str | None = None):
+    from tests.fake_provider import Reply, chat_response
+
+    return Reply(body=chat_response(content, "reasoning_content" if thinking else None, thinking,
+                                    {"prompt_tokens": 100, "completion_tokens": 10}))
+
+
+def test_the_reasoner_writes_the_arithmetic_and_ponder_computes_it(ponder, provider) -> None:
+    provider.replies += [
+        _reply('{"calculations": [{"what": "change in Other", "expression": "44.1 - 56.7"}, '
+               '{"what": "a tower of powers", "expression": "9**9**9"}]}'),
+        _reply("Other fell by 12.6, from 56.7 to 44.1 [1].", "Use the computed change."),
+    ]
+    answer = ponder.ask(CHANGE, mode="reasoner")
+    calculate_request = provider.requests[0]["json"]
+    assert calculate_request["model"] == "deepseek-reasoner"
+    assert "| Other | 44.1 | 56.7 |" in calculate_request["messages"][-1]["content"]  # the whole table
+    # deepseek-reasoner takes no response_format: the JSON is asked for in words and parsed from the reply
+    assert '{"calculations": [' in calculate_request["messages"][-1]["content"]
+    steps = [s.detail for s in answer.trace.steps if s.stage == "calculate"]
+    assert steps[0] == {"what": "change in Other", "expression": "44.1 - 56.7", "result": "-12.6", "refusal": ""}
+    assert steps[1]["result"] == "" and "powers are not supported" in steps[1]["refusal"]
+    answer_prompt = provider.requests[1]["json"]["messages"][-1]["content"]
+    assert "Ponder computed these exactly" in answer_prompt and "change in Other: 44.1 - 56.7 = -12.6" in answer_prompt
+    assert "9**9**9" not in answer_prompt  # a refused expression gives the writer nothing
+    assert answer.grounding.verdict == "supported"
+    assert [(d.text, d.shown) for d in answer.grounding.derivations] == [("12.6", True)]
+
+
+def test_an_unusable_calculation_reply_is_a_fallback_and_the_answer_is_still_written(ponder, provider) -> None:
+    provider.replies += [_reply("I would subtract them."), _reply("Other fell by 12.6 [1].")]
+    answer = ponder.ask(CHANGE, mode="reasoner")
+    assert answer.text == "Other fell by 12.6 [1]." and any(f.startswith("calculate:") for f in answer.fallbacks)
+    assert not [s for s in answer.trace.steps if s.stage == "calculate"]
+
+
+@pytest.mark.parametrize("mode, settings", [("direct", {}), ("reasoner", {"reason.calculator": False})])
+def test_look_ups_and_a_disabled_calculator_ask_for_no_arithmetic(make_ponder, provider, tmp_path, mode: str,
+                                                                  settings: dict) -> None:
+    from tests.conftest import write
+
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
+                            "reasoner.base_url": provider.url, "reasoner.model": "deepseek-reasoner",
+                            "chat.retries": 0, "reasoner.retries": 0, **settings})
+    ponder.ingest([write(tmp_path / "docs" / "sales.md", SALES)])
+    provider.replies.append(_reply("Other fell by 12.6 [1]."))
+    ponder.ask(CHANGE, mode=mode)
+    assert len(provider.requests) == 1 and "calculations" not in json.dumps(provider.requests[0]["json"])
+
+
+def test_think_then_answer_computes_once_for_both_models(ponder, provider) -> None:
+    provider.replies += [
+        _reply('{"calculations": [{"what": "percentage change in total sales", '
+               '"expression": "(1,496.5 - 1,202.9) / 1,202.9 * 100"}]}'),
+        _reply("Total sales grew by about 24.4%.", "Compare 2019 with 2018."),
+        _reply("Total sales grew by 24.41% [1]."),
+    ]
+    answer = ponder.ask("What was the percentage change in total sales from 2018 to 2019?", mode="think-then-answer")
+    assert len(provider.requests) == 3
+    for request in provider.requests[1:]:  # the reasoner thinking and the chat model writing both get the result
+        assert "(1,496.5 - 1,202.9) / 1,202.9 * 100 = 24.4077" in request["json"]["messages"][-1]["content"]
+    assert answer.grounding.verdict == "supported" and answer.grounding.derivations[0].shown

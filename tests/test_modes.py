@@ -198,9 +198,12 @@ def test_auto_routes_and_records_why(ponder, provider: FakeProvider) -> None:
     assert answer.mode == "auto → direct" and answer.route.startswith("lookup")
     assert answer.trace.steps[0].stage == "route" and sent(provider, 0)[0] == "fast-chat"
 
-    provider.replies.append(reply("Sixteen hours in total [1].", "2 x 8"))
+    # A numeric question: the reasoner first writes the arithmetic, Ponder computes it, then it answers.
+    provider.replies += [reply('{"calculations": [{"what": "two batches", "expression": "2 * 8"}]}'),
+                         reply("Sixteen hours in total [1].", "2 x 8")]
     answer = ponder.ask("How many hours of roasting do two batches of oolong take in total?", mode="auto")
-    assert answer.mode == "auto → reasoner" and sent(provider, 1)[0] == "deepseek-reasoner"
+    assert answer.mode == "auto → reasoner" and sent(provider, 1)[0] == sent(provider, 2)[0] == "deepseek-reasoner"
+    assert [s.detail["result"] for s in answer.trace.steps if s.stage == "calculate"] == ["16"]
 
 
 def test_llm_router_falls_back_to_the_rules(make_ponder, provider: FakeProvider) -> None:

@@ -65,6 +65,7 @@ LEADS = 5
 
 class AgenticMode(Mode):
     name = "agentic"
+    computes = True
 
     def __init__(self, models: Models, settings: ReasonConfig, leads: Leads | None = None,
                  evidence: Evidence | None = None):

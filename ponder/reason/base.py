@@ -15,8 +15,9 @@ from typing import Any, Sequence
 
 from ponder.config import ReasonConfig
 from ponder.llm import Delta, Generation, OpenAICompatibleLLM
+from ponder.reason.calculator import calculate, written
 from ponder.reason.citations import citation
-from ponder.reason.compute import compute, computed_answer
+from ponder.reason.compute import compute, computed_answer, question_shape
 from ponder.reason.conflicts import find_conflicts
 from ponder.reason.extractive import SentenceScorer, choice_schema, chosen_numbers, scorer_picks
 from ponder.reason.grounding import GroundingChecker
@@ -59,6 +60,7 @@ class Mode:
     """Base of the modes: subclasses set ``name`` and implement :meth:`answer`."""
 
     name = ""
+    computes = False  # the reasoning modes: the model writes a numeric answer's arithmetic, Ponder evaluates it
 
     def __init__(self, models: Models, settings: ReasonConfig, evidence: Evidence | None = None):
         self.models = models
@@ -104,11 +106,34 @@ class Mode:
                 quoted = self.extract(run, llm, numbered)
                 if quoted is not None:
                     return quoted
+        if self.computes and self.settings.calculator and question_shape(run.question):
+            notes = "\n\n".join(filter(None, [notes, self.calculations(run, llm, numbered)]))
         if llm.prompt_style == "completion":
             prompt: Any = answer_completion(run.question, numbered, run.language, notes)
             return run.generate(llm, prompt, purpose=purpose, stop=COMPLETION_STOP, stream=stream)
         return run.generate(llm, answer_messages(run.question, numbered, run.language, instruction, notes,
                                                  self.evidence.images), purpose=purpose, stream=stream)
+
+    def calculations(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered) -> str:
+        """Program of thought: the model writes the arithmetic a numeric answer needs (held by the
+        endpoint's constraint to a list of expressions), the calculator evaluates each exactly, and
+        the results go to whoever writes the answer. Each calculation is a ``calculate`` step of the
+        trace, with its result or the reason it was refused. Asked once per question."""
+        if run.calculations is None:
+            run.calculations = []
+            result = run.ask_json(llm, task_prompt(llm, "calculate", run.question, run.language, numbered,
+                                                   passage_chars=4000),
+                                  schema=CALCULATION_SCHEMA, validate=_calculations, purpose="calculate",
+                                  max_tokens=300)
+            for what, expression in result.value or []:
+                calculation = calculate(expression)
+                shown = written(calculation.value, 4) if calculation.value is not None else ""
+                run.note("calculate", what=what, expression=expression, result=shown, refusal=calculation.refusal)
+                if calculation.ok:
+                    run.calculations.append(f"{what}: {expression} = {shown}")
+        if not run.calculations:
+            return ""
+        return LANGUAGES[run.language].calculated + "\n" + "\n".join(run.calculations)
 
     def extractive(self, llm: OpenAICompatibleLLM) -> bool:
         style = self.settings.answer_style
@@ -194,8 +219,10 @@ class Mode:
         return answer
 
     def _check(self, run: Run, answer: Answer, numbered: Numbered) -> Grounding:
+        # Calculations Ponder evaluated count as working shown (the check still recomputes them).
+        working = "\n".join([answer.thinking, *(run.calculations or [])])
         grounding = self.evidence.checker.check(run.question, answer.text, numbered,
-                                                [c.marker for c in answer.citations], answer.thinking)
+                                                [c.marker for c in answer.citations], working)
         answer.timings["grounding"] = answer.timings.get("grounding", 0.0) + grounding.seconds
         run.note("grounding", verdict=grounding.verdict, flags=[f.text for f in grounding.flags],
                  unsupported=[s.text for s in grounding.unsupported_sentences], seconds=round(grounding.seconds, 4))
@@ -234,10 +261,26 @@ class Mode:
 
 
 def task_prompt(llm: OpenAICompatibleLLM, task: str, question: str, language: str, numbered: Numbered = (),
-                extra: str = "") -> Any:
+                extra: str = "", passage_chars: int = 600) -> Any:
     if llm.prompt_style == "completion":
-        return task_completion(task, question, language, numbered, extra)
-    return task_messages(task, question, language, numbered, extra)
+        return task_completion(task, question, language, numbered, extra, passage_chars)
+    return task_messages(task, question, language, numbered, extra, passage_chars)
+
+
+CALCULATION_SCHEMA = {"type": "object", "properties": {"calculations": {
+    "type": "array", "maxItems": 4, "items": {
+        "type": "object", "properties": {"what": {"type": "string", "maxLength": 120},
+                                         "expression": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "required": ["what", "expression"], "additionalProperties": False}}},
+    "required": ["calculations"], "additionalProperties": False}
+
+
+def _calculations(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, dict) or not isinstance(value.get("calculations"), list):
+        raise ValueError('expected {"calculations": [{"what": ..., "expression": ...}]}')
+    found = [(str(item.get("what", "")).strip(), str(item["expression"]).strip()) for item in value["calculations"]
+             if isinstance(item, dict) and str(item.get("expression", "")).strip()]
+    return found[:4]
 
 
 def standalone_question(run: Run, llm: OpenAICompatibleLLM, history: Sequence[Turn], turns: int = 6) -> str:

@@ -39,6 +39,7 @@ from ponder.types import Derivation, Flag, Grounding, SentenceSupport
 from ponder.untrusted import template_token_spans
 
 Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
+_CONSTANTS = {float(n) for n in range(2, 13)} | {100.0}
 SUPPORTED = 0.5  # a sentence with at least this support score counts as backed
 # e5 puts unrelated text near 0.75 and paraphrases above 0.9: stretch that band over 0..1.
 COSINE_FLOOR, COSINE_CEILING = 0.78, 0.92
@@ -104,7 +105,7 @@ class GroundingChecker:
                 why = f"stated {number.text}; the working {stated.expression} gives {_rounded(stated, number.text)}"
                 flags.append(Flag(number.text, "number", number.start, number.end, why))
                 continue
-            working = next((w for w in shown if _values(number) & {round(abs(float(w.stated)), 6)}), None)
+            working = next((w for w in shown if _states(w, number)), None)
             if working is not None:
                 derivations.append(Derivation(number.text, working.expression, (), shown=True))
                 continue
@@ -178,9 +179,18 @@ def _without_lead_ins(text: str) -> str:
     return re.sub(r"(?m)^[^\n]*[:：][ \t]*$", lambda match: " " * len(match.group()), text)
 
 
+def _states(working: Working, number: Number) -> bool:
+    """The working's result is the answer's number at the answer's rounding ("24.41%" of 24.4077)."""
+    digits = re.search(r"\.(\d+)", number.text)
+    tolerance = 0.5 * 10.0 ** -(len(digits.group(1)) if digits else 0) + 1e-9
+    stated = abs(float(working.stated))
+    return any(abs(stated - value) <= tolerance for value in _values(number))
+
+
 def _operands_given(working: Working, passages: list[Number], asked: set[float]) -> bool:
-    """Every operand of the working is a number of the passages or the question."""
-    known = asked | {value for p in passages for value in _values(p)} | {
+    """Every operand of the working is a number of the passages or the question, or a constant of
+    arithmetic: 100 for a percentage, a count of items averaged (2 … 12)."""
+    known = asked | _CONSTANTS | {value for p in passages for value in _values(p)} | {
         round(p.value / 100, 6) for p in passages if p.unit == "percent"}
     return all(round(abs(float(operand)), 6) in known for operand in working.operands)
 

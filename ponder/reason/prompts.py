@@ -54,6 +54,8 @@ class _Language:
     side: str
     separator: str
     quoted_overview: str  # a corpus-wide answer quoted from community reports (a base model)
+    calculate: str  # reasoning modes: the arithmetic a numeric answer needs, as expressions Ponder evaluates
+    calculated: str  # heads the calculations' results, given to the model that writes the answer
     computed: str  # an answer Ponder computed: {what} is {working} = {result} {cites}
     computed_what: dict[str, str]  # what was computed, by shape; {a}, {b} the items, {span} the years
     computed_span: str
@@ -128,6 +130,13 @@ LANGUAGES = {
         side="[{n}] gives “{value}”",
         separator="; ",
         quoted_overview="Quoted from the documents' main topics, not written by a model:",
+        calculate=("Below are numbered passages and a question that needs arithmetic. Write each calculation the "
+                   "answer needs as an arithmetic expression over numbers copied exactly from the passages "
+                   "(+ - * / and parentheses; multiply by 100 for a percentage). Ponder will compute them "
+                   'exactly. Reply with JSON only: {"calculations": [{"what": "<what it computes>", '
+                   '"expression": "<expression>"}]} (an empty list when no arithmetic is needed).'),
+        calculated=("Ponder computed these exactly from the passages; use their results rather than your own "
+                    "arithmetic, and show the working in the answer:"),
         computed="{what} is {working} = {result} {cites}.",
         computed_what={"change": "The change in {a}{span}", "percent_change": "The percentage change in {a}{span}",
                        "average": "The average of {a}{span}", "sum": "The total of {a}{span}",
@@ -188,6 +197,10 @@ LANGUAGES = {
         side="[{n}] 为“{value}”",
         separator="；",
         quoted_overview="以下摘自文档的主要主题，不是模型写的：",
+        calculate=("下面是编号资料和一个需要计算的问题。请把回答所需的每一步计算写成算式，数字须从资料中原样抄写"
+                   "（+ - * / 和括号；百分比请乘以 100）。Ponder 会精确计算。只回复 JSON："
+                   '{"calculations": [{"what": "<计算的是什么>", "expression": "<算式>"}]}（无需计算时给空列表）。'),
+        calculated="以下是 Ponder 根据资料精确算出的结果；请使用这些结果而不要自己心算，并在回答中写出算式：",
         computed="{what}为 {working} = {result} {cites}。",
         computed_what={"change": "{a}{span}的变化", "percent_change": "{a}{span}的增长率",
                        "average": "{a}{span}的平均值", "sum": "{a}{span}的合计", "share": "{a}占{b}的比例",
@@ -246,12 +259,13 @@ def answer_completion(question: str, numbered: Numbered, language: str, notes: s
 
 
 def task_messages(task: str, question: str, language: str, numbered: Numbered = (),
-                  extra: str = "") -> list[dict[str, str]]:
-    """An internal task (plan, grade, rewrite, decompose, hyde, route) as one user turn."""
+                  extra: str = "", passage_chars: int = 600) -> list[dict[str, str]]:
+    """An internal task (plan, grade, rewrite, decompose, hyde, route, calculate) as one user turn;
+    each passage cut to ``passage_chars`` (a calculation needs its whole table)."""
     words = LANGUAGES[language]
     parts = [getattr(words, task) + (_gap(language) + words.material if numbered else "")]
     if numbered:
-        parts.append(words.passages + "\n" + "\n\n".join(f"[{n}] {neutralised_line(h.chunk.text)[:600]}"
+        parts.append(words.passages + "\n" + "\n\n".join(f"[{n}] {neutralised_line(h.chunk.text)[:passage_chars]}"
                                                         for n, h in numbered))
     if extra:
         parts.append(extra)
@@ -280,11 +294,12 @@ TASK_EXAMPLES: dict[str, dict[str, tuple[str, tuple[str, ...], str]]] = {
 }
 
 
-def task_completion(task: str, question: str, language: str, numbered: Numbered = (), extra: str = "") -> str:
+def task_completion(task: str, question: str, language: str, numbered: Numbered = (), extra: str = "",
+                    passage_chars: int = 600) -> str:
     """The same task for a base model: the instruction, a worked example where the task has one,
     and the inputs, ending where the reply goes."""
     reply = "回复" if language == "zh" else "Reply"
-    content = task_messages(task, question, language, numbered, extra)[0]["content"]
+    content = task_messages(task, question, language, numbered, extra, passage_chars)[0]["content"]
     if task not in TASK_EXAMPLES[language]:
         return f"{content}\n{reply}:"
     instruction, inputs = content.split("\n\n", 1)

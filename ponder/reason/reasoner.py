@@ -18,6 +18,7 @@ from ponder.types import Answer
 
 class ReasonerMode(Mode):
     name = "reasoner"
+    computes = True
 
     def answer(self, run: Run) -> Answer:
         numbered = self.passages_for_question(run)

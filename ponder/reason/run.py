@@ -90,6 +90,9 @@ class Run:
         self._group: TraceStep | None = None
         # The model and instruction that wrote the final answer (a grounding retry asks them again).
         self.writer: tuple[OpenAICompatibleLLM, str] | None = None
+        # Reasoning modes: the calculations Ponder evaluated for the answer ("what: expression = result");
+        # None until asked for, once per question.
+        self.calculations: list[str] | None = None
 
     # -- steps ----------------------------------------------------------------------------------
     def retrieve(self, query: str, source: Retrieve | None = None) -> list[Hit]:

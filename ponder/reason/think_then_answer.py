@@ -19,6 +19,7 @@ from ponder.types import Answer
 
 class ThinkThenAnswerMode(Mode):
     name = "think-then-answer"
+    computes = True
 
     def answer(self, run: Run) -> Answer:
         numbered = self.passages_for_question(run)

@@ -169,3 +169,22 @@ def test_passages_that_disagree_are_shown_with_each_side(tmp_path: Path) -> None
         page.screenshot(path=str(ARTIFACTS / "web-conflict.png"))
     assert errors == []
     assert not_blank(ARTIFACTS / "web-conflict.png")
+
+
+def test_a_computed_number_shows_its_working_on_hover(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.conftest import write
+    from tests.test_calculator import SALES
+
+    documents = [write(tmp_path / "docs" / "sales.md", SALES)]
+    with reader_page(tmp_path, documents, "Other fell by 12.6, from 56.7 to 44.1 [1].") as (page, errors):
+        page.fill("#question", "What was the change in Other from 2018 to 2019?")
+        page.click("#ask button")
+        derived = page.locator(".answer").first.locator("span.derived", has_text="12.6")
+        expect(derived).to_be_visible(timeout=30_000)
+        assert derived.get_attribute("title") == "12.6 = 56.7 − 44.1 (from [1])"
+        assert page.locator(".answer").first.locator("mark.unsupported").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "web-derived.png"))
+    assert errors == []
+    assert not_blank(ARTIFACTS / "web-derived.png")

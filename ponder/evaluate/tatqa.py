@@ -49,7 +49,7 @@ def tatqa_scores(answer: str, gold: dict[str, Any]) -> dict[str, Any]:
             return {"em": 0.0, "f1": 0.0, "predicted": "", "scale": ""}
         wanted = float(gold["answer"])
         em = float(_as_absolute(predicted, predicted_scale) == _as_absolute(wanted, scale))
-        return {"em": em, "f1": em, "predicted": f"{predicted:g}", "scale": predicted_scale}
+        return {"em": em, "f1": em, "predicted": format(predicted, ".12g"), "scale": predicted_scale}
     spans = gold["answer"] if isinstance(gold["answer"], list) else [str(gold["answer"])]
     em, f1 = _span_scores([text], [str(span) for span in spans])
     return {"em": em, "f1": f1, "predicted": text, "scale": ""}

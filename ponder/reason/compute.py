@@ -48,7 +48,7 @@ SHAPES = [
     ("change", r"\bchange\b|\bincrease\b|\bdecrease\b|\bgrowth\b|\bdecline\b|变化|变动|增长|增加|下降|减少"),
     ("sum", r"\btotal\b|\bsum\b|\bcombined\b|合计|总计|总共|一共|总和|共计"),
 ]
-_SHAPE_WORDS = content_words("percentage percent change increase decrease growth decline rate average mean total "
+_SHAPE_WORDS = content_words("percentage percent change increase decrease growth decline rate average mean "
                              "sum combined ratio proportion share difference between value amount year years "
                              "from to in of for the what was is how much company's 增长率 增速 同比 环比 变化 "
                              "增长 增加 下降 减少 平均 合计 总计 总共 一共 占比 比例 比率 相差 差额 多少 年")

@@ -43,7 +43,7 @@ _STEPS_FOR = {"percent_change": frozenset({"change", "pp", "−"}),
 MAX_SUMS = 2000  # related pairs whose sum is tried as a share of a third number
 _TOTAL = re.compile(r"\btotal\b|合计|总计|总额|小计", re.IGNORECASE)  # a total row is every share's denominator
 _MAGNITUDE = re.compile(r"亿|万|千|million|billion|thousand", re.IGNORECASE)
-_OPERAND = rf"[\(（]?\s*[-−–]?\s*{NUMBER}\s*[\)）]*"
+_OPERAND = rf"[\(（]*\s*[-−–]?\s*{NUMBER}\s*[\)）]*"
 # "<expression> = <result>": numbers (with scale, %, currency), operators, parentheses; then = or ≈.
 _WORKING = re.compile(rf"(?P<expression>{_OPERAND}(?:\s*[+\-−–*×x/÷]\s*{_OPERAND})+)\s*(?:=|≈|≒)\s*"
                       rf"(?P<result>[-−–]?\s*{NUMBER})", re.IGNORECASE)

@@ -5,6 +5,8 @@ gold answer is written as "The answer is X [1]." and checked against it:
 
 * arithmetic answers (computed, so no passage writes them): judged supported, and not flagged;
 * the same answers with a wrong number (X × 1.1 at X's rounding): flagged;
+* the same answers with their working (TAT-QA's derivation, "44.1-56.7 = -12.6"), as Ponder's
+  computed answers state it: supported; and with a wrong result after the working: flagged;
 * span answers (copied from the passage): judged supported / no number flagged;
 * the hand-labelled Chinese answers the tests keep (tests/data/grounding_numbers_zh.json): the
   number flags' precision and recall;
@@ -75,9 +77,17 @@ def main() -> None:
                 bad = checker.check(question["question"],
                                     f"The answer is {written(wrong(answer), question['scale'])} [1].", numbered)
                 supported = not right.flags
+                # The same answers with their working, as Ponder's computed answers state it.
+                working = question["derivation"].replace("[", "(").replace("]", ")").strip()
+                shown = checker.check(question["question"], f"The answer is {working} = "
+                                      f"{written(answer, question['scale'])} [1].", numbered)
+                shown_wrong = checker.check(question["question"], f"The answer is {working} = "
+                                            f"{written(wrong(answer), question['scale'])} [1].", numbered)
                 for measure, value in (("arithmetic: supported (no number flagged)", supported),
                                        ("arithmetic: derived", bool(right.derivations)),
-                                       ("arithmetic, wrong number: flagged", bool(bad.flags))):
+                                       ("arithmetic, wrong number: flagged", bool(bad.flags)),
+                                       ("arithmetic with its working: supported", not shown.flags),
+                                       ("… with a wrong result: flagged", bool(shown_wrong.flags))):
                     results.setdefault(measure, {}).setdefault(half, []).append(value)
                 shape = re.sub(r"\$?\d[\d,]*\.?\d*%?", "n", question["derivation"].replace(" ", ""))
                 by_shape.setdefault(shape, []).append(supported)

@@ -30,6 +30,8 @@ REVENUE = ("公司2023年营业收入为4.5亿元，2022年营业收入为4亿�
     ("so 2011 − 1987 = 24 years", "24", "24"),
     ("3.5亿 + 2.1亿 = 5.6亿", "560000000.0", "560000000.0"),
     ("（44.1 - 56.7）/ 56.7 = -22.22%", "-22.22", "-22.22222222222222222222222222"),
+    ("38.6 − 40 = -1.4%", "-1.4", "-1.4"),  # percentages a table writes without the sign
+    ("32.4% − 29.8% = 2.6%", "2.6", "2.600"),
 ])
 def test_stated_working_is_parsed_and_recomputed_exactly(text: str, stated: str, computed: str) -> None:
     [working] = stated_working(text)
@@ -150,3 +152,9 @@ def chinese_numbers_quality() -> tuple[float, float, int]:
             caught, bad, answers = caught + bool(flagged), bad + wrong, answers + 1
             caught_bad += wrong and on_span
     return caught_bad / max(caught, 1), caught_bad / max(bad, 1), answers
+
+
+def test_the_constants_of_stated_working_are_not_claims() -> None:
+    grounding = GroundingChecker().check("What is the average of Other in 2019 and 2018?",
+                                         "The average is (44.1 + 56.7) / 2 = 50.4 [1].", numbered_passages(SALES))
+    assert grounding.flags == [] and [(d.text, d.shown) for d in grounding.derivations] == [("50.4", True)]

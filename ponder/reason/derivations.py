@@ -59,6 +59,7 @@ class Working:
     operands: tuple[Decimal, ...]
     start: int  # of the stated result, in the text it was read from
     end: int
+    expression_start: int = 0
 
     @property
     def correct(self) -> bool:
@@ -80,9 +81,15 @@ def stated_working(text: str) -> list[Working]:
         if stated is None:
             continue
         if match.group("result").rstrip().endswith(("%", "％")) and computed is not None:
-            computed *= 100  # "(7.2 − 5.1) / 5.1 ≈ 41%", "32.4% − 29.8% = 2.6%": a fraction stated in percent
+            # "(7.2 − 5.1) / 5.1 ≈ 41%", "32.4% − 29.8% = 2.6%": a fraction stated in percent; but
+            # "38.6 − 40 = -1.4%" subtracts percentages a table writes without the sign.
+            as_written = computed
+            computed *= 100
+            if not _same_at_rounding(computed, stated, _decimals(stated)) and \
+                    _same_at_rounding(as_written, stated, _decimals(stated)):
+                computed = as_written
         found.append(Working(" ".join(match.group("expression").split()), stated, computed, calculation.operands,
-                             match.start("result"), match.end("result")))
+                             match.start("result"), match.end("result"), match.start("expression")))
     return found
 
 

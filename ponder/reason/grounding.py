@@ -100,6 +100,9 @@ class GroundingChecker:
             if asked & _values(number) or any(_backs(p, number) for p in passages):
                 written += 1
                 continue
+            if number.value in _CONSTANTS | {0.0, 1.0} and any(
+                    w.expression_start <= number.start < w.start for w in workings):
+                continue  # the "2" of "(a + b) / 2", the "100" of "× 100": arithmetic, not a claim
             stated = next((w for w in workings if w.start <= number.start < w.end), None)
             if stated is not None and stated.computed is not None and not stated.correct:
                 why = f"stated {number.text}; the working {stated.expression} gives {_rounded(stated, number.text)}"

@@ -13,7 +13,8 @@ Contexts are split by position (even, odd). The shape and operand rules of ponde
 were written looking at the even half's failures; the odd half is the one to read. Only questions
 answered by every system are counted, so the columns compare the same questions.
 
-Without --results only the routing table is printed (no model is run).
+Without --results no model is run: the routing table, and the calculator's rules alone over each
+arithmetic question's own context (no retrieval): how often they compute, and compute right.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from ponder.config import ReasonConfig
 from ponder.evaluate.datasets import load_dataset
 from ponder.evaluate.runner import read_results
 from ponder.reason import Router
-from ponder.reason.compute import question_shape
+from ponder.reason.compute import compute, question_shape
+from ponder.types import Chunk, Hit
 
 COMPUTING_MODES = {"reasoner", "think-then-answer", "agentic"}
 
@@ -50,6 +52,27 @@ def routing(questions: list) -> None:
               f"{sum(shaped[kind]) / len(shaped[kind]):.3f} |")
     everything = [value for values in right.values() for value in values]
     print(f"| all | {len(everything)} | {sum(everything) / len(everything):.3f} | |\n")
+
+
+def gold_contexts(dataset) -> None:
+    """compute() on each arithmetic question given its own context as the only passage: the rules'
+    accuracy without retrieval (a TAT-QA exact match at two decimals)."""
+    found: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for question in dataset.questions:
+        if question.gold["answer_type"] != "arithmetic":
+            continue
+        passage_id = next(iter(question.relevant))
+        text = dataset.corpus[passage_id]
+        numbered = [(1, Hit(Chunk(passage_id, passage_id, f"{passage_id}.md", text, 0, len(text)), 1.0, "bm25", 1))]
+        computed = compute(question.query, numbered)
+        right = computed is not None and round(float(computed.result), 2) == round(float(question.gold["answer"]), 2)
+        found["even" if int(passage_id[1:]) % 2 == 0 else "odd"].append((computed is not None, right))
+    print("| contexts | arithmetic questions | computed | computed right |\n|---|---|---|---|")
+    for half in ("even", "odd"):
+        rows = found[half]
+        print(f"| {half} | {len(rows)} | {sum(c for c, _ in rows) / len(rows):.3f} | "
+              f"{sum(r for _, r in rows) / len(rows):.3f} |")
+    print()
 
 
 def scores(results: Path, questions: list) -> None:
@@ -85,9 +108,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, help="a `ponder eval tatqa:dev` output folder")
     args = parser.parse_args()
-    questions = load_dataset("tatqa:dev", shared=shared_dir()).questions
+    dataset = load_dataset("tatqa:dev", shared=shared_dir())
+    questions = dataset.questions
     header("Numeric answers: TAT-QA dev")
     routing(questions)
+    gold_contexts(dataset)
     if args.results:
         scores(args.results, questions)
 

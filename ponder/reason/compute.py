@@ -148,7 +148,8 @@ def compute(question: str, numbered: Numbered) -> Computed | None:
     if shape == "percent_change":
         return _computed(shape, f"({_term(later)} − {_term(earlier)}) / {_term(earlier)}", True,
                          (later, earlier))
-    return _computed(shape, f"{_term(later)} − {_term(earlier)}", False, (later, earlier))
+    # "the difference between 2019 and 2018" of one item is its change
+    return _computed("change", f"{_term(later)} − {_term(earlier)}", False, (later, earlier))
 
 
 def _computed(shape: str, expression: str, percent: bool, operands: tuple[Operand, ...]) -> Computed | None:

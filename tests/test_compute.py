@@ -46,6 +46,9 @@ def test_the_shape_and_operands_give_the_result(question: str, passage: str, exp
     "What was the change in headcount from 2018 to 2019?",  # no row is about headcount
     "What was the change in Other from 2016 to 2019?",  # no 2016 column
     "公司的研发投入是多少？",  # a look-up, not a computation
+    "In which year was the amount of total sales the largest?",  # asks for a year, not a sum
+    "Why did Other decrease from 2018 to 2019?",
+    "为什么2023年营业收入比2022年增长？",
 ])
 def test_no_computed_answer_when_no_shape_or_operand_fits(question: str) -> None:
     assert compute(question, numbered_passages(SALES, SEGMENTS)) is None

@@ -58,6 +58,9 @@ _SPLIT_TWO = re.compile(r"\bbetween (?P<a>.+?) and (?P<b>.+?)(?:\?|$| in | for |
                         r"(?:what is |what was |is )?(?:the )?(?P<e>.+?) as a (?:percentage|proportion|share) of "
                         r"(?P<f>.+?)(?:\?|$| in | for | at | as of )|"
                         r"(?P<g>[^，,。？?]+?)占(?P<h>[^，,。？?]+?)(?:的)?(?:比例|比重|百分比|多少)", re.IGNORECASE)
+# Questions whose answer is not a computed number, whatever figures they mention.
+_NOT_A_NUMBER = re.compile(r"^\W*(?:why|explain)\b|\bin which (?:year|years)\b|\b(?:which|what) (?:year|years|month|date)s?\b"
+                           r"|\bwhat (?:was|is|were) the reason|为什么|为何|原因|哪一?年|哪个年度|哪些年", re.IGNORECASE)
 _SCALES = r"(?:亿|万|千|million|billion|thousand)"
 _RANGE = re.compile(r"((?:19|20)\d\d)\s*(?:-|–|to|through|至|到)\s*((?:19|20)\d\d)")
 _CLAUSE_END = re.compile(r"[，,；;。!?！？\n]|\.(?=\s|$)")  # not the point of "4.5亿元"
@@ -119,7 +122,7 @@ def question_shape(question: str) -> str | None:
 def compute(question: str, numbered: Numbered) -> Computed | None:
     """The computed answer to a numeric ``question`` from the ``numbered`` passages, or None."""
     shape = question_shape(question)
-    if shape is None:
+    if shape is None or _NOT_A_NUMBER.search(widen(question)):
         return None
     years = [int(year) for year in dict.fromkeys(_YEAR.findall(question))]
     span = _RANGE.search(question)

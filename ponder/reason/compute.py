@@ -59,8 +59,9 @@ _SPLIT_TWO = re.compile(r"\bbetween (?P<a>.+?) and (?P<b>.+?)(?:\?|$| in | for |
                         r"(?P<f>.+?)(?:\?|$| in | for | at | as of )|"
                         r"(?P<g>[^，,。？?]+?)占(?P<h>[^，,。？?]+?)(?:的)?(?:比例|比重|百分比|多少)", re.IGNORECASE)
 # Questions whose answer is not a computed number, whatever figures they mention.
-_NOT_A_NUMBER = re.compile(r"^\W*(?:why|explain)\b|\bin which (?:year|years)\b|\b(?:which|what) (?:year|years|month|date)s?\b"
-                           r"|\bwhat (?:was|is|were) the reason|为什么|为何|原因|哪一?年|哪个年度|哪些年", re.IGNORECASE)
+_NOT_A_NUMBER = re.compile(r"^\W*(?:why|explain)\b|\bin which (?:year|years)\b"
+                           r"|\b(?:which|what) (?:year|years|month|date)s?\b|\bwhat (?:was|is|were) the reason"
+                           r"|为什么|为何|原因|哪一?年|哪个年度|哪些年", re.IGNORECASE)
 _SCALES = r"(?:亿|万|千|million|billion|thousand)"
 _RANGE = re.compile(r"((?:19|20)\d\d)\s*(?:-|–|to|through|至|到)\s*((?:19|20)\d\d)")
 _CLAUSE_END = re.compile(r"[，,；;。!?！？\n]|\.(?=\s|$)")  # not the point of "4.5亿元"

@@ -72,6 +72,6 @@ def test_beir(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_names_the_valid_ones() -> None:
-    valid = r"rgb:…, jsonl:…, hotpotqa:…, beir:…"
+    valid = r"rgb:…, jsonl:…, hotpotqa:…, tatqa:…, beir:…"
     with pytest.raises(DatasetError, match=rf"unknown dataset 'squad:x'; use one of: {valid}"):
         load_dataset("squad:x")

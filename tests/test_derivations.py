@@ -103,6 +103,37 @@ def test_a_wrong_result_in_stated_working_is_flagged_with_what_the_working_gives
     assert why in [flag.why for flag in grounding.flags]
 
 
+# A financial table as reports write it: the currency only on the first and the total rows, the total
+# row unlabelled, a loss in parentheses, and a second table stacked under the first with its own years.
+COSTS = ("| | 2019 | 2018 |\n|---|---|---|\n| Employee severance | $7,169 | $7,845 |\n"
+         "| Pre-contract costs | 6 | 41 |\n| Other costs | 473 | 435 |\n| Profit before tax | (42.7) | 20.9 |\n"
+         "| | $8,455 | $10,647 |\n| | 2017 | 2016 |\n| Employee severance | $724 | $600 |")
+
+
+@pytest.mark.parametrize("question, answer, expression", [
+    ("What is the difference in total costs between 2018 and 2019?", "It fell by 2,192 [1].", "$10,647 − $8,455"),
+    ("What share of the costs in 2018 was employee severance?", "It was 73.68% [1].", "$7,845 / $10,647"),
+    ("What was the change in profit before tax from 2018 to 2019?", "It changed by -63.6 [1].", "20.9 − (−42.7)"),
+    ("What was the percentage change in employee severance in 2019?", "It fell by 8.62% [1].",
+     "($7,169 − $7,845) / $7,845"),
+])
+def test_table_conventions_of_financial_reports_are_read(question: str, answer: str, expression: str) -> None:
+    grounding = GroundingChecker().check(question, answer, numbered_passages(COSTS))
+    assert not grounding.flags, grounding.flags
+    assert [d.expression for d in grounding.derivations] == [expression]
+
+
+@pytest.mark.parametrize("question, answer", [
+    # 473 − 435: a row of costs, but not the one asked about.
+    ("What was the change in the pre-contract costs from 2018 to 2019?", "It changed by 38 [1]."),
+    # $7,845 − $600 would need the 2016 column of the table stacked below; the question asks for 2018.
+    ("What was the change in employee severance from 2018 to 2019?", "It changed by 7,245 [1]."),
+])
+def test_operands_come_from_the_rows_and_years_asked_about(question: str, answer: str) -> None:
+    grounding = GroundingChecker().check(question, answer, numbered_passages(COSTS))
+    assert [flag.kind for flag in grounding.flags] == ["number"] and not grounding.derivations
+
+
 def test_operands_come_from_one_row_column_or_line() -> None:
     """Over a whole report two unrelated numbers make almost any third: they are not combined."""
     search = DerivationSearch({1: "Staff: 37.\nThe museum has 3 floors.", 2: "Tickets cost 12 euros."})

@@ -35,6 +35,7 @@ from decimal import Decimal
 from ponder.reason.calculator import calculate, written
 from ponder.reason.numbers import content_words, read_numbers, widen
 from ponder.reason.prompts import LANGUAGES, Numbered
+from ponder.reason.tables import read_tables
 
 # (shape, pattern): the first that matches the question decides.
 SHAPES = [
@@ -175,57 +176,27 @@ def _term(operand: Operand) -> str:
 # -- tables -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Row:
-    label: str
+    label: str  # "Total" for a total row without one
     cells: dict[int, tuple[str, Decimal]]  # column -> (as written, value)
 
 
 @dataclass(frozen=True)
 class _Table:
     marker: int
-    years: dict[int, int]  # column -> the year its header names
+    years: dict[int, int]  # column -> the one year its header names
     rows: tuple[_Row, ...]
 
 
 def _tables(text: str, marker: int) -> list[_Table]:
-    """The Markdown tables of a passage: header rows' years by column, and labelled rows of numbers."""
-    tables, block = [], []
-    for line in [*text.splitlines(), ""]:
-        if line.lstrip().startswith("|"):
-            if not set(line) <= set("|-: \t"):
-                block.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-            continue
-        if block:
-            tables.append(_table(block, marker))
-            block = []
-    return [table for table in tables if table.rows]
-
-
-def _table(block: list[list[str]], marker: int) -> _Table:
-    years: dict[int, int] = {}
-    rows = []
-    for cells in block:
-        values = {column: value for column, cell in enumerate(cells) if column and (value := _amount(cell))}
-        header_years = {column: int(found[0]) for column, cell in enumerate(cells)
-                        if column and (found := _YEAR.findall(cell)) and len(found) == 1}
-        if not rows and header_years and len(header_years) >= len(values):  # "| | 2019 | 2018 |"
-            years.update(header_years)
-            continue
-        if values and cells[0]:
-            rows.append(_Row(cells[0], values))
-    return _Table(marker, years, tuple(rows))
-
-
-def _amount(cell: str) -> tuple[str, Decimal] | None:
-    """A cell holding just an amount: "$ 1,452.4", "(293.6)" (negative), "12.5%"."""
-    compact = widen(cell).replace(" ", "")
-    negative = compact.startswith("(") and compact.endswith(")")
-    inner = compact.strip("()")
-    if not re.fullmatch(r"[-−–]?[$¥€£]?\d[\d,]*(?:\.\d+)?%?", inner):
-        return None
-    value = Decimal(re.sub(r"[^\d.]", "", inner))
-    if negative or inner[0] in "-−–":
-        value = -value
-    return cell, value
+    """The passage's tables (:mod:`ponder.reason.tables`) as labelled rows of amounts."""
+    found = []
+    for table in read_tables(text):
+        years = {column: next(iter(named)) for column, named in table.years.items() if len(named) == 1}
+        rows = tuple(_Row(row.label or "Total", {column: (a.text, a.value) for column, a in row.amounts.items()})
+                     for row in table.data if row.amounts and (row.label or row.total))
+        if rows:
+            found.append(_Table(marker, years, rows))
+    return found
 
 
 def _label_score(label: str, words: frozenset[str]) -> tuple[int, float]:

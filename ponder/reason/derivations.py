@@ -20,7 +20,9 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -30,6 +32,7 @@ import numpy as np
 from ponder.reason.calculator import NUMBER, calculate, decimal_of
 from ponder.reason.compute import question_shape
 from ponder.reason.numbers import Number, content_words, read_numbers, widen
+from ponder.reason.tables import amount, is_table_line, read_tables, years_in
 
 MAX_NUMBERS = 200  # numbers of one unit searched pairwise (with their unscaled forms): 40,000 pairs a step
 # The steps a question's shape (ponder.reason.compute) allows: "同比增长" is a change, never a share.
@@ -41,7 +44,7 @@ _STEPS_FOR = {"percent_change": frozenset({"change", "pp", "−"}),
               "change": frozenset({"−", "change", "pp"}),
               "difference": frozenset({"−", "pp", "change"})}
 MAX_SUMS = 2000  # related pairs whose sum is tried as a share of a third number
-_TOTAL = re.compile(r"\btotal\b|合计|总计|总额|小计", re.IGNORECASE)  # a total row is every share's denominator
+_CURRENCIES = {"dollar", "yuan", "euro", "pound"}
 _MAGNITUDE = re.compile(r"亿|万|千|million|billion|thousand", re.IGNORECASE)
 _OPERAND = rf"[\(（]*\s*[-−–]?\s*{NUMBER}\s*[\)）]*"
 # "<expression> = <result>": numbers (with scale, %, currency), operators, parentheses; then = or ≈.
@@ -116,15 +119,17 @@ class DerivationSearch:
                                                               for place in _places(text, marker)]
         # Rows and lines that share a word with the question hold its operands ("the change in Other"),
         # and a table's columns headed by a year hold them only for the years asked about.
-        asked = content_words(question)
-        about = {place.row for place in places if place.row != -1 and (
-            asked & content_words(place.line) or _TOTAL.search(place.line))}
+        about = _rows_about(question, places)
         if about:
             places = [place for place in places if place.row in about or place.row == -1]
-        years = _years(question)
+        years, shape = years_in(question), question_shape(question)
+        if len(years) == 1 and shape in ("change", "percent_change"):  # "the change in 2019": from 2018
+            years |= {year - 1 for year in years}
         if years:
             places = [place for place in places if not place.years or place.years & years]
-        for marker, row, column, text, _, _ in places:
+        for marker, row, column, text, *_ in places:
+            # A table cell "(42.7)" is -42.7: the change from 20.9 is -63.6.
+            sign = -1 if column >= 0 and (found := amount(text)) is not None and found.value < 0 else 1
             for number in read_numbers(text):
                 if number.hedged or not any(ch.isdigit() for ch in number.text):  # "six": a count, not a figure
                     continue
@@ -132,14 +137,18 @@ class DerivationSearch:
                     by_unit.setdefault(("year-date", False), {}).setdefault(
                         (number.value, marker, row, column), number.text)
                     continue
+                # A table writes its currency on the first and the total rows only: "$14,650" meets "416".
+                units = {number.unit} | ({None} if column >= 0 and number.unit in _CURRENCIES else set())
                 # As written and, when it has a scale, scaled: "3.5亿" meets "2.1亿" as 3.5 and 350,000,000.
-                for scaled, value in ((False, number.raw if number.raw is not None else number.value),
-                                      (True, number.value)):
-                    by_unit.setdefault((number.unit, scaled), {}).setdefault((value, marker, row, column), number.text)
+                for unit in units:
+                    for scaled, value in ((False, number.raw if number.raw is not None else number.value),
+                                          (True, number.value)):
+                        by_unit.setdefault((unit, scaled), {}).setdefault((sign * value, marker, row, column),
+                                                                          ("−" if sign < 0 else "") + number.text)
         # Dates are related wherever they stand ("opened in 1987 … closed in 2011").
         self._groups = {key: _Operands(found, key[0] == "year-date") for key, found in by_unit.items()}
         self._runs = [run for marker, text in passages.items() for run in _table_runs(text, marker)]
-        self._steps = _STEPS_FOR.get(question_shape(question) or "", _ALL_STEPS)
+        self._steps = _STEPS_FOR.get(shape or "", _ALL_STEPS)
 
     def find(self, number: Number) -> Found | None:
         """How the answer's ``number`` follows in one step, or None. A whole number under 10 is never
@@ -150,18 +159,18 @@ class DerivationSearch:
         digits = re.search(r"\.(\d+)", number.text)  # the answer's own rounding: "44.0%" is to one decimal
         tolerance = 0.5 * 10.0 ** -(len(digits.group(1)) if digits else 0) + 1e-9
         for target in targets:
-            found = self._pairs(target, tolerance, number.unit) or (
+            found = self._pairs(target, tolerance, number.unit, "." not in number.text) or (
                 self._table(target, tolerance) if number.unit is None else None)
             if found is not None:
                 return found
         return None
 
-    def _pairs(self, target: float, tolerance: float, unit: str | None) -> Found | None:
+    def _pairs(self, target: float, tolerance: float, unit: str | None, whole: bool) -> Found | None:
         # An answer that writes no unit may add or subtract numbers of any one unit ("$1,496.5").
         # One with a unit may use numbers of that unit or of none (a table's cells, its unit in the header).
         same = [group for (of, _), group in self._groups.items()
                 if of != "year-date" and (unit is None or of in (unit, None))]
-        if unit in ("year", None) and ("year-date", False) in self._groups:  # 2011 − 1987 = 24 (years)
+        if unit in ("year", None) and whole and ("year-date", False) in self._groups:  # 2011 − 1987 = 24 (years)
             same.append(self._groups[("year-date", False)])
         steps: list[tuple[str, _Operands]] = [(step, group) for group in same for step in ("+", "−", "mean")]
         ratios = [group for (of, _), group in self._groups.items() if of != "year-date"]
@@ -225,6 +234,8 @@ class _Operands:
             return None
         i, j = hits[0]
         first, second = self.written[i], self.written[j]
+        if second.startswith("−"):
+            second = f"({second})"  # 20.9 − (−42.7)
         expression = {"change": f"({first} − {second}) / {second}", "share": f"{first} / {second}",
                       "pp": f"{first} − {second}", "mean": f"({first} + {second}) / 2"}.get(
             step, f"{first} {step} {second}")
@@ -259,7 +270,8 @@ def _is_year(number: Number) -> bool:
 
 class _Place(NamedTuple):
     """Where numbers relate: a table cell (its row and column) or a line of text (column -2), with
-    the whole line it stands in and, for a cell, the years its column's header names."""
+    the whole line it stands in and, for a cell, the years its column's header names, its table
+    (counted from 1; 0 for the passage's text) and whether its row is a total."""
 
     marker: int
     row: int
@@ -267,67 +279,57 @@ class _Place(NamedTuple):
     text: str
     line: str
     years: frozenset[int] = frozenset()
+    block: int = 0
+    total: bool = False
 
 
 def _places(text: str, marker: int) -> list[_Place]:
     """The passage cut where its numbers relate. Rows and lines are numbered across passages by
     ``marker`` so that none are shared."""
+    in_table = {row.line: (table, row) for table in read_tables(text) for row in table.rows}
     places: list[_Place] = []
-    header_years: dict[int, frozenset[int]] = {}
-    in_table = False
     for line_number, line in enumerate(text.splitlines()):
-        row = marker * 100_000 + line_number
-        if not _is_table_row(line):
-            in_table = False
-            places.append(_Place(marker, row, -2, line, line))
-            continue
-        cells = _cells(line)
-        if not in_table:
-            in_table, header_years = True, {}
-        if all(_years(cell) or not any(ch.isdigit() for ch in cell) for cell in cells[1:]):
-            # A header row ("| | 2019 | 2018 |", "| Year ended | December 31, 2019 |"): its years head the columns.
-            header_years = {column: frozenset(_years(cell)) | header_years.get(column, frozenset())
-                            for column, cell in enumerate(cells)} if any(_years(c) for c in cells) else header_years
-        places += [_Place(marker, row, marker * 1000 + column, cell, line, header_years.get(column, frozenset()))
-                   for column, cell in enumerate(cells)]
+        row_id = marker * 100_000 + line_number
+        if line_number in in_table:
+            table, row = in_table[line_number]
+            places += [_Place(marker, row_id, marker * 1000 + column, cell, line, table.years.get(column, frozenset()),
+                              table.number, row.total) for column, cell in enumerate(row.cells)]
+        elif not is_table_line(line):  # a table's separator row holds nothing
+            places.append(_Place(marker, row_id, -2, line, line))
     return places
 
 
-def _years(text: str) -> set[int]:
-    return {int(year) for year in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", text)}
-
-
-def _is_table_row(line: str) -> bool:
-    return line.lstrip().startswith("|")
-
-
-def _cells(line: str) -> list[str]:
-    """The cells of a Markdown table row."""
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+def _rows_about(question: str, places: list[_Place]) -> set[int]:
+    """The rows and lines that name what the question asks about, with the total rows of the tables
+    they are in; none when no row shares a word with the question. Within a table (or the passage's
+    text) a row is kept when its shared words weigh at least a third of the best row's, and a word
+    weighs less the more rows hold it: "Pre-contract costs" keeps its own row, not every row of costs."""
+    asked = content_words(question)
+    lines = {(place.marker, place.block, place.row): content_words(place.line) & asked
+             for place in places if place.row != -1}
+    holding = Counter(word for shared in lines.values() for word in shared)
+    weight = {word: math.log(1 + len(lines) / count) for word, count in holding.items()}
+    score = {key: sum(weight[word] for word in shared) for key, shared in lines.items()}
+    best: dict[tuple[int, int], float] = {}
+    for (marker, block, _), value in score.items():
+        best[(marker, block)] = max(value, best.get((marker, block), 0.0))
+    matched = {row for (marker, block, row), value in score.items() if value > 0 and value >= best[(marker, block)] / 3}
+    tables = {(marker, block) for (marker, block, row) in lines if row in matched and block}
+    return matched | {place.row for place in places if place.total and (place.marker, place.block) in tables} \
+        if matched else set()
 
 
 def _table_runs(text: str, marker: int) -> list[tuple[int, list[tuple[float, str]]]]:
-    """The numbers of each Markdown table row and column of a passage, in order."""
-    rows = [_cells(line) for line in text.splitlines() if _is_table_row(line) and not set(line) <= set("|-: \t")]
-    grid = [[_cell_number(cell) for cell in row] for row in rows]
-    lines = grid + [list(column) for column in zip(*grid)] if grid and len({len(r) for r in grid}) == 1 else grid
+    """The amounts of each data row and column of a passage's tables, in order."""
     runs = []
-    for line in lines:
-        cells = [cell for cell in line if cell is not None]
-        if len(cells) >= 2:
-            runs.append((marker, cells[:12]))
+    for table in read_tables(text):
+        width = max(len(row.cells) for row in table.data) if table.data else 0
+        grid = [[row.amounts.get(column) for column in range(1, width)] for row in table.data]
+        for line in grid + [list(column) for column in zip(*grid)]:
+            cells = [(float(found.value), found.text) for found in line if found is not None]
+            if len(cells) >= 2:
+                runs.append((marker, cells[:12]))
     return runs
-
-
-def _cell_number(cell: str) -> tuple[float, str] | None:
-    """A table cell holding just a number ("$1,496.5", "(293.6)" for a negative), else None."""
-    compact = cell.replace(" ", "")
-    negative = compact.startswith("(") and compact.endswith(")")
-    numbers = read_numbers(compact.strip("()"))
-    if len(numbers) != 1 or numbers[0].hedged:
-        return None
-    value = numbers[0].raw if numbers[0].raw is not None else numbers[0].value
-    return (-value if negative else value), cell
 
 
 def _same_at_rounding(computed: Decimal, stated: Decimal, decimals: int) -> bool:

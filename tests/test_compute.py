@@ -18,6 +18,11 @@ SALES = ("Revenue by contract type (in millions).\n\n"
          "| Other comprehensive income | (3.2) | 5.0 | 1.1 |\n| Total sales | $ 1,496.5 | $ 1,202.9 | $ 1,107.7 |")
 SEGMENTS = ("| 单位：万元 | 2023年 | 2022年 |\n|---|---|---|\n| 营业收入 | 45,000 | 40,000 |\n"
             "| 研发投入 | 3,500 | 2,800 |")
+PRICES = ("| | 2019 | 2018 |\n|---|---|---|\n| Average price paid per share | $65.53 | $64.77 |\n"
+          "| Shares | 3,608 | 3,380 |")
+# The total row has no label; a second table with its own years is stacked under the first.
+COSTS = ("| | 2019 | 2018 |\n|---|---|---|\n| Employee severance and related costs | $7,169 | $7,845 |\n"
+         "| Other | 1,286 | 2,802 |\n| | $8,455 | $10,647 |\n| | 2017 | 2016 |\n| Other | 315 | 200 |")
 REVENUE = "公司2023年营业收入为4.5亿元，2022年营业收入为4亿元。2023年研发投入为3.5亿元。"
 
 
@@ -34,6 +39,13 @@ REVENUE = "公司2023年营业收入为4.5亿元，2022年营业收入为4亿元
     ("2022年和2023年研发投入平均是多少？", SEGMENTS, "(3,500 + 2,800) / 2", "3,150"),
     ("2023年研发投入占营业收入的比例是多少？", SEGMENTS, "3,500 / 45,000", "7.78%"),
     ("2023年营业收入比2022年增长了多少？", REVENUE, "4.5亿 − 4亿", "0.5亿"),
+    # No years named: an average is over every year the row has, a change over the latest two.
+    ("What is the average Fixed Price?", SALES, "(1,452.4 + 1,146.2 + 1,036.9) / 3", "1,211.83"),
+    ("What is the change in Other?", SALES, "44.1 − 56.7", "-12.6"),
+    # One year named for a change: from the year before.
+    ("What was the percentage change in total sales in 2018?", SALES, "(1,202.9 − 1,107.7) / 1,107.7", "8.59%"),
+    ("What was the change in the average price from 2018 to 2019?", PRICES, "65.53 − 64.77", "0.76"),
+    ("What is the difference in total costs between 2018 and 2019?", COSTS, "8,455 − 10,647", "-2,192"),
 ])
 def test_the_shape_and_operands_give_the_result(question: str, passage: str, expression: str, result: str) -> None:
     computed = compute(question, numbered_passages("An unrelated passage, 2019.", passage))
@@ -49,6 +61,7 @@ def test_the_shape_and_operands_give_the_result(question: str, passage: str, exp
     "In which year was the amount of total sales the largest?",  # asks for a year, not a sum
     "Why did Other decrease from 2018 to 2019?",
     "为什么2023年营业收入比2022年增长？",
+    "What caused the increase in Other in 2019?",
 ])
 def test_no_computed_answer_when_no_shape_or_operand_fits(question: str) -> None:
     assert compute(question, numbered_passages(SALES, SEGMENTS)) is None

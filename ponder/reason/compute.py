@@ -42,10 +42,12 @@ SHAPES = [
     ("percent_change", r"percent(?:age)? (?:change|increase|decrease|growth|decline)|% change|growth rate|"
                        r"rate of (?:change|increase|growth)|增长率|增速|增幅|降幅|变化率|变动率|同比|环比|"
                        r"增长了?百分之"),
-    ("share", r"as a percentage of|percentage of|proportion|what percent|share of|占比|占.{1,12}(?:比例|比重|百分)"),
+    ("share", r"as a percentage of|percentage of|percentage constitution|proportion|what percent|share of|"
+              r"占比|占.{1,12}(?:比例|比重|百分)"),
     ("ratio", r"\bratio\b|比率|之比"),
+    ("change", r"\b(?:change|increase|decrease) in (?:the )?average\b"),  # of an item named "average …"
     ("average", r"\baverage\b|\bmean\b|平均"),
-    ("difference", r"difference between|相差|差额|差距|差值|高出|多出"),
+    ("difference", r"difference (?:(?:in|of) [^?？]{1,60}? )?between|相差|差额|差距|差值|高出|多出"),
     ("change", r"\bchange\b|\bincrease\b|\bdecrease\b|\bgrowth\b|\bdecline\b|变化|变动|增长|增加|下降|减少"),
     ("sum", r"\btotal\b|\bsum\b|\bcombined\b|合计|总计|总共|一共|总和|共计"),
 ]
@@ -60,7 +62,8 @@ _SPLIT_TWO = re.compile(r"\bbetween (?P<a>.+?) and (?P<b>.+?)(?:\?|$| in | for |
                         r"(?P<f>.+?)(?:\?|$| in | for | at | as of )|"
                         r"(?P<g>[^，,。？?]+?)占(?P<h>[^，,。？?]+?)(?:的)?(?:比例|比重|百分比|多少)", re.IGNORECASE)
 # Questions whose answer is not a computed number, whatever figures they mention.
-_NOT_A_NUMBER = re.compile(r"^\W*(?:why|explain)\b|\bin which (?:year|years)\b"
+_NOT_A_NUMBER = re.compile(r"^\W*(?:why|explain)\b|\bin which (?:year|years)\b|\bwhat (?:caused|led to|drove)\b"
+                           r"|\b(?:composed|consists?) of\b"
                            r"|\b(?:which|what) (?:year|years|month|date)s?\b|\bwhat (?:was|is|were) the reason"
                            r"|为什么|为何|原因|哪一?年|哪个年度|哪些年", re.IGNORECASE)
 _SCALES = r"(?:亿|万|千|million|billion|thousand)"
@@ -141,7 +144,10 @@ def compute(question: str, numbered: Numbered) -> Computed | None:
         if shape == "difference":
             return _computed(shape, f"{_term(first)} − {_term(second)}", False, (first, second))
         return _computed(shape, f"{_term(first)} / {_term(second)}", shape == "share", (first, second))
-    series = _series(tables, question, years) or _sentences(numbered, question, years)
+    if len(years) == 1 and shape in ("change", "percent_change"):
+        years.append(years[0] - 1)  # "the change in 2019": from 2018
+    every = 12 if shape in ("average", "sum") else 2
+    series = _series(tables, question, years, every) or _sentences(numbered, question, years)
     if series is None or len(series) < 2:
         return None
     if shape == "average":
@@ -220,8 +226,9 @@ def _best_row(tables: list[_Table], words: frozenset[str], need: int) -> tuple[_
     return best
 
 
-def _series(tables: list[_Table], question: str, years: list[int]) -> list[Operand] | None:
-    """One item's values over the years asked (later year first), or over its row's year columns."""
+def _series(tables: list[_Table], question: str, years: list[int], every: int = 2) -> list[Operand] | None:
+    """One item's values over the years asked (later year first), or over its row's year columns:
+    the latest ``every`` of them."""
     found = _best_row(tables, content_words(question) - _SHAPE_WORDS, need=max(2, len(years)))
     if found is None:
         return None
@@ -231,8 +238,8 @@ def _series(tables: list[_Table], question: str, years: list[int]) -> list[Opera
         if None in columns:
             return None
         ordered = sorted(zip(years, columns), reverse=True)
-    elif table.years:
-        ordered = sorted(((y, c) for c, y in table.years.items() if c in row.cells), reverse=True)[:2]
+    elif table.years:  # every year for an average or a total, the latest two for a change
+        ordered = sorted(((y, c) for c, y in table.years.items() if c in row.cells), reverse=True)[:every]
     else:
         ordered = [(0, c) for c in list(row.cells)[:2]]
     return [Operand(row.cells[c][0], row.cells[c][1], table.marker, row.label, y or None) for y, c in ordered]

@@ -23,6 +23,10 @@ PRICES = ("| | 2019 | 2018 |\n|---|---|---|\n| Average price paid per share | $6
 # The total row has no label; a second table with its own years is stacked under the first.
 COSTS = ("| | 2019 | 2018 |\n|---|---|---|\n| Employee severance and related costs | $7,169 | $7,845 |\n"
          "| Other | 1,286 | 2,802 |\n| | $8,455 | $10,647 |\n| | 2017 | 2016 |\n| Other | 315 | 200 |")
+# A row that is only a label heads the rows under it: "Basic" is the basic net income per share.
+PER_SHARE = ("| | 2019 | 2018 | 2017 |\n|---|---|---|---|\n| Net income | $ 1,169 | $ 116 | $ 481 |\n"
+             "| Shares used in basic computation | 254 | 268 | 275 |\n| Net Income per Share: | | | |\n"
+             "| Basic | $ 4.60 | $ 0.43 | $ 1.75 |\n| Diluted | $ 4.51 | $ 0.42 | $ 1.71 |")
 REVENUE = "公司2023年营业收入为4.5亿元，2022年营业收入为4亿元。2023年研发投入为3.5亿元。"
 
 
@@ -46,6 +50,9 @@ REVENUE = "公司2023年营业收入为4.5亿元，2022年营业收入为4亿元
     ("What was the percentage change in total sales in 2018?", SALES, "(1,202.9 − 1,107.7) / 1,107.7", "8.59%"),
     ("What was the change in the average price from 2018 to 2019?", PRICES, "65.53 − 64.77", "0.76"),
     ("What is the difference in total costs between 2018 and 2019?", COSTS, "8,455 − 10,647", "-2,192"),
+    ("What was the change in the basic net income per share from 2017 to 2018?", PER_SHARE, "0.43 − 1.75", "-1.32"),
+    ("What was the change in percentage of sales represented by other from 2018 to 2019?", SALES, "44.1 − 56.7",
+     "-12.6"),
 ])
 def test_the_shape_and_operands_give_the_result(question: str, passage: str, expression: str, result: str) -> None:
     computed = compute(question, numbered_passages("An unrelated passage, 2019.", passage))

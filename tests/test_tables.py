@@ -55,6 +55,13 @@ def test_chinese_tables_read_years_scales_and_an_unlabelled_total() -> None:
     assert total.total and not revenue.total and total.amounts[2].text == "6.1亿"
 
 
+def test_a_row_that_is_only_a_label_heads_the_rows_under_it() -> None:
+    [table] = read_tables("| | 2019 | 2018 |\n|---|---|---|\n| Net income | 1,169 | 116 |\n"
+                          "| Net Income per Share: | | |\n| Basic | 4.60 | 0.43 |\n| Diluted | 4.51 | 0.42 |")
+    assert [(row.label, row.section) for row in table.data] == [
+        ("Net income", ""), ("Basic", "Net Income per Share:"), ("Diluted", "Net Income per Share:")]
+
+
 def test_text_between_tables_separates_them_and_is_not_read() -> None:
     tables = read_tables("| a | 2019 |\n|---|---|\n| Sales | 5 |\n\nSales grew 5% in 2019.\n| b | 2018 |\n| Cost | 3 |")
     assert [[row.label for row in table.data] for table in tables] == [["Sales"], ["Cost"]]

@@ -42,6 +42,7 @@ SHAPES = [
     ("percent_change", r"percent(?:age)? (?:change|increase|decrease|growth|decline)|% change|growth rate|"
                        r"rate of (?:change|increase|growth)|增长率|增速|增幅|降幅|变化率|变动率|同比|环比|"
                        r"增长了?百分之"),
+    ("change", r"\b(?:change|increase|decrease) in (?:the )?(?:percentage|proportion|share|ratio)\b"),  # points
     ("share", r"as a percentage of|percentage of|percentage constitution|proportion|what percent|share of|"
               r"占比|占.{1,12}(?:比例|比重|百分)"),
     ("ratio", r"\bratio\b|比率|之比"),
@@ -184,6 +185,7 @@ def _term(operand: Operand) -> str:
 class _Row:
     label: str  # "Total" for a total row without one
     cells: dict[int, tuple[str, Decimal]]  # column -> (as written, value)
+    section: str = ""  # the label-only row heading it ("Net Income per Share:" over "Basic")
 
 
 @dataclass(frozen=True)
@@ -198,19 +200,19 @@ def _tables(text: str, marker: int) -> list[_Table]:
     found = []
     for table in read_tables(text):
         years = {column: next(iter(named)) for column, named in table.years.items() if len(named) == 1}
-        rows = tuple(_Row(row.label or "Total", {column: (a.text, a.value) for column, a in row.amounts.items()})
-                     for row in table.data if row.amounts and (row.label or row.total))
+        rows = tuple(_Row(row.label or "Total", {column: (a.text, a.value) for column, a in row.amounts.items()},
+                          row.section) for row in table.data if row.amounts and (row.label or row.total))
         if rows:
             found.append(_Table(marker, years, rows))
     return found
 
 
-def _label_score(label: str, words: frozenset[str]) -> tuple[int, float]:
-    """How well a row label matches the question's words: words shared, then the share of the
-    label's words that the question has."""
-    label_words = content_words(label)
+def _label_score(row: _Row, words: frozenset[str]) -> tuple[int, float]:
+    """How well a row matches the question's words: words its label and section share with them,
+    then the share of the label's words that the question has."""
+    label_words = content_words(row.label)
     shared = len(label_words & words)
-    return shared, shared / len(label_words) if label_words else 0.0
+    return len((label_words | content_words(row.section)) & words), shared / len(label_words) if label_words else 0.0
 
 
 def _best_row(tables: list[_Table], words: frozenset[str], need: int) -> tuple[_Table, _Row] | None:
@@ -220,7 +222,7 @@ def _best_row(tables: list[_Table], words: frozenset[str], need: int) -> tuple[_
     for table in tables:
         for row in table.rows:
             usable = [c for c in row.cells if c in table.years] if table.years else list(row.cells)
-            score = _label_score(row.label, words)
+            score = _label_score(row, words)
             if len(usable) >= need and score[0] and score > best_score:
                 best, best_score = (table, row), score
     return best

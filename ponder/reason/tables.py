@@ -9,6 +9,7 @@ derivation search (:mod:`ponder.reason.derivations`) and the calculator's rules
 * A cell holding just an amount is read with its sign: "(42.7)" and "-42.7" are negative; "$"
   is written on the first and the total rows only.
 * A total row is named so ("Total", "合计") or has amounts and no label ("|  | $8,455 |").
+* A row that is only a label ("Net Income per Share:") heads the rows under it ("Basic").
 
 Example::
 
@@ -46,6 +47,7 @@ class Row:
     cells: tuple[str, ...]
     header: bool  # nothing but years, words or empty cells after the label
     amounts: dict[int, Amount] = field(default_factory=dict)  # column (from 1) -> amount
+    section: str = ""  # the label of the row above that heads it ("Net Income per Share:" over "Basic")
 
     @property
     def label(self) -> str:
@@ -100,6 +102,7 @@ def read_tables(text: str) -> tuple[Table, ...]:
     tables: list[Table] = []
     rows: list[Row] = []
     years: dict[int, frozenset[int]] = {}
+    section = ""
 
     def close() -> None:
         if rows:
@@ -116,7 +119,7 @@ def read_tables(text: str) -> tuple[Table, ...]:
         cells = tuple(cell.strip() for cell in line.strip().strip("|").split("|"))
         header = all(years_in(cell) or not any(ch.isdigit() for ch in cell) for cell in cells[1:])
         named = {column: frozenset(years_in(cell)) for column, cell in enumerate(cells) if column and years_in(cell)}
-        if header and named and any(not row.header for row in rows):
+        if header and named and any(row.amounts for row in rows):
             close()  # a year's table stacked under another's
         if header and named:
             if len(named) == 1 and all(not cell for column, cell in enumerate(cells) if column and column not in named):
@@ -125,6 +128,10 @@ def read_tables(text: str) -> tuple[Table, ...]:
                 years[column] = years.get(column, frozenset()) | found
         amounts = {} if header else {column: found for column, cell in enumerate(cells)
                                      if column and (found := amount(cell))}
-        rows.append(Row(number, line, cells, header, amounts))
+        if named:
+            section = ""
+        rows.append(Row(number, line, cells, header, amounts, section))
+        if cells[0] and not any(cells[1:]):
+            section = cells[0]  # a row that is only a label heads the rows under it
     close()
     return tuple(tables)

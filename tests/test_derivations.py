@@ -134,6 +134,19 @@ def test_operands_come_from_the_rows_and_years_asked_about(question: str, answer
     assert [flag.kind for flag in grounding.flags] == ["number"] and not grounding.derivations
 
 
+def test_a_small_whole_number_comes_only_from_the_row_asked_about() -> None:
+    """Almost any two small numbers make a third under 10: a small answer is derived only within the
+    row that names what the question asks, in the years it asks about."""
+    table = ("| | 2019 | 2018 | 2017 |\n|---|---|---|---|\n| Acquisition and integration costs | 17 | 8 | 5 |\n"
+             "| Restructuring costs | 12 | 5 | 4 |")
+    question = "What was the change in acquisition and integration costs from 2018 to 2019?"
+    supported = GroundingChecker().check(question, "They rose by 9 [1].", numbered_passages(table))
+    assert not supported.flags and [d.expression for d in supported.derivations] == ["17 − 8"]
+    for wrong in ("7", "3"):  # 12 − 5 in another row; 8 − 5 in a year not asked about
+        grounding = GroundingChecker().check(question, f"They rose by {wrong} [1].", numbered_passages(table))
+        assert [flag.kind for flag in grounding.flags] == ["number"], wrong
+
+
 def test_operands_come_from_one_row_column_or_line() -> None:
     """Over a whole report two unrelated numbers make almost any third: they are not combined."""
     search = DerivationSearch({1: "Staff: 37.\nThe museum has 3 floors.", 2: "Tickets cost 12 euros."})

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -43,6 +44,7 @@ _STEPS_FOR = {"percent_change": frozenset({"change", "pp", "−"}),
               "average": frozenset({"mean", "+", "−", "/", "total"}),  # "average cost per employee" is a ratio
               "change": frozenset({"−", "change", "pp"}),
               "difference": frozenset({"−", "pp", "change"})}
+_KEPT = 1 / 3  # a row is searched when it names the question's words at least this well (see _relevance)
 MAX_SUMS = 2000  # related pairs whose sum is tried as a share of a third number
 _CURRENCIES = {"dollar", "yuan", "euro", "pound"}
 _MAGNITUDE = re.compile(r"亿|万|千|million|billion|thousand", re.IGNORECASE)
@@ -119,9 +121,9 @@ class DerivationSearch:
                                                               for place in _places(text, marker)]
         # Rows and lines that share a word with the question hold its operands ("the change in Other"),
         # and a table's columns headed by a year hold them only for the years asked about.
-        about = _rows_about(question, places)
-        if about:
-            places = [place for place in places if place.row in about or place.row == -1]
+        relevance = _relevance(question, places)
+        if relevance:
+            places = [place for place in places if place.row == -1 or relevance.get(place.row, 0) >= _KEPT]
         years, shape = years_in(question), question_shape(question)
         if len(years) == 1 and shape in ("change", "percent_change"):  # "the change in 2019": from 2018
             years |= {year - 1 for year in years}
@@ -149,12 +151,20 @@ class DerivationSearch:
         self._groups = {key: _Operands(found, key[0] == "year-date") for key, found in by_unit.items()}
         self._runs = [run for marker, text in passages.items() for run in _table_runs(text, marker)]
         self._steps = _STEPS_FOR.get(shape or "", _ALL_STEPS)
+        # The cells of the rows that match the question best, in the years it asks about: the only
+        # operands a small whole number may come from.
+        best: dict[tuple[int, int], list[tuple[float, str]]] = {}
+        for place in places:
+            if place.column >= 0 and relevance.get(place.row) == 1.0 and (found := amount(place.text)) is not None:
+                best.setdefault((place.marker, place.row), []).append((float(found.value), found.text))
+        self._best_rows = [(marker, cells) for (marker, _), cells in best.items()]
 
     def find(self, number: Number) -> Found | None:
-        """How the answer's ``number`` follows in one step, or None. A whole number under 10 is never
-        searched for: a score's "6–4" is 7 − 3 of the real "6–3, 7–5", and so is almost any small count."""
+        """How the answer's ``number`` follows in one step, or None. A whole number under 10 is only
+        searched for within the row that names what the question asks: a score's "6–4" is 7 − 3 of
+        the real "6–3, 7–5", and so is almost any small count."""
         if abs(number.value) < 10 and number.value == int(number.value) and "." not in number.text:
-            return None
+            return self._within_best_row(number.value, number.unit == "percent")
         targets = {number.value} | ({number.raw} if number.raw is not None else set())
         digits = re.search(r"\.(\d+)", number.text)  # the answer's own rounding: "44.0%" is to one decimal
         tolerance = 0.5 * 10.0 ** -(len(digits.group(1)) if digits else 0) + 1e-9
@@ -184,6 +194,27 @@ class DerivationSearch:
         if unit in (None, "percent") and "sum share" in self._steps:  # two items together: (a + b) / total
             return next((found for group in ratios
                          if (found := group.share_of_sum(target, tolerance, percent=unit == "percent"))), None)
+        return None
+
+    def _within_best_row(self, target: float, percent: bool) -> Found | None:
+        """The difference, percentage change or average of two cells of one best-matching row
+        ("17 − 8 = 9"). Differences are always tried: a change or a difference is what a small
+        whole number computed from one row most often is."""
+        other = "change" if percent else "mean"
+        steps = ["−"] + ([other] if other in self._steps else [])
+        for marker, cells in self._best_rows:
+            for (a, first), (b, second) in itertools.permutations(cells, 2):
+                for step in steps:
+                    if step == "−":
+                        value, expression = a - b, f"{first} − {second}"
+                    elif step == "mean":
+                        value, expression = (a + b) / 2, f"({first} + {second}) / 2"
+                    elif b:
+                        value, expression = (a - b) / b * 100, f"({first} − {second}) / {second}"
+                    else:
+                        continue
+                    if abs(abs(value) - abs(target)) <= 0.5:
+                        return Found(expression, (marker,))
         return None
 
     def _table(self, target: float, tolerance: float) -> Found | None:
@@ -299,11 +330,11 @@ def _places(text: str, marker: int) -> list[_Place]:
     return places
 
 
-def _rows_about(question: str, places: list[_Place]) -> set[int]:
-    """The rows and lines that name what the question asks about, with the total rows of the tables
-    they are in; none when no row shares a word with the question. Within a table (or the passage's
-    text) a row is kept when its shared words weigh at least a third of the best row's, and a word
-    weighs less the more rows hold it: "Pre-contract costs" keeps its own row, not every row of costs."""
+def _relevance(question: str, places: list[_Place]) -> dict[int, float]:
+    """How well each row or line names what the question asks about: the weight of the words it
+    shares with the question over the best row's in its table (or the passage's text), where a word
+    weighs less the more rows hold it ("Pre-contract costs" names its own row, not every row of
+    costs). The total rows of a table that matched count as a third. Empty when no row shares a word."""
     asked = content_words(question)
     lines = {(place.marker, place.block, place.row): content_words(place.line) & asked
              for place in places if place.row != -1}
@@ -313,10 +344,12 @@ def _rows_about(question: str, places: list[_Place]) -> set[int]:
     best: dict[tuple[int, int], float] = {}
     for (marker, block, _), value in score.items():
         best[(marker, block)] = max(value, best.get((marker, block), 0.0))
-    matched = {row for (marker, block, row), value in score.items() if value > 0 and value >= best[(marker, block)] / 3}
-    tables = {(marker, block) for (marker, block, row) in lines if row in matched and block}
-    return matched | {place.row for place in places if place.total and (place.marker, place.block) in tables} \
-        if matched else set()
+    relevance = {row: value / best[(marker, block)] for (marker, block, row), value in score.items() if value > 0}
+    tables = {(marker, block) for (marker, block, row) in lines if block and relevance.get(row, 0) >= _KEPT}
+    for place in places:
+        if place.total and (place.marker, place.block) in tables:
+            relevance[place.row] = max(relevance.get(place.row, 0.0), _KEPT)
+    return relevance
 
 
 def _table_runs(text: str, marker: int) -> list[tuple[int, list[tuple[float, str]]]]:

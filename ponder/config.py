@@ -264,6 +264,10 @@ class ModelOverride(_Section):
                           "Unset: grammar for the embedded model, json_schema otherwise.")
     force_think: bool | None = Field(
         None, description='Start the answer with "<think>\\n" for R1-family models that skip thinking.')
+    tools: bool | None = Field(
+        None, description="Whether the endpoint takes OpenAI tool calls: the reasoning modes' calculator is then a "
+                          "`calculate` tool the model calls, else a structured step. Unset: yes for a chat "
+                          "endpoint, no for the embedded model and deepseek-reasoner (its API has none).")
 
 
 AnsweringMode = Literal["direct", "reasoner", "think-then-answer", "agentic", "corrective", "global"]

@@ -66,6 +66,11 @@ def test_model_overrides_by_glob_and_role_defaults() -> None:
                                               "chat.temperature": 0.2})
     assert resolve_settings(explicit, "chat").temperature == 0.2  # the role's own setting wins
     assert resolve_settings(load_config(env={}), "reasoner").temperature == 0.0  # embedded: greedy
+    # Tool calls: offered to configured chat endpoints, not to the embedded model or deepseek-reasoner.
+    assert chat.tools and not reasoner.tools and not resolve_settings(load_config(env={}), "chat").tools
+    no_tools = load_config(env={}, overrides={"chat.base_url": "http://h/v1", "chat.model": "qwen3-8b",
+                                              "models": {"qwen3-*": {"tools": False}}})
+    assert not resolve_settings(no_tools, "chat").tools
     with pytest.raises(ConfigError, match=r"unknown setting 'models.x.force_thinking'.*force_think"):
         load_config(env={"PONDER_MODELS__X__FORCE_THINKING": "1"})
 

@@ -19,6 +19,7 @@ from ponder.llm.client import (
     Messages,
     OpenAICompatibleLLM,
     RemoteEndpoint,
+    ToolCall,
     without_reasoning,
 )
 from ponder.llm.local_server import LocalServer, LocalServerError
@@ -29,7 +30,7 @@ from ponder.llm.thinking import Delta, ThinkingSplitter, split_thinking
 __all__ = [
     "CallLog", "Delta", "Endpoint", "Generation", "GenerationStream", "LLMError", "LocalServer", "LocalServerError",
     "LoggedCall", "Messages", "ModelSettings", "OpenAICompatibleLLM", "RemoteEndpoint", "Role", "StructuredResult",
-    "ThinkingSplitter", "ask_json", "make_llm", "parse_json_loosely", "resolve_settings", "split_thinking",
+    "ThinkingSplitter", "ToolCall", "ask_json", "make_llm", "parse_json_loosely", "resolve_settings", "split_thinking",
     "without_reasoning",
 ]
 

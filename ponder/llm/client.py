@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Protocol
 
 import httpx
@@ -73,9 +73,23 @@ class RemoteEndpoint:
         """Nothing to release: the remote server is not ours."""
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A function the model asked to call (OpenAI's ``tool_calls``): ``arguments`` as the JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def message(self) -> dict[str, Any]:
+        """As the assistant turn that made it is sent back."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
 @dataclass
 class Generation:
-    """One model call's result. ``text`` is the answer alone; ``thinking`` the reasoning, if any."""
+    """One model call's result. ``text`` is the answer alone; ``thinking`` the reasoning, if any;
+    ``tool_calls`` the functions it asked for, when it was offered tools."""
 
     text: str
     thinking: str
@@ -83,6 +97,7 @@ class Generation:
     seconds: float
     model: str
     finish_reason: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class OpenAICompatibleLLM:
@@ -94,6 +109,7 @@ class OpenAICompatibleLLM:
         self.log = log
         # Degrades (json_schema -> json_object -> text) when the endpoint turns a format down.
         self.structured_output = settings.structured_output
+        self.tools = settings.tools  # turned off when the endpoint refuses a request with tools
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(timeout=settings.timeout_s, headers=headers)
 
@@ -111,11 +127,13 @@ class OpenAICompatibleLLM:
 
     # -- calls ----------------------------------------------------------------------------------
     def chat(self, messages: Messages, *, purpose: str, max_tokens: int | None = None,
-             stop: list[str] | None = None, constraint: dict[str, Any] | None = None) -> Generation:
+             stop: list[str] | None = None, constraint: dict[str, Any] | None = None,
+             tools: list[dict[str, Any]] | None = None) -> Generation:
         """``constraint``: request fields that constrain the output (``response_format``,
-        ``grammar``, ``guided_json``), built by :mod:`ponder.llm.structured`."""
+        ``grammar``, ``guided_json``), built by :mod:`ponder.llm.structured`; ``tools``: functions
+        the model may call (OpenAI's ``tools``), its calls in ``Generation.tool_calls``."""
         body, prompt = self._chat_body(messages, max_tokens, stop, constraint)
-        return self._call("/chat/completions", body, prompt, purpose)
+        return self._call("/chat/completions", body | ({"tools": tools} if tools else {}), prompt, purpose)
 
     def complete(self, prompt: str, *, purpose: str, max_tokens: int | None = None,
                  stop: list[str] | None = None, constraint: dict[str, Any] | None = None) -> Generation:
@@ -188,6 +206,9 @@ class OpenAICompatibleLLM:
                 payload = response.json()
                 choice = payload["choices"][0]
                 content, reasoning = _read_choice(choice)
+                tool_calls = [ToolCall(str(call.get("id", "")), call["function"]["name"],
+                                       call["function"].get("arguments") or "{}")
+                              for call in (choice.get("message") or {}).get("tool_calls") or []]
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise LLMError(f"{self._describe()} at {entry.endpoint} sent a response that is not an OpenAI "
                                f"completion ({exc!r}): {body_excerpt(response)}") from None
@@ -196,6 +217,7 @@ class OpenAICompatibleLLM:
             raise
         generation = self._generation(content, reasoning, payload.get("usage"), prompt,
                                       time.perf_counter() - started, payload.get("model"), choice.get("finish_reason"))
+        generation.tool_calls = tool_calls
         self._record_generation(entry, generation)
         return generation
 
@@ -215,7 +237,8 @@ class OpenAICompatibleLLM:
 
     def _record_generation(self, entry: LoggedCall, generation: Generation) -> None:
         usage = generation.usage
-        self._record(replace(entry, answer=generation.text, thinking=generation.thinking,
+        calls = "\n".join(f"{call.name}({call.arguments})" for call in generation.tool_calls)
+        self._record(replace(entry, answer=generation.text or calls, thinking=generation.thinking,
                              prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                              reasoning_tokens=usage.reasoning_tokens, tokens_estimated=usage.estimated,
                              seconds=generation.seconds, finish_reason=generation.finish_reason,
@@ -335,7 +358,9 @@ def without_reasoning(messages: Messages) -> Messages:
     for message in messages:
         if message.get("role") == "assistant":
             answer, _ = split_thinking(message.get("content") or "")
-            message = {"role": "assistant", "content": answer}
+            # A turn that called tools keeps its calls: the tool results that follow answer them.
+            message = {"role": "assistant", "content": answer} | (
+                {"tool_calls": message["tool_calls"]} if message.get("tool_calls") else {})
         cleaned.append(message)
     return cleaned
 

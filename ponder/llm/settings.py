@@ -2,7 +2,7 @@
 role's defaults.
 
 Built-in overrides follow the providers' documentation: DeepSeek's R1 guidance (temperature about
-0.6; its API has no ``json_schema``, and ``deepseek-reasoner`` no JSON mode either), the same
+0.6; its API has no ``json_schema``, and ``deepseek-reasoner`` no JSON mode and no tool calls either), the same
 temperature for QwQ and R1 distills. A user's ``[models."pattern"]`` tables win over these.
 
 Example::
@@ -24,7 +24,7 @@ StructuredOutput = Literal["grammar", "guided_json", "json_schema", "json_object
 
 BUILTIN_OVERRIDES: dict[str, ModelOverride] = {
     "deepseek-chat": ModelOverride(structured_output="json_object"),
-    "deepseek-reasoner": ModelOverride(structured_output="text"),
+    "deepseek-reasoner": ModelOverride(structured_output="text", tools=False),
     "*deepseek-r1*": ModelOverride(temperature=0.6),
     "*r1-distill*": ModelOverride(temperature=0.6),
     "*qwq*": ModelOverride(temperature=0.6),
@@ -43,6 +43,7 @@ class ModelSettings:
     timeout_s: float
     retries: int
     prompt_style: Literal["chat", "completion"]
+    tools: bool = False  # the endpoint takes OpenAI tool calls (function calling)
 
 
 def resolve_settings(config: Config, role: Role, model_name: str | None = None) -> ModelSettings:
@@ -74,4 +75,6 @@ def resolve_settings(config: Config, role: Role, model_name: str | None = None) 
         timeout_s=role_config.timeout_s,
         retries=role_config.retries,
         prompt_style=role_config.effective_prompt_style,
+        tools=override.tools if override.tools is not None else role_config.effective_prompt_style == "chat"
+        and not role_config.is_embedded,
     )

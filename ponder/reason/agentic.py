@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ponder.config import ReasonConfig
-from ponder.reason.base import Evidence, Mode, Models, task_prompt
-from ponder.reason.prompts import LANGUAGES
+from ponder.reason.base import Evidence, Mode, Models
+from ponder.reason.prompts import LANGUAGES, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer
 from ponder.untrusted import neutralise

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ponder.config import ReasonConfig
-from ponder.reason.base import Evidence, Mode, Models, task_prompt
+from ponder.reason.base import Evidence, Mode, Models
+from ponder.reason.prompts import task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer
 

@@ -15,12 +15,12 @@ from typing import Any, Sequence
 
 from ponder.config import ReasonConfig
 from ponder.llm import Delta, Generation, OpenAICompatibleLLM
-from ponder.reason.calculator import calculate, written
 from ponder.reason.citations import citation
 from ponder.reason.compute import compute, computed_answer, question_shape
 from ponder.reason.conflicts import find_conflicts
 from ponder.reason.extractive import SentenceScorer, choice_schema, chosen_numbers, scorer_picks
 from ponder.reason.grounding import GroundingChecker
+from ponder.reason.program import calculations as ask_calculations
 from ponder.reason.prompts import (
     COMPLETION_STOP,
     LANGUAGES,
@@ -29,8 +29,7 @@ from ponder.reason.prompts import (
     PassageImages,
     answer_completion,
     answer_messages,
-    task_completion,
-    task_messages,
+    task_prompt,
 )
 from ponder.reason.run import Listener, Retrieve, Run
 from ponder.retrieve import reciprocal_rank_fusion
@@ -115,22 +114,11 @@ class Mode:
                                                  self.evidence.images), purpose=purpose, stream=stream)
 
     def calculations(self, run: Run, llm: OpenAICompatibleLLM, numbered: Numbered) -> str:
-        """Program of thought: the model writes the arithmetic a numeric answer needs (held by the
-        endpoint's constraint to a list of expressions), the calculator evaluates each exactly, and
-        the results go to whoever writes the answer. Each calculation is a ``calculate`` step of the
-        trace, with its result or the reason it was refused. Asked once per question."""
+        """The arithmetic a numeric answer needs, written by the model and computed by Ponder
+        (:mod:`ponder.reason.program`), as a block for whoever writes the answer; asked once per
+        question, "" when nothing was computed."""
         if run.calculations is None:
-            run.calculations = []
-            result = run.ask_json(llm, task_prompt(llm, "calculate", run.question, run.language, numbered,
-                                                   passage_chars=4000),
-                                  schema=CALCULATION_SCHEMA, validate=_calculations, purpose="calculate",
-                                  max_tokens=300)
-            for what, expression in result.value or []:
-                calculation = calculate(expression)
-                shown = written(calculation.value, 4) if calculation.value is not None else ""
-                run.note("calculate", what=what, expression=expression, result=shown, refusal=calculation.refusal)
-                if calculation.ok:
-                    run.calculations.append(f"{what}: {expression} = {shown}")
+            run.calculations = ask_calculations(run, llm, numbered)
         if not run.calculations:
             return ""
         return LANGUAGES[run.language].calculated + "\n" + "\n".join(run.calculations)
@@ -258,29 +246,6 @@ class Mode:
     def nothing_found(self, run: Run) -> Answer:
         """No passage matched: say so rather than let a model invent an answer."""
         return run.answer(self.name, None, [], text=NO_PASSAGES[run.language], thinking="")
-
-
-def task_prompt(llm: OpenAICompatibleLLM, task: str, question: str, language: str, numbered: Numbered = (),
-                extra: str = "", passage_chars: int = 600) -> Any:
-    if llm.prompt_style == "completion":
-        return task_completion(task, question, language, numbered, extra, passage_chars)
-    return task_messages(task, question, language, numbered, extra, passage_chars)
-
-
-CALCULATION_SCHEMA = {"type": "object", "properties": {"calculations": {
-    "type": "array", "maxItems": 4, "items": {
-        "type": "object", "properties": {"what": {"type": "string", "maxLength": 120},
-                                         "expression": {"type": "string", "minLength": 1, "maxLength": 200}},
-        "required": ["what", "expression"], "additionalProperties": False}}},
-    "required": ["calculations"], "additionalProperties": False}
-
-
-def _calculations(value: Any) -> list[tuple[str, str]]:
-    if not isinstance(value, dict) or not isinstance(value.get("calculations"), list):
-        raise ValueError('expected {"calculations": [{"what": ..., "expression": ...}]}')
-    found = [(str(item.get("what", "")).strip(), str(item["expression"]).strip()) for item in value["calculations"]
-             if isinstance(item, dict) and str(item.get("expression", "")).strip()]
-    return found[:4]
 
 
 def standalone_question(run: Run, llm: OpenAICompatibleLLM, history: Sequence[Turn], turns: int = 6) -> str:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ponder.reason.base import Mode, task_prompt
+from ponder.reason.base import Mode
+from ponder.reason.prompts import task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer, Hit
 

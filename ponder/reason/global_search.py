@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from ponder.config import ReasonConfig
 from ponder.graph.communities import summary_parts
 from ponder.llm import Generation
-from ponder.reason.base import Evidence, Mode, Models, task_prompt
-from ponder.reason.prompts import LANGUAGES, Numbered
+from ponder.reason.base import Evidence, Mode, Models
+from ponder.reason.prompts import LANGUAGES, Numbered, task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer, Chunk, Citation, Hit
 from ponder.untrusted import neutralise

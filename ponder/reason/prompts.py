@@ -13,11 +13,14 @@ cites them as [n]. Internal prompts (plan, grade, rewrite, route) ask for JSON o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ponder.text import png_data_uri
 from ponder.types import Chunk, Hit
 from ponder.untrusted import neutralise, neutralised_line, passage_fence
+
+if TYPE_CHECKING:
+    from ponder.llm import OpenAICompatibleLLM
 
 Numbered = list[tuple[int, Hit]]
 PassageImages = Callable[[Chunk], "bytes | None"]  # a figure passage's PNG (None: no picture to send)
@@ -55,6 +58,7 @@ class _Language:
     separator: str
     quoted_overview: str  # a corpus-wide answer quoted from community reports (a base model)
     calculate: str  # reasoning modes: the arithmetic a numeric answer needs, as expressions Ponder evaluates
+    calculate_tool: str  # the same, for an endpoint that takes tool calls: one `calculate` call per expression
     calculated: str  # heads the calculations' results, given to the model that writes the answer
     computed: str  # an answer Ponder computed: {what} is {working} = {result} {cites}
     computed_what: dict[str, str]  # what was computed, by shape; {a}, {b} the items, {span} the years
@@ -135,6 +139,10 @@ LANGUAGES = {
                    "(+ - * / and parentheses; multiply by 100 for a percentage). Ponder will compute them "
                    'exactly. Reply with JSON only: {"calculations": [{"what": "<what it computes>", '
                    '"expression": "<expression>"}]} (an empty list when no arithmetic is needed).'),
+        calculate_tool=("Below are numbered passages and a question that needs arithmetic. Call the calculate tool "
+                        "once for each calculation the answer needs, with numbers copied exactly from the "
+                        "passages (multiply by 100 for a percentage); it returns the exact result. When nothing "
+                        "is left to compute, reply with the word done. Do not answer the question yet."),
         calculated=("Ponder computed these exactly from the passages; use their results rather than your own "
                     "arithmetic, and show the working in the answer:"),
         computed="{what} is {working} = {result} {cites}.",
@@ -200,6 +208,9 @@ LANGUAGES = {
         calculate=("下面是编号资料和一个需要计算的问题。请把回答所需的每一步计算写成算式，数字须从资料中原样抄写"
                    "（+ - * / 和括号；百分比请乘以 100）。Ponder 会精确计算。只回复 JSON："
                    '{"calculations": [{"what": "<计算的是什么>", "expression": "<算式>"}]}（无需计算时给空列表）。'),
+        calculate_tool=("下面是编号资料和一个需要计算的问题。回答所需的每一步计算都请调用一次 calculate 工具，"
+                        "数字须从资料中原样抄写（百分比请乘以 100），工具会返回精确结果。无需再计算时，只回复“done”。"
+                        "现在不要回答问题。"),
         calculated="以下是 Ponder 根据资料精确算出的结果；请使用这些结果而不要自己心算，并在回答中写出算式：",
         computed="{what}为 {working} = {result} {cites}。",
         computed_what={"change": "{a}{span}的变化", "percent_change": "{a}{span}的增长率",
@@ -256,6 +267,14 @@ def answer_completion(question: str, numbered: Numbered, language: str, notes: s
     notes_line = f"{' '.join(notes.split())}\n" if notes else ""
     return (f"{words.answer}{gap}{words.material}\n\n{example}{words.answer_label}{gap}{words.example_answer}\n\n"
             f"{real}{notes_line}{words.answer_label}")
+
+
+def task_prompt(llm: OpenAICompatibleLLM, task: str, question: str, language: str, numbered: Numbered = (),
+                extra: str = "", passage_chars: int = 600) -> Any:
+    """An internal task as ``llm`` takes it: chat messages, or a completion prompt for a base model."""
+    if llm.prompt_style == "completion":
+        return task_completion(task, question, language, numbered, extra, passage_chars)
+    return task_messages(task, question, language, numbered, extra, passage_chars)
 
 
 def task_messages(task: str, question: str, language: str, numbered: Numbered = (),

@@ -110,20 +110,21 @@ class Run:
 
     def generate(self, llm: OpenAICompatibleLLM, prompt: Messages | str, *, purpose: str,
                  stop: list[str] | None = None, max_tokens: int | None = None,
-                 stream: Literal["answer", "thinking"] | None = None) -> Generation:
+                 stream: Literal["answer", "thinking"] | None = None,
+                 tools: list[dict[str, Any]] | None = None) -> Generation:
         """One model call; chat messages or, for base models, a completion prompt. ``max_tokens``
         caps base models only: they do not stop on their own, while a chat model that thinks
         before a short reply needs its role's whole budget. ``stream`` (when someone listens):
         pass the deltas on as they are (``answer``) or all as thinking (a draft nobody should
-        mistake for the answer)."""
+        mistake for the answer). ``tools``: functions a chat model may call (never streamed)."""
         self._check_cancelled()
         max_tokens = _base_model_cap(llm, max_tokens)
-        if stream and self.listener:
+        if stream and self.listener and not tools:
             generation = self._stream(llm, prompt, purpose, stop, max_tokens, stream)
         elif isinstance(prompt, str):
             generation = llm.complete(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
         else:
-            generation = llm.chat(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens)
+            generation = llm.chat(prompt, purpose=purpose, stop=stop, max_tokens=max_tokens, tools=tools)
         self._record_call(llm, purpose, prompt, generation)
         return generation
 

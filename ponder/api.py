@@ -139,7 +139,8 @@ class Ponder:
         claimed: list[str] = []
         changed = (item for item in (self._load(path, record, claimed) for path in files) if item is not None)
         settings = self.config.ingest
-        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr, settings.figures),
+        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr, settings.figures,
+                                       settings.max_sheet_rows),
                          settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
         workers = _worker_count(settings.workers, len(files))
         isolation = Isolation(workers if settings.file_timeout_s or workers > 1 else 0, settings.file_timeout_s,

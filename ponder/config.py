@@ -52,6 +52,8 @@ class IngestConfig(_Section):
     tokenizer: Literal["e5", "estimate"] = Field(
         "e5", description="Counts chunk tokens: e5 is the bundled embedder's tokenizer; estimate needs no model.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    max_sheet_rows: int = Field(100_000, ge=1, description=(
+        "Rows read from one sheet (or CSV); the rest is left out with a warning naming the sheet."))
     pdf_engine: Literal["layout", "text"] = Field(
         "layout", description="layout: headings, tables, reading order (slower); text: the text layer only.")
     pdf_passwords: dict[str, str] = Field(

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Literal
 
 
@@ -21,10 +22,16 @@ def content_id(*parts: str, length: int = 16) -> str:
     return digest[:length]
 
 
+ROW_LOCATED = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv"})  # "page" is the row
+
+
 def location(path: str, page: int | None, heading_path: tuple[str, ...], page_end: int | None = None,
              figure: Figure | None = None) -> str:
     """Human-readable provenance: ``file.pdf p.3-4 › 2 Method › 2.3 Training`` (``› Figure 2`` after
-    it for a figure's passage)."""
+    it for a figure's passage); for a spreadsheet, ``budget.xlsx › Q3 › rows 41-80``."""
+    if PurePath(path).suffix.lower() in ROW_LOCATED:
+        rows = [] if page is None else [f"row {page}" if page_end in (None, page) else f"rows {page}-{page_end}"]
+        return " › ".join([path, *heading_path, *rows])
     parts = [path]
     if page is not None:
         parts.append(f"p.{page}" if page_end in (None, page) else f"p.{page}-{page_end}")
@@ -100,6 +107,8 @@ class Document:
     file_type: str = "text"
     page_starts: tuple[int, ...] = ()
     page_count: int | None = None
+    # The number of each of page_starts when it is not its position: a spreadsheet's rows (row 1 of each sheet).
+    page_numbers: tuple[int, ...] = ()
     modified: float | None = None  # the file's modification time (Unix), the document's date
     hidden_removed: int = 0
     figures: tuple[Figure, ...] = ()
@@ -112,10 +121,11 @@ class Document:
         return self.file_type != "text"
 
     def page_at(self, offset: int) -> int | None:
-        """The 1-based page holding ``offset``; None for formats without pages."""
+        """The 1-based page holding ``offset`` (for a spreadsheet, the row); None for formats without pages."""
         if not self.page_starts:
             return None
-        return max(bisect.bisect_right(self.page_starts, offset), 1)
+        index = max(bisect.bisect_right(self.page_starts, offset), 1)
+        return self.page_numbers[index - 1] if self.page_numbers else index
 
 
 @dataclass(frozen=True)

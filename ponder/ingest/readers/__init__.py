@@ -2,7 +2,8 @@
 
 Every structured format is converted to Markdown — headings as ``#``, tables as pipe tables — so one
 chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer on the fast path),
-DOCX (mammoth), HTML (main content, then markdownify), Markdown as is. Plain text stays plain.
+DOCX (mammoth), HTML (main content, then markdownify), spreadsheets and CSV (a section per sheet,
+a table per block of cells, located by row), Markdown as is. Plain text stays plain.
 Errors are :class:`IngestError` s whose message starts with the file's path. Text a human reader
 would not see (hidden HTML, invisible PDF text, zero-width and bidi characters) is dropped and counted.
 
@@ -52,6 +53,7 @@ class ReadOptions:
     pdf_passwords: Mapping[str, str] = field(default_factory=dict)
     ocr: bool = False
     figures: bool = True
+    max_sheet_rows: int = 100_000
 
     def password_for(self, path: Path) -> str | None:
         """The configured password whose key (a file name, path or glob) matches ``path``."""
@@ -72,6 +74,8 @@ class Converted:
     figures: list[FoundFigure] = field(default_factory=list)  # each stands at its marker in ``pages``
     markers: FigureMarkers = field(default_factory=FigureMarkers)
     figures_skipped: Skipped = field(default_factory=Skipped)
+    # Formats located by row (spreadsheets, CSV): (offset in the one page, the row number found there).
+    locations: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _text(path: Path, raw: bytes, options: ReadOptions) -> Converted:
@@ -92,6 +96,18 @@ def _docx(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     return convert_docx(path, raw, options.figures)
 
 
+def _workbook(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.sheets import convert_workbook
+
+    return convert_workbook(path, raw, options.max_sheet_rows)
+
+
+def _csv(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.sheets import convert_csv
+
+    return convert_csv(path, raw, options.max_sheet_rows)
+
+
 def _html(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.html import convert_html
 
@@ -106,6 +122,9 @@ _CONVERTERS: dict[str, tuple[str, Callable[[Path, bytes, ReadOptions], Converted
     ".pdf": ("pdf", _pdf),
     ".docx": ("docx", _docx),
     ".html": ("html", _html), ".htm": ("html", _html), ".xhtml": ("html", _html),
+    ".xlsx": ("xlsx", _workbook), ".xlsm": ("xlsx", _workbook), ".xls": ("xls", _workbook),
+    ".xlsb": ("xls", _workbook), ".ods": ("ods", _workbook),
+    ".csv": ("csv", _csv), ".tsv": ("csv", _csv),
 }
 SUPPORTED_SUFFIXES = frozenset(_CONVERTERS)
 
@@ -150,6 +169,12 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
     cleaned = [strip_invisible(page) for page in converted.pages]
     unmarked = [take_markers(page, converted.markers) for page, _ in cleaned]
     text, page_starts = _join_pages([page for page, _ in unmarked])
+    page_numbers: tuple[int, ...] = ()
+    if converted.locations:  # located by row: each row's offset starts a "page" numbered by the row
+        page = unmarked[0][0]
+        leading, length = len(page) - len(page.lstrip("\n")), len(page.strip("\n"))  # as _within_page, once
+        page_starts = [min(max(at - leading, 0), length) for at, _ in converted.locations]
+        page_numbers = tuple(row for _, row in converted.locations)
     invisible = sum(removed for _, removed in cleaned)
     by_marker = {figure.marker: figure for figure in converted.figures}
     placed = [(start + _within_page(page, at), by_marker.pop(marker))
@@ -166,7 +191,8 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         content_hash=content_hash(raw),
         text=text,
         file_type=file_type,
-        page_starts=tuple(page_starts) if converted.paged else (),
+        page_starts=tuple(page_starts) if converted.paged or page_numbers else (),
+        page_numbers=page_numbers,
         page_count=len(converted.pages) if converted.paged else None,
         modified=_modified(path),
         hidden_removed=converted.hidden + invisible,

@@ -1,0 +1,176 @@
+"""Spreadsheets and CSV: a section per sheet, a table per block of cells, hidden parts left out and
+counted, comments kept, rows as provenance; Chinese and English; bad files named."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.comments import Comment
+
+from ponder.ingest import IngestError, ReadOptions, read_document
+from tests.conftest import write
+
+
+def _budget() -> bytes:
+    """A Chinese workbook as finance teams keep one: a title and unit over the table, a merged
+    header, a hidden row and column, a hidden sheet, a date, a comment, a second table beside."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "预算"
+    sheet["A1"] = "2023年部门预算"
+    sheet["A2"] = "单位：万元"
+    sheet.append([])
+    for row in (["项目", "2023年", "2022年", "备注", "内部编号"], ["营业收入", 45000, 40000.0, "含税", "X-1"],
+                ["研发投入", 3500, 2800, "", "X-2"], ["差旅费", 120, 95, "已冻结", "X-3"],
+                ["销售费用", 2100.5, 1900, "", "X-4"], ["更新日期", datetime.datetime(2024, 1, 31), None, "", ""]):
+        sheet.append(row)
+    sheet.merge_cells("B3:C3")
+    sheet["B3"] = "金额"
+    sheet.row_dimensions[7].hidden = True  # 差旅费
+    sheet.column_dimensions["E"].hidden = True  # 内部编号
+    sheet["A5"].comment = Comment("含增值税", "王芳")
+    sheet["H4"], sheet["I4"] = "季度", "收入"  # a second table beside the first
+    sheet["H5"], sheet["I5"] = "Q1", 11000
+    secret = workbook.create_sheet("内部")
+    secret["A1"] = "不应被索引"
+    secret.sheet_state = "hidden"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _read(name: str, raw: bytes, **options: object):
+    return read_document(Path(name), raw, ReadOptions(**options))
+
+
+def test_a_workbook_is_a_section_per_sheet_and_a_table_per_block() -> None:
+    document, warnings = _read("budget.xlsx", _budget())
+    text = document.text
+    assert text.startswith("## 预算\n\n2023年部门预算\n\n单位：万元\n\n")
+    # The merged cell spreads over the two columns it covers; the header's second row follows it.
+    assert ("|  | 金额 | 金额 |  |\n|---|---|---|---|\n| 项目 | 2023年 | 2022年 | 备注 |\n"
+            "| 营业收入 | 45000 | 40000 | 含税 |") in text
+    assert "| 销售费用 | 2100.5 | 1900 |  |" in text and "| 更新日期 | 2024-01-31 |" in text
+    assert "| 季度 | 收入 |\n|---|---|\n| Q1 | 11000 |" in text  # the table beside is its own
+    assert "Note on A5 (王芳): 含增值税" in text
+    # Hidden: the row, the column and the sheet are not indexed, and are counted.
+    assert "差旅费" not in text and "X-1" not in text and "不应被索引" not in text
+    assert document.hidden_removed == 3 and any("3 hidden piece(s)" in w for w in warnings)
+
+
+def test_each_line_knows_its_row_and_a_chunk_cites_sheet_and_rows(make_ponder, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Q3"
+    sheet.append(["Region", "Month", "Revenue"])
+    for n in range(2, 402):
+        sheet.append([f"Region {n}", "2024-07", n * 10])
+    path = tmp_path / "docs" / "budget.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook.save(path)
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "ingest.tokenizer": "estimate"})
+    ponder.ingest([path])
+    chunks = ponder.store.chunks_of(ponder.store.documents()[0].id)
+    assert len(chunks) > 3
+    for position, chunk in enumerate(chunks):
+        numbers = [int(n) for n in re.findall(r"\| Region (\d+) \|", chunk.text)]
+        assert "| Region | Month | Revenue |\n|---|---|---|\n" in chunk.text  # the header row in every chunk
+        first = 1 if position == 0 else min(numbers)  # the first chunk holds the header row, row 1
+        assert chunk.heading_path == ("Q3",) and (chunk.page, chunk.page_end) == (first, max(numbers))
+        assert chunk.location().endswith(f"budget.xlsx › Q3 › rows {chunk.page}-{chunk.page_end}")
+    [hit] = [h for h in ponder.search("Region 250", top_k=1)]
+    assert hit.chunk.page <= 250 <= hit.chunk.page_end
+
+
+def test_a_question_over_a_chinese_spreadsheet_is_answered_from_its_sheet_and_rows(make_ponder, provider,
+                                                                                 tmp_path: Path) -> None:
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
+                            "chat.retries": 0, "reason.answer_style": "extractive"})
+    path = tmp_path / "docs" / "budget.xlsx"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(_budget())
+    ponder.ingest([path])
+    answer = ponder.ask("2023年营业收入比2022年增长多少？", mode="direct")
+    assert answer.text == "营业收入从2022年到2023年的变化为 45000 − 40000 = 5,000 [1]。"
+    [cited] = answer.citations
+    assert cited.path.endswith("budget.xlsx") and cited.heading_path == ("预算",) and cited.page is not None
+    assert "budget.xlsx › 预算 › rows" in answer.hits[0].chunk.location()
+    assert answer.grounding.verdict == "supported" and provider.requests == []
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("项目,2023年,2022年\n营业收入,\"45,000\",\"40,000\"\n".encode("gbk"), "| 营业收入 | 45,000 | 40,000 |"),
+    ("\ufeffName;Note\nAda;\"line one\nline two\"\nBob\n".encode("utf-8"), "| Ada | line one line two |\n| Bob |  |"),
+    ("a\tb\n1\t2\n".encode("utf-16"), "| a | b |\n|---|---|\n| 1 | 2 |"),
+    ("城市|人口\n上海|2487\n".encode("utf-8"), "| 上海 | 2487 |"),
+])
+def test_csv_encoding_delimiter_quotes_and_ragged_rows_are_read(raw: bytes, expected: str) -> None:
+    document, _ = _read("export.csv", raw)
+    assert expected in document.text and document.page_numbers[0] == 1
+
+
+def test_a_csv_row_knows_its_line_even_after_a_quoted_newline() -> None:
+    document, _ = _read("notes.csv", b'id,text\n1,"two\nlines"\n2,plain\n')
+    offset = document.text.index("| 2 | plain |")
+    assert document.page_at(offset) == 4  # the record that ends on the file's fourth line
+
+
+@pytest.mark.parametrize("name, raw, problem", [
+    ("locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "encrypted (password-protected)"),
+    ("broken.xlsx", b"PK\x03\x04 not really a zip", "not a readable XLSX file"),
+    ("broken.ods", b"not an ods", "not a readable workbook"),
+    ("binary.csv", b"\xff\xfe\xff" + bytes(range(128, 256)) * 3, "cannot tell the CSV's encoding"),
+])
+def test_bad_spreadsheets_are_refused_with_the_file_named(name: str, raw: bytes, problem: str) -> None:
+    with pytest.raises(IngestError, match=re.escape(problem)) as caught:
+        _read(name, raw)
+    assert str(caught.value).startswith(name)
+
+
+def test_a_zip_bomb_workbook_is_refused_before_it_is_unpacked() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (150 * 2**20))
+    with pytest.raises(IngestError, match="zip bomb"):
+        _read("bomb.xlsx", buffer.getvalue())
+
+
+def test_rows_beyond_the_limit_are_left_out_with_a_warning_naming_the_setting() -> None:
+    raw = ("n,v\n" + "".join(f"{n},{n * 2}\n" for n in range(1, 21))).encode()
+    document, warnings = _read("big.csv", raw, max_sheet_rows=5)
+    assert "| 4 | 8 |" in document.text and "| 5 | 10 |" not in document.text
+    assert any("16 row(s) beyond the limit of 5" in w and "ingest.max_sheet_rows" in w for w in warnings)
+
+
+def test_opendocument_and_excel_97_sheets_are_read(shared) -> None:
+    path = shared / "data" / "docs" / "odf" / "odf_table_with_title_01.ods"
+    document, _ = read_document(path, path.read_bytes(), ReadOptions())
+    assert document.text.startswith("## Sheet1\n\nNumber of freshwater ducks per year\n\n| Year | Freshwater Ducks |")
+    assert document.page_at(document.text.index("| 2024 | 180 |")) == 10  # the title is in B2, the table from B4
+
+
+def test_reingesting_a_changed_workbook_replaces_only_it(make_ponder, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    path = docs / "budget.xlsx"
+    docs.mkdir()
+    path.write_bytes(_budget())
+    other = write(docs / "notes.md", "# Notes\n\nThe budget is reviewed in March.\n")
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "ingest.tokenizer": "estimate"})
+    ponder.ingest([path, other])
+    before = {d.path: d.content_hash for d in ponder.store.documents()}
+    workbook = openpyxl.load_workbook(path)
+    workbook["预算"]["B5"] = 46000
+    workbook.save(path)
+    report = ponder.ingest([path, other])
+    after = {d.path: d.content_hash for d in ponder.store.documents()}
+    assert after[str(other.resolve())] == before[str(other.resolve())]
+    assert after[str(path.resolve())] != before[str(path.resolve())]
+    changed = next(d for d in ponder.store.documents() if d.path == str(path.resolve()))
+    assert any("46000" in c.text for c in ponder.store.chunks_of(changed.id))
+    assert len(ponder.store.documents()) == 2 and report is not None

@@ -28,13 +28,16 @@ ROW_LOCATED = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".ts
 def location(path: str, page: int | None, heading_path: tuple[str, ...], page_end: int | None = None,
              figure: Figure | None = None) -> str:
     """Human-readable provenance: ``file.pdf p.3-4 › 2 Method › 2.3 Training`` (``› Figure 2`` after
-    it for a figure's passage); for a spreadsheet, ``budget.xlsx › Q3 › rows 41-80``."""
+    it for a figure's passage); for a spreadsheet, ``budget.xlsx › Q3 › rows 41-80``; for slides,
+    ``review.pptx slide 4 Q3 results``."""
     if PurePath(path).suffix.lower() in ROW_LOCATED:
         rows = [] if page is None else [f"row {page}" if page_end in (None, page) else f"rows {page}-{page_end}"]
         return " › ".join([path, *heading_path, *rows])
     parts = [path]
+    slides = PurePath(path).suffix.lower() in (".pptx", ".odp")
     if page is not None:
-        parts.append(f"p.{page}" if page_end in (None, page) else f"p.{page}-{page_end}")
+        one, many = ("slide ", "slides ") if slides else ("p.", "p.")
+        parts.append(f"{one}{page}" if page_end in (None, page) else f"{many}{page}-{page_end}")
     if heading_path:
         parts.append(" › ".join(heading_path))
     where = " ".join(parts)

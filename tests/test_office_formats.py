@@ -1,5 +1,6 @@
-"""Spreadsheets and CSV: a section per sheet, a table per block of cells, hidden parts left out and
-counted, comments kept, rows as provenance; Chinese and English; bad files named."""
+"""Spreadsheets, CSV and slides: a section per sheet or slide, a table per block of cells, hidden
+parts left out and counted, comments and notes kept, rows and slides as provenance; Chinese and
+English; bad files named."""
 
 from __future__ import annotations
 
@@ -174,3 +175,71 @@ def test_reingesting_a_changed_workbook_replaces_only_it(make_ponder, tmp_path: 
     changed = next(d for d in ponder.store.documents() if d.path == str(path.resolve()))
     assert any("46000" in c.text for c in ponder.store.chunks_of(changed.id))
     assert len(ponder.store.documents()) == 2 and report is not None
+
+
+# -- slides -----------------------------------------------------------------------------------------
+def _deck() -> bytes:
+    """A Chinese and English deck: a title slide, bullets, a table with a merged header, a chart, notes,
+    and a hidden slide between."""
+    from pptx import Presentation
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])  # title and content
+    first.shapes.title.text = "第三季度经营回顾"
+    first.placeholders[1].text_frame.text = "营业收入同比增长12.5%"
+    first.placeholders[1].text_frame.add_paragraph().text = "研发投入3,500万元"
+    first.notes_slide.notes_text_frame.text = "先讲收入，再讲成本。"
+    hidden = deck.slides.add_slide(deck.slide_layouts[5])
+    hidden.shapes.title.text = "Draft numbers"
+    hidden._element.set("show", "0")
+    third = deck.slides.add_slide(deck.slide_layouts[5])  # title only
+    third.shapes.title.text = "Revenue by region"
+    table = third.shapes.add_table(3, 3, Inches(0.5), Inches(1.5), Inches(6), Inches(1.2)).table
+    for r, row in enumerate([["Region", "2024", ""], ["APAC", "120", "130"], ["EMEA", "95", "101"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(0, 1).merge(table.cell(0, 2))
+    data = CategoryChartData()
+    data.categories = ["Q1", "Q2"]
+    data.add_series("APAC", (120, 130.5))
+    chart = third.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(0.5), Inches(3), Inches(6), Inches(3),
+                                   data).chart
+    chart.has_title = True
+    chart.chart_title.text_frame.text = "APAC revenue"
+    buffer = io.BytesIO()
+    deck.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_deck_is_a_page_per_slide_with_tables_charts_and_notes() -> None:
+    document, _ = _read("review.pptx", _deck())
+    text = document.text
+    assert text.startswith("# 第三季度经营回顾\n\n- 营业收入同比增长12.5%\n- 研发投入3,500万元\n\n"
+                           "Notes: 先讲收入，再讲成本。")
+    assert "| Region | 2024 | 2024 |\n|---|---|---|\n| APAC | 120 | 130 |" in text  # the merged header spread
+    assert "Chart: APAC revenue\n\n|  | APAC |\n|---|---|\n| Q1 | 120 |\n| Q2 | 130.5 |" in text
+    assert "Draft numbers" not in text and document.hidden_removed == 1
+    assert document.page_count == 3 and document.page_at(text.index("# Revenue by region")) == 3  # numbers kept
+
+
+def test_a_slide_chunk_is_cited_by_its_slide(make_ponder, tmp_path: Path) -> None:
+    path = tmp_path / "docs" / "review.pptx"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(_deck())
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "ingest.tokenizer": "estimate"})
+    ponder.ingest([path])
+    [hit] = ponder.search("APAC revenue chart", top_k=1)
+    assert hit.chunk.page == 3 and hit.chunk.location().endswith("review.pptx slide 3 Revenue by region")
+
+
+@pytest.mark.parametrize("raw, problem", [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "encrypted (password-protected)"),
+    (b"PK\x03\x04 broken", "not a readable PPTX file"),
+])
+def test_bad_decks_are_refused_with_the_file_named(raw: bytes, problem: str) -> None:
+    with pytest.raises(IngestError, match=re.escape(problem)) as caught:
+        _read("deck.pptx", raw)
+    assert str(caught.value).startswith("deck.pptx")

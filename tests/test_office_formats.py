@@ -243,3 +243,50 @@ def test_bad_decks_are_refused_with_the_file_named(raw: bytes, problem: str) -> 
     with pytest.raises(IngestError, match=re.escape(problem)) as caught:
         _read("deck.pptx", raw)
     assert str(caught.value).startswith("deck.pptx")
+
+
+# -- e-books ----------------------------------------------------------------------------------------
+def _epub(encrypted: bool = False) -> bytes:
+    """An e-book whose spine reads the chapters in another order than the manifest lists them."""
+    chapter = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><body>'
+               '<section><header><h2>{title}</h2></header><p>{text}</p></section></body></html>')
+    files = {
+        "mimetype": "application/epub+zip",
+        "META-INF/container.xml": '<?xml version="1.0"?><container version="1.0" '
+        'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+        '<rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>',
+        "OEBPS/content.opf": '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+        '<manifest><item id="two" href="text/two.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="one" href="text/one.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="css" href="style.css" media-type="text/css"/></manifest>'
+        '<spine><itemref idref="one"/><itemref idref="two"/></spine></package>',
+        "OEBPS/text/one.xhtml": chapter.format(title="第一章 入职须知", text="新员工须在入职后30天内完成安全培训。"),
+        "OEBPS/text/two.xhtml": chapter.format(title="Chapter 2: Expenses", text="Claims are filed within 60 days."),
+        "OEBPS/style.css": "p { margin: 0 }",
+    }
+    if encrypted:
+        files["META-INF/encryption.xml"] = (
+            '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+            'xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+            '<enc:CipherReference URI="OEBPS/text/one.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_an_ebook_is_its_chapters_in_spine_order_with_their_titles_as_headings() -> None:
+    document, _ = _read("handbook.epub", _epub())
+    assert document.text == ("## 第一章 入职须知\n\n新员工须在入职后30天内完成安全培训。\n\n"
+                             "## Chapter 2: Expenses\n\nClaims are filed within 60 days.\n\n")
+
+
+@pytest.mark.parametrize("raw, problem", [
+    (_epub(encrypted=True), "encrypted (DRM)"),
+    (b"PK\x03\x04 broken", "not a readable EPUB file"),
+])
+def test_bad_ebooks_are_refused_with_the_file_named(raw: bytes, problem: str) -> None:
+    with pytest.raises(IngestError, match=re.escape(problem)) as caught:
+        _read("book.epub", raw)
+    assert str(caught.value).startswith("book.epub")

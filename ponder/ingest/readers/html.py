@@ -48,12 +48,14 @@ def convert_html(path: Path, raw: bytes, figures: bool = True) -> Converted:
     return html_to_markdown(decode_text(path, raw), path.parent if figures else None, figures=figures)
 
 
-def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True) -> Converted:
+def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True, whole: bool = False) -> Converted:
     """The page's main content as Markdown (one page), with the hidden elements dropped counted and
-    its figures found (pictures from ``data:`` URIs, and from files under ``folder`` when given)."""
+    its figures found (pictures from ``data:`` URIs, and from files under ``folder`` when given).
+    ``whole``: the whole body, for pages that are all content (an e-book's chapter of articles)."""
     converted = Converted([])
     soup = BeautifulSoup(html, "html.parser")
-    for element in soup(_BOILERPLATE_TAGS):
+    # A web page's header and footer are its site's; an e-book section's <header> holds its title.
+    for element in soup([tag for tag in _BOILERPLATE_TAGS if not (whole and tag in ("header", "footer"))]):
         element.decompose()
     for element in soup.find_all(attrs={"role": _BOILERPLATE_ROLES}):
         element.decompose()
@@ -67,7 +69,8 @@ def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True
         _spread_merged_cells(table)
     for box in soup.find_all("input", attrs={"type": re.compile("^checkbox$", re.IGNORECASE)}):
         box.replace_with("☑" if box.has_attr("checked") else "☐")
-    main = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
+    main = (None if whole else soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article")) \
+        or soup.body or soup
     if figures:
         _mark_figures(main, folder, converted)
     markdown = MarkdownConverter(heading_style="ATX", bullets="-", strip=["a", "img"]).convert_soup(main)

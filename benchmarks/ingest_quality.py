@@ -1,5 +1,5 @@
 """Conversion quality against ground truth: every PDF, DOCX, HTML, spreadsheet (XLSX, XLSM, ODS),
-CSV, PPTX and EPUB in ../shared/data/docs.
+CSV, PPTX, ODT, ODP and EPUB in ../shared/data/docs.
 
 For each file, Ponder's reader converts it (as `ponder ingest` would) and the Markdown is scored
 against the file's groundtruth/*.md (careful conversions made with docling):
@@ -224,6 +224,8 @@ def main() -> None:
                         for p in sorted([*(root / "xlsx").glob("*.xls*"), *(root / "odf").glob("*.ods")])],
         "csv": [(p, root / "csv" / "groundtruth" / f"{p.name}.md") for p in sorted((root / "csv").glob("*.csv"))],
         "pptx": [(p, root / "pptx" / "groundtruth" / f"{p.name}.md") for p in sorted((root / "pptx").glob("*.pptx"))],
+        "odt, odp": [(p, root / "odf" / "groundtruth" / f"{p.name}.md")
+                     for p in sorted([*(root / "odf").glob("*.odt"), *(root / "odf").glob("*.odp")])],
         "epub": [(p, root / "epub" / "groundtruth" / f"{p.name}.md") for p in sorted((root / "epub").glob("*.epub"))],
     }
     overall = []

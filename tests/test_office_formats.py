@@ -290,3 +290,54 @@ def test_bad_ebooks_are_refused_with_the_file_named(raw: bytes, problem: str) ->
     with pytest.raises(IngestError, match=re.escape(problem)) as caught:
         _read("book.epub", raw)
     assert str(caught.value).startswith("book.epub")
+
+
+# -- OpenDocument text and slides ---------------------------------------------------------------------
+def _odt(body: str, manifest: str = "") -> bytes:
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"><office:automatic-styles>'
+               '<style:style style:name="P1" style:family="paragraph" style:parent-style-name="Title"/>'
+               '<text:list-style style:name="L1"><text:list-level-style-number text:level="1"/>'
+               '<text:list-level-style-bullet text:level="2"/></text:list-style></office:automatic-styles>'
+               f'<office:body><office:text>{body}</office:text></office:body></office:document-content>')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+        if manifest:
+            archive.writestr("META-INF/manifest.xml", manifest)
+    return buffer.getvalue()
+
+
+def test_an_opendocument_text_keeps_headings_lists_and_merged_tables() -> None:
+    body = ('<text:p text:style-name="P1">会议纪要</text:p><text:h text:outline-level="1">预算</text:h>'
+            '<text:p>研发投入<text:s text:c="2"/>3,500万元。</text:p>'
+            '<text:list text:style-name="L1"><text:list-item><text:p>收入</text:p><text:list>'
+            '<text:list-item><text:p>国内</text:p></text:list-item></text:list></text:list-item>'
+            '<text:list-item><text:p>成本</text:p></text:list-item></text:list>'
+            '<table:table><table:table-row><table:table-cell table:number-columns-spanned="2"><text:p>金额</text:p>'
+            '</table:table-cell><table:covered-table-cell/></table:table-row><table:table-row>'
+            '<table:table-cell><text:p>2023年</text:p></table:table-cell><table:table-cell><text:p>2022年</text:p>'
+            '</table:table-cell></table:table-row></table:table>')
+    document, _ = _read("minutes.odt", _odt(body))
+    assert document.text == ("# 会议纪要\n\n## 预算\n\n研发投入 3,500万元。\n\n1. 收入\n    - 国内\n2. 成本\n\n"
+                             "| 金额 | 金额 |\n|---|---|\n| 2023年 | 2022年 |\n\n")
+
+
+def test_opendocument_slides_are_a_page_each(shared) -> None:
+    path = shared / "data" / "docs" / "odf" / "odf_presentation_01.odp"
+    document, _ = read_document(path, path.read_bytes(), ReadOptions())
+    assert document.page_count == 3 and document.text.startswith("# Test Table Slide\n\nWith footnote\n\n|  | Class1")
+    assert document.page_at(document.text.index("# Second slide title")) == 2
+    assert "Notes: Some notes on the second slide." in document.text
+
+
+def test_an_encrypted_opendocument_is_refused_with_the_file_named() -> None:
+    manifest = ('<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+                '<manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/>'
+                '</manifest:file-entry></manifest:manifest>')
+    with pytest.raises(IngestError, match=r"^minutes\.odt: the ODT file is encrypted"):
+        _read("minutes.odt", _odt("<text:p>x</text:p>", manifest))

@@ -3,8 +3,8 @@
 Every structured format is converted to Markdown — headings as ``#``, tables as pipe tables — so one
 chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer on the fast path),
 DOCX (mammoth), HTML (main content, then markdownify), spreadsheets and CSV (a section per sheet,
-a table per block of cells, located by row), PPTX (a page per slide), EPUB (chapters in spine order
-through the HTML path), Markdown as is. Plain text stays plain.
+a table per block of cells, located by row), PPTX and ODP (a page per slide), ODT, EPUB (chapters in
+spine order through the HTML path), Markdown as is. Plain text stays plain.
 Errors are :class:`IngestError` s whose message starts with the file's path. Text a human reader
 would not see (hidden HTML, invisible PDF text, zero-width and bidi characters) is dropped and counted.
 
@@ -115,6 +115,12 @@ def _epub(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     return convert_epub(path, raw)
 
 
+def _odf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.odf import convert_odf
+
+    return convert_odf(path, raw)
+
+
 def _csv(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.sheets import convert_csv
 
@@ -138,7 +144,7 @@ _CONVERTERS: dict[str, tuple[str, Callable[[Path, bytes, ReadOptions], Converted
     ".xlsx": ("xlsx", _workbook), ".xlsm": ("xlsx", _workbook), ".xls": ("xls", _workbook),
     ".xlsb": ("xls", _workbook), ".ods": ("ods", _workbook),
     ".csv": ("csv", _csv), ".tsv": ("csv", _csv),
-    ".pptx": ("pptx", _pptx), ".epub": ("epub", _epub),
+    ".pptx": ("pptx", _pptx), ".epub": ("epub", _epub), ".odt": ("odt", _odf), ".odp": ("odp", _odf),
 }
 SUPPORTED_SUFFIXES = frozenset(_CONVERTERS)
 

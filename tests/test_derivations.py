@@ -58,6 +58,8 @@ def test_division_by_zero_is_no_result() -> None:
      "$1,496.5 − $1,202.9"),
     ("What is the average of Other in 2019 and 2018?", "The average is 50.4 [1].", (SALES,), "(44.1 + 56.7) / 2"),
     ("What is the average dividend yield in 2017 and 2019?", "It averaged 4.35% [1].", (RATES,), "(4.6% + 4.1%) / 2"),
+    ("What was the average dividend yield from 2017 to 2019?", "It averaged 4.40% [1].", (RATES,),
+     "(4.6% + 4.5% + 4.1%) / 3"),
     ("What share of the total balance are Application Software and Process Technologies?",
      "Those segments make up 59.36% of it [1].", (SEGMENTS,), "(5,236.1 + 312.3) / 9,346.8"),
     ("公司营业收入同比增长多少？", "营业收入同比增长12.5% [1]。", REVENUE, "(4.5亿元 − 4亿元) / 4亿元"),
@@ -80,6 +82,9 @@ def test_a_derived_number_is_not_flagged_and_its_derivation_is_recorded(question
     ("公司营业收入同比增长多少？", "营业收入同比增长15% [1]。", REVENUE),
     # 4.3% is the 2018 and 2017 yields' average, but the question asks about 2019 and 2018.
     ("What is the average dividend yield in 2018 and 2019?", "It averaged 4.3% [1].", (RATES,)),
+    # Percentage points are a difference of percentages: $3.3 million − $1.2 million is no 2.1%.
+    ("What was the change in the percentage of sales from APAC between 2017 and 2018?", "It rose by 2.1% [1].",
+     ("Sales in APAC were $3.3 million in 2018 and $1.2 million in 2017.",)),
 ])
 def test_a_number_that_nothing_derives_is_still_flagged(question: str, answer: str, passages: tuple[str, ...]) -> None:
     grounding = GroundingChecker().check(question, answer, numbered_passages(*passages))

@@ -147,22 +147,31 @@ class Ponder:
                               settings.worker_memory_mb)
         try:
             for prepared in prepare_all(job, changed, isolation):
-                report.warnings.extend(prepared.warnings)
-                if prepared.outcome is not None:
-                    record(prepared.outcome)
-                    continue
-                document, chunks, tokens = self._with_figures(prepared, report)
-                vectors = self.embedder.embed_passages([passage_text(c) for c in chunks]) if dense else None
-                self.store.put_document(document, chunks, tokens, vectors)
-                record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
-                                   pages=document.page_count, hidden_removed=document.hidden_removed,
-                                   figures=len(document.figures)))
+                for each in prepared.with_attachments():  # a file, then its attachments (documents of their own)
+                    report.warnings.extend(each.warnings)
+                    if each.outcome is not None:
+                        record(each.outcome)
+                        continue
+                    document, chunks, tokens = self._with_figures(each, report)
+                    vectors = self.embedder.embed_passages([passage_text(c) for c in chunks]) if dense else None
+                    self.store.put_document(document, chunks, tokens, vectors)
+                    record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
+                                       pages=document.page_count, hidden_removed=document.hidden_removed,
+                                       figures=len(document.figures)))
+                if prepared.document is not None and prepared.document.file_type == "email":
+                    # attachments the message no longer has go with it (one that failed now keeps what it had)
+                    kept = {each.document.path if each.document else each.outcome.path
+                            for each in prepared.with_attachments()}
+                    self._remove_paths([doc.path for doc in self._documents_under([prepared.document.path])
+                                        if doc.path not in kept])
         finally:
             for doc_id in claimed:
                 self.store.release(doc_id)
         if prune:
             present = {str(path) for path in every_file}
-            report.removed = [doc.path for doc in self._documents_under(paths) if doc.path not in present]
+            # An attachment (mail.eml/budget.xlsx) is present while its message is.
+            report.removed = [doc.path for doc in self._documents_under(paths)
+                              if doc.path not in present and not present & {str(p) for p in Path(doc.path).parents}]
             self._remove_paths(report.removed)
         if report.removed or any(outcome.status == "ingested" for outcome in report.files):
             self._prune_figures()

@@ -118,6 +118,8 @@ class Document:
     figures_skipped: int = 0  # pictures left out as decorative (tiny), repeated (logos) or unreadable
     # The figures' PNG crops by hash; held only while ingesting (the store keeps them as files).
     images: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    # Files inside it that become documents of their own (an e-mail's attachments), held only while ingesting.
+    attachments: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def is_markdown(self) -> bool:

@@ -31,7 +31,7 @@ import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -41,6 +41,7 @@ from ponder.ingest.readers import IngestError, ReadOptions, SkippedFile, read_do
 from ponder.text import token_counter
 from ponder.types import Chunk, Document, FileOutcome
 
+MAX_ATTACHMENT_DEPTH = 3  # a message attached to a message attached to a message
 IN_PROCESS_MAX_BYTES = 2**20  # text and Markdown above this go to a child too: chunking is not free
 _OUR_OWN_READERS = {".txt", ".text", ".md", ".markdown"}
 
@@ -75,15 +76,34 @@ class Prepared:
     document: Document | None = None
     chunks: list[Chunk] = field(default_factory=list)
     tokens: list[list[str]] = field(default_factory=list)
+    attachments: list[Prepared] = field(default_factory=list)  # an e-mail's, each a document of its own
+
+    def with_attachments(self) -> list[Prepared]:
+        """This file and, after it, every attachment (an attached message's own included)."""
+        return [self] + [inner for attachment in self.attachments for inner in attachment.with_attachments()]
 
 
-def prepare(job: PrepareJob, path: Path, raw: bytes) -> Prepared:
-    """Convert, chunk and tokenize one file. A reader's own failure (a bug, a RecursionError, a
-    MemoryError under the cap) fails this file only."""
+def prepare(job: PrepareJob, path: Path, raw: bytes, depth: int = 0) -> Prepared:
+    """Convert, chunk and tokenize one file, and its attachments as documents of their own at
+    ``path/<name>`` (dated as the file when they have no date of their own). A reader's own failure
+    (a bug, a RecursionError, a MemoryError under the cap) fails this file only."""
     try:
         document, warnings = read_document(path, raw, job.options)
         chunks = chunk_document(document, job.chunk_size, job.chunk_overlap, token_counter(job.tokenizer))
-        return Prepared(warnings, document=document, chunks=chunks, tokens=[tokenize(c.text) for c in chunks])
+        attachments = []
+        for name, data in document.attachments:
+            if depth >= MAX_ATTACHMENT_DEPTH:
+                warnings.append(f"{path}: attachment {name!r} not read: attachments nest deeper than "
+                                f"{MAX_ATTACHMENT_DEPTH} messages")
+                continue
+            inner = prepare(job, path / name, data, depth + 1) if data.strip() else \
+                Prepared([], FileOutcome(str(path / name), "skipped", f"{path / name}: attachment is empty"))
+            if inner.document is not None and inner.document.modified is None:
+                inner.document = replace(inner.document, modified=document.modified)
+            attachments.append(inner)
+        document = replace(document, attachments=())  # their bytes are not needed past here
+        return Prepared(warnings, document=document, chunks=chunks, tokens=[tokenize(c.text) for c in chunks],
+                        attachments=attachments)
     except SkippedFile as exc:
         return Prepared([], FileOutcome(str(path), "skipped", str(exc)))
     except IngestError as exc:

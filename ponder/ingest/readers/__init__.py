@@ -4,7 +4,8 @@ Every structured format is converted to Markdown — headings as ``#``, tables a
 chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer on the fast path),
 DOCX (mammoth), HTML (main content, then markdownify), spreadsheets and CSV (a section per sheet,
 a table per block of cells, located by row), PPTX and ODP (a page per slide), ODT, EPUB (chapters in
-spine order through the HTML path), Markdown as is. Plain text stays plain.
+spine order through the HTML path), e-mail (EML, MSG: headers, then the body; attachments handed back
+to be documents of their own), Markdown as is. Plain text stays plain.
 Errors are :class:`IngestError` s whose message starts with the file's path. Text a human reader
 would not see (hidden HTML, invisible PDF text, zero-width and bidi characters) is dropped and counted.
 
@@ -77,6 +78,9 @@ class Converted:
     figures_skipped: Skipped = field(default_factory=Skipped)
     # Formats located by row (spreadsheets, CSV): (offset in the one page, the row number found there).
     locations: list[tuple[int, int]] = field(default_factory=list)
+    # Files inside this one that are documents of their own (an e-mail's attachments): (file name, bytes).
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)
+    date: float | None = None  # the document's own date (an e-mail's sending), over the file's mtime
 
 
 def _text(path: Path, raw: bytes, options: ReadOptions) -> Converted:
@@ -121,6 +125,12 @@ def _odf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     return convert_odf(path, raw)
 
 
+def _email(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.email import convert_email
+
+    return convert_email(path, raw, options.figures)
+
+
 def _csv(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.sheets import convert_csv
 
@@ -145,6 +155,7 @@ _CONVERTERS: dict[str, tuple[str, Callable[[Path, bytes, ReadOptions], Converted
     ".xlsb": ("xls", _workbook), ".ods": ("ods", _workbook),
     ".csv": ("csv", _csv), ".tsv": ("csv", _csv),
     ".pptx": ("pptx", _pptx), ".epub": ("epub", _epub), ".odt": ("odt", _odf), ".odp": ("odp", _odf),
+    ".eml": ("email", _email), ".msg": ("email", _email),
 }
 SUPPORTED_SUFFIXES = frozenset(_CONVERTERS)
 
@@ -214,8 +225,9 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         page_starts=tuple(page_starts) if converted.paged or page_numbers else (),
         page_numbers=page_numbers,
         page_count=len(converted.pages) if converted.paged else None,
-        modified=_modified(path),
+        modified=converted.date if converted.date is not None else _modified(path),
         hidden_removed=converted.hidden + invisible,
+        attachments=tuple(converted.attachments),
     )
     figures = place_figures(text, placed, document.page_at)
     images = {seen.image: seen.png for _, seen in placed if seen.png}

@@ -1,5 +1,5 @@
 """Small DOCX files built by the tests, so each reader behaviour has a file made for it: text
-boxes, checkboxes, merged cells, pictures. ``write_docx`` wraps WordprocessingML body XML (and any
+boxes, checkboxes, merged cells, pictures, charts. ``write_docx`` wraps WordprocessingML body XML (and any
 PNG images, referenced as ``r:embed="rIdN"``) in the minimum a DOCX needs."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _PACKAGE_RELS = (
     'officeDocument" Target="word/document.xml"/></Relationships>'
 )
 _IMAGE_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"
+_CHART_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/chart"
 
 
 def paragraph(text: str, style: str = "") -> str:
@@ -75,10 +76,36 @@ def cell(content: str, properties: str = "") -> str:
     return f"<w:tc>{f'<w:tcPr>{properties}</w:tcPr>' if properties else ''}{content}</w:tc>"
 
 
-def write_docx(path: Path, body: str, images: dict[str, bytes] | None = None) -> Path:
-    images = images or {}
+def chart(relationship: str) -> str:
+    """A run holding a chart drawing (its part given to ``write_docx`` as ``charts={relationship: xml}``)."""
+    return ('<w:r><w:drawing><wp:inline><wp:extent cx="5000000" cy="3000000"/><wp:docPr id="9" name="Chart 1"/>'
+            '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
+            '<c:chart xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+            f'r:id="{relationship}"/></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>')
+
+
+def chart_xml(title: str, categories: list[str], series: dict[str, list[float]]) -> bytes:
+    """A line chart's part as Office writes it, with its cached data (python-pptx's chart XML writer)."""
+    from pptx.chart.data import CategoryChartData
+    from pptx.chart.xmlwriter import ChartXmlWriter
+    from pptx.enum.chart import XL_CHART_TYPE
+
+    data = CategoryChartData()
+    data.categories = categories
+    for name, values in series.items():
+        data.add_series(name, values)
+    xml = ChartXmlWriter(XL_CHART_TYPE.LINE, data).xml
+    title_xml = f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r><a:t>{title}</a:t></a:r></a:p></c:rich></c:tx></c:title>'
+    deleted = '<c:autoTitleDeleted val="0"/>'
+    return xml.replace(deleted, title_xml + deleted, 1).encode("utf-8")
+
+
+def write_docx(path: Path, body: str, images: dict[str, bytes] | None = None,
+               charts: dict[str, bytes] | None = None) -> Path:
+    images, charts = images or {}, charts or {}
     relationships = "".join(f'<Relationship Id="{rid}" Type="{_IMAGE_TYPE}" Target="media/{rid}.png"/>'
-                            for rid in images)
+                            for rid in images) + "".join(
+        f'<Relationship Id="{rid}" Type="{_CHART_TYPE}" Target="charts/{rid}.xml"/>' for rid in charts)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
         archive.writestr("_rels/.rels", _PACKAGE_RELS)
@@ -88,6 +115,8 @@ def write_docx(path: Path, body: str, images: dict[str, bytes] | None = None) ->
                          '</Relationships>')
         for rid, png in images.items():
             archive.writestr(f"word/media/{rid}.png", png)
+        for rid, xml in charts.items():
+            archive.writestr(f"word/charts/{rid}.xml", xml)
         archive.writestr("word/document.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                                               f"<w:document {NAMESPACES}><w:body>{body}</w:body></w:document>")
     return path

@@ -156,6 +156,15 @@ def test_opendocument_and_excel_97_sheets_are_read(shared) -> None:
     assert document.page_at(document.text.index("| 2024 | 180 |")) == 10  # the title is in B2, the table from B4
 
 
+def test_a_workbooks_charts_are_their_data_under_their_titles_on_their_sheet(shared) -> None:
+    path = shared / "data" / "docs" / "xlsx" / "xlsx_03_chartsheet.xlsx"
+    document, _ = read_document(path, path.read_bytes(), ReadOptions())
+    chart = document.text.index("## Duck Chart\n\nChart: Wild Duck Observations by Year\n\n"
+                                "|  | Freshwater Ducks | Saltwater Ducks |\n|---|---|---|\n| 2019 | 120 | 80 |")
+    assert "| 2024 | 180 | 130 |" in document.text[chart:]
+    assert document.page_at(chart + 40) is not None  # located by row like the sheet's cells
+
+
 def test_reingesting_a_changed_workbook_replaces_only_it(make_ponder, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     path = docs / "budget.xlsx"

@@ -1,12 +1,12 @@
 """Reader behaviours on small files made for each: merged table cells (HTML and DOCX), text in
-DrawingML shapes and text boxes, checkbox state."""
+DrawingML shapes and text boxes, checkbox state, charts' data."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tests.conftest import read
-from tests.office_files import cell, paragraph, row, table, text_box, write_docx
+from tests.office_files import cell, chart, chart_xml, paragraph, row, table, text_box, write_docx
 
 _CHECKED_CONTROL = ('<w:sdt><w:sdtPr><w14:checkbox><w14:checked w14:val="1"/></w14:checkbox></w:sdtPr>'
                     '<w:sdtContent><w:r><w:t>☒</w:t></w:r></w:sdtContent></w:sdt>')
@@ -84,3 +84,25 @@ def test_html_figure_holding_a_table_keeps_the_table(tmp_path: Path) -> None:
     document, _ = read(page)
     assert ["Bolt", "12"] in _table_rows(document.text) and "Table 1: Parts" in document.text
     assert document.figures == ()
+
+
+def test_docx_charts_are_their_data_where_they_stand(tmp_path: Path) -> None:
+    """A line chart was its caption alone: its cached data is the table a numeric question needs."""
+    body = (paragraph("Revenue grew every quarter.") + f"<w:p>{chart('rId7')}</w:p>"
+            + paragraph("Figure 1: 营业收入（万元）") + paragraph("After the chart."))
+    xml = chart_xml("营业收入", ["Q1", "Q2", "Q3"], {"2023": [120, 130.5, 141], "2024": [150, 162, 170.25]})
+    document, _ = read(write_docx(tmp_path / "report.docx", body, charts={"rId7": xml}))
+    text = document.text
+    assert "Chart: 营业收入" in text and "PONDERCHART" not in text
+    assert _table_rows(text) == [["", "2023", "2024"], ["Q1", "120", "150"], ["Q2", "130.5", "162"],
+                                 ["Q3", "141", "170.25"]]
+    assert text.index("grew every quarter") < text.index("Chart: 营业收入") < text.index("Figure 1") < \
+        text.index("After the chart")
+
+
+def test_a_chart_token_in_a_documents_own_text_stays_text(tmp_path: Path) -> None:
+    """The token standing for a chart is drawn per file: a document cannot forge one."""
+    body = paragraph("PONDERCHART00000000N0 is just text.") + f"<w:p>{chart('rId7')}</w:p>"
+    xml = chart_xml("Sales", ["Q1"], {"2023": [1]})
+    document, _ = read(write_docx(tmp_path / "forged.docx", body, charts={"rId7": xml}))
+    assert "PONDERCHART00000000N0 is just text." in document.text and "Chart: Sales" in document.text

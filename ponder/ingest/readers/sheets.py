@@ -7,7 +7,8 @@
   a Markdown table whose first row is its header; a lone cell (a title, "单位：万元") a line of text.
   Hidden sheets, rows and columns are left out and counted, like hidden HTML text; dates are
   written as dates, whole numbers without ".0"; merged cells spread their value over the cells
-  they cover; comments follow the sheet's tables as notes.
+  they cover; charts (a worksheet's or a chart sheet's) follow the tables as their own data under
+  their titles (:mod:`ponder.ingest.readers.charts`); comments close the sheet as notes.
 * **CSV / TSV**: encoding detected (UTF-8 with or without BOM, UTF-16 by its BOM, GB18030 — which
   covers GBK), the delimiter sniffed among , ; tab | (a .tsv is tab-separated), quoted cells kept
   whole, ragged rows padded; one table.
@@ -28,16 +29,24 @@ import csv
 import datetime
 import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
+from ponder.ingest.readers.charts import CHART_RELATIONSHIP, DRAWING_RELATIONSHIP, chart_table, related_parts
 from ponder.untrusted import strip_invisible
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted OOXML file is an OLE container, not a zip
 _DELIMITERS = ",;\t|"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_XDR = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
+_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+_WORKSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+_CHARTSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/chartsheet"
 # What Excel writes into the legacy copy of a threaded comment, before the comment itself.
 _THREADED = re.compile(r"^\[Threaded comment\].*?Learn more: \S+\s*(?:Comment: )?")
 
@@ -53,6 +62,7 @@ class Sheet:
     hidden_rows: set[int] = field(default_factory=set)
     contiguous: bool = False  # rows follow one another whatever their numbers (a CSV's records and lines)
     cut: int = 0  # rows beyond the row limit
+    charts: list[tuple[int, str]] = field(default_factory=list)  # (anchor row, the chart's data as Markdown)
 
 
 # -- workbooks ------------------------------------------------------------------------------------
@@ -77,11 +87,16 @@ def _openpyxl_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet]
     except Exception as exc:  # openpyxl raises zipfile, KeyError and XML errors for broken files
         raise IngestError(path, f"not a readable workbook ({type(exc).__name__}: {exc})") from None
     sheets, hidden_sheets = [], 0
-    for worksheet in workbook.worksheets:
+    charts = _charts_by_sheet(raw)
+    for name in workbook.sheetnames:
+        worksheet = workbook[name]
         if worksheet.sheet_state != "visible":
             hidden_sheets += 1
             continue
-        sheet = Sheet(worksheet.title)
+        sheet = Sheet(worksheet.title, charts=charts.get(worksheet.title, []))
+        if not hasattr(worksheet, "merged_cells"):  # a chart sheet: its charts alone
+            sheets.append(sheet)
+            continue
         hidden_columns = {column for dimension in worksheet.column_dimensions.values() if dimension.hidden
                           for column in range(dimension.min or 0, (dimension.max or 0) + 1)}
         merged = {(row, column): worksheet.cell(cells.min_row, cells.min_col).value
@@ -144,6 +159,38 @@ def _calamine_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet]
                      max_rows)
         sheets.append(sheet)
     return sheets, hidden_sheets
+
+
+def _charts_by_sheet(raw: bytes) -> dict[str, list[tuple[int, str]]]:
+    """Each sheet's charts (worksheets' drawings and chart sheets alike), found through the
+    package's relationships: sheet name -> (the row the chart is anchored at, its data table)."""
+    import xml.etree.ElementTree as ElementTree
+
+    found: dict[str, list[tuple[int, str]]] = {}
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        try:
+            workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        except (KeyError, ElementTree.ParseError):
+            return found
+        parts = {**related_parts(archive, "xl/workbook.xml", _WORKSHEET),
+                 **related_parts(archive, "xl/workbook.xml", _CHARTSHEET)}
+        for sheet in workbook.iter(f"{_MAIN}sheet"):
+            part = parts.get(sheet.get(f"{_R}id", ""))
+            for drawing in related_parts(archive, part, DRAWING_RELATIONSHIP).values() if part else []:
+                charts = related_parts(archive, drawing, CHART_RELATIONSHIP)
+                try:
+                    anchors = ElementTree.fromstring(archive.read(drawing))
+                except (KeyError, ElementTree.ParseError):
+                    continue
+                for anchor in anchors:
+                    row = anchor.find(f"{_XDR}from/{_XDR}row")
+                    for chart in anchor.iter(f"{_CHART}chart"):
+                        target = charts.get(chart.get(f"{_R}id", ""))
+                        table = chart_table(archive.read(target)) if target in archive.namelist() else ""
+                        if table:
+                            found.setdefault(sheet.get("name", ""), []).append(
+                                (int(row.text or 0) + 1 if row is not None else 1, table))
+    return found
 
 
 # -- CSV ------------------------------------------------------------------------------------------
@@ -271,10 +318,10 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
         offset += len(text)
 
     for sheet in sheets:
-        if not any(any(cells) for _, cells in sheet.rows):
+        if not any(any(cells) for _, cells in sheet.rows) and not sheet.charts:
             continue
         if headed:
-            add(f"## {sheet.name}\n\n", sheet.rows[0][0])
+            add(f"## {sheet.name}\n\n", sheet.rows[0][0] if sheet.rows else 1)
         # A CSV is one table (its empty lines are not gaps between tables).
         blocks = [[row for row in sheet.rows if any(row[1])]] if sheet.contiguous else _blocks(sheet)
         for block in blocks:
@@ -291,6 +338,9 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
                 add("| " + " | ".join(cells) + " |\n", number)
             parts.append("\n")
             offset += 1
+        last = max((number for number, _ in sheet.rows), default=1)
+        for row, table in sheet.charts:  # after the tables, located no earlier than their last row
+            add(table + "\n\n", max(row, last))
         for row, note in sheet.notes:
             add(note + "\n\n", row)
         if sheet.cut:

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
+from ponder.ingest.readers.charts import chart_table
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 
@@ -85,7 +86,7 @@ def _shape(shape: Any) -> list[str]:
     if getattr(shape, "has_table", False) and shape.has_table:
         return [_table(shape.table)]
     if getattr(shape, "has_chart", False) and shape.has_chart:
-        return [_chart(shape.chart)]
+        return [chart_table(shape.chart.part.blob)]
     if shape.has_text_frame:
         return [_paragraphs(shape)]
     return []
@@ -135,28 +136,3 @@ def _table(table: Any) -> str:
     header, *body = rows
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
-
-
-def _chart(chart: Any) -> str:
-    """The chart's own cached data: a column of categories and one per series."""
-    title = " ".join(chart.chart_title.text_frame.text.split()) if chart.has_title and \
-        chart.chart_title.has_text_frame else ""
-    plot = chart.plots[0] if len(chart.plots) else None
-    if plot is None:
-        return f"Chart: {title}" if title else ""
-    categories = [str(category) for category in plot.categories]
-    series = [(serie.name or f"Series {n}", list(serie.values)) for n, serie in enumerate(plot.series, start=1)]
-    lines = [f"Chart: {title}" if title else "Chart", "",
-             "| " + " | ".join([""] + [name for name, _ in series]) + " |", "|" + "---|" * (len(series) + 1)]
-    for index, category in enumerate(categories):
-        values = [_number(values[index]) if index < len(values) else "" for _, values in series]
-        lines.append("| " + " | ".join([category, *values]) + " |")
-    return "\n".join(lines)
-
-
-def _number(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return f"{value:.15g}" if isinstance(value, float) else str(value)

@@ -81,11 +81,11 @@ def test_html_figures_read_local_and_inline_images_never_remote_or_outside(folde
 def test_figures_are_passages_found_filtered_cited_and_their_images_kept_once(folder: Path, make_ponder) -> None:
     ponder = make_ponder(**{"retrieve.mode": "bm25"})
     report = ponder.ingest([folder])
-    assert report.count("ingested") == 3, report.files
-    assert report.figures.figures == 5 and report.figures.skipped == 3 + 1 + 5
-    assert "5 figures" in report.summary()
+    assert report.count("ingested") == 4, report.files  # the page's chart.png is a document of its own too
+    assert report.figures.figures == 6 and report.figures.skipped == 3 + 1 + 5
+    assert "6 figures" in report.summary()
     by_file = {Path(o.path).name: o.figures for o in report.files if o.status == "ingested"}
-    assert by_file == {"report.pdf": 2, "report.docx": 1, "report.html": 2}
+    assert by_file == {"report.pdf": 2, "report.docx": 1, "report.html": 2, "chart.png": 1}
 
     hits = ponder.search("EAST 420 quarterly sales", top_k=10, where=Filter(kind="figure"))
     assert hits and all(hit.chunk.kind == "figure" for hit in hits)
@@ -101,12 +101,12 @@ def test_figures_are_passages_found_filtered_cited_and_their_images_kept_once(fo
         assert "EAST" in pdf_chart.text
     images = ponder.data_dir / "figures"
     stored = {path.stem for path in images.glob("*.png")}
-    # Four figures with a picture, three files: the PDF's two crops, and the one chart the DOCX and
-    # the HTML page share (same bytes, same hash).
+    # Five figures with a picture, three files: the PDF's two crops, and the one chart the DOCX, the
+    # HTML page and chart.png itself share (same bytes, same hash).
     assert len(stored) == 3 and stored == ponder.store.image_hashes()
     assert ponder.figure_image(pdf_chart.id).read_bytes().startswith(PNG)
 
-    assert ponder.ingest([folder]).count("unchanged") == 3
+    assert ponder.ingest([folder]).count("unchanged") == 4
     ponder.remove([folder / "html"])
     assert {path.stem for path in images.glob("*.png")} == stored  # the DOCX still shows the shared chart
     ponder.remove([folder / "report.docx"])
@@ -145,10 +145,10 @@ def test_a_vision_model_describes_each_image_once_logged_and_cached(folder: Path
         usage={"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}))
     with Ponder(_vision_config(tmp_path, provider)) as ponder:
         report = ponder.ingest([folder])
-        # Four figures with a picture, three distinct images (the DOCX and the HTML page share one);
-        # the remote map has none. One call per image: the second use of the chart is cached.
+        # Five figures with a picture, three distinct images (the DOCX, the HTML page and chart.png
+        # share one); the remote map has none. One call per image: later uses of the chart are cached.
         assert len(provider.requests) == 3
-        assert (report.figures.vision_calls, report.figures.vision_cached) == (3, 1)
+        assert (report.figures.vision_calls, report.figures.vision_cached) == (3, 2)
         assert report.figures.vision_usage.prompt_tokens == 900
         assert report.figures.vision_cost == pytest.approx((900 * 1.0 + 60 * 4.0) / 1e6)
         assert "3 described by the vision model (960 tokens, $0.0011)" in report.summary()
@@ -204,7 +204,7 @@ def test_send_images_puts_a_cited_figures_picture_beside_its_passage(folder: Pat
                 "chat.model": "gpt-4o", "chat.retries": 0}
     provider.default = Reply(body=chat_response("The east sold most [1].", model="gpt-4o"))
     with Ponder(load_config(env={}, overrides=settings)) as ponder:
-        ponder.ingest([folder / "html"])
+        ponder.ingest([folder / "html" / "report.html"])
         answer = ponder.ask("Which region sold most in the quarterly sales chart?", where=Filter(kind="figure"))
         assert answer.citations[0].figure is not None and answer.citations[0].figure.number == 1
         content = provider.requests[-1]["json"]["messages"][0]["content"]

@@ -5,7 +5,8 @@ chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer o
 DOCX (mammoth), HTML (main content, then markdownify), spreadsheets and CSV (a section per sheet,
 a table per block of cells, located by row), PPTX and ODP (a page per slide), ODT, EPUB (chapters in
 spine order through the HTML path), e-mail (EML, MSG: headers, then the body; attachments handed back
-to be documents of their own), Markdown as is. Plain text stays plain.
+to be documents of their own), images (a figure each, their words by OCR), Markdown as is. Plain
+text stays plain.
 Errors are :class:`IngestError` s whose message starts with the file's path. Text a human reader
 would not see (hidden HTML, invisible PDF text, zero-width and bidi characters) is dropped and counted.
 
@@ -131,6 +132,12 @@ def _email(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     return convert_email(path, raw, options.figures)
 
 
+def _image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from ponder.ingest.readers.image import convert_image
+
+    return convert_image(path, raw, options)
+
+
 def _csv(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.sheets import convert_csv
 
@@ -156,6 +163,7 @@ _CONVERTERS: dict[str, tuple[str, Callable[[Path, bytes, ReadOptions], Converted
     ".csv": ("csv", _csv), ".tsv": ("csv", _csv),
     ".pptx": ("pptx", _pptx), ".epub": ("epub", _epub), ".odt": ("odt", _odf), ".odp": ("odp", _odf),
     ".eml": ("email", _email), ".msg": ("email", _email),
+    **{suffix: ("image", _image) for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")},
 }
 SUPPORTED_SUFFIXES = frozenset(_CONVERTERS)
 

@@ -1,0 +1,90 @@
+"""Image files (PNG, JPEG, TIFF, WebP, BMP, GIF) as documents: a photographed receipt, a scanned
+page, a chart someone saved.
+
+Each image (each page of a multi-page TIFF) is a page whose figure is the picture itself, through
+the figure path like any document's figure: stored, described by a vision model when one is
+configured, cited as ``receipt.jpg › Figure 1``. With ``ingest.ocr`` on, the picture's words are
+read by OCR (RapidOCR, the ``ocr`` extra) into the page's text, so they are chunked, searched and
+quoted like any text; with it off, a warning says so and names the setting.
+
+Example::
+
+    converted = convert_image(Path("receipt.jpg"), raw, ReadOptions(ocr=True))
+    converted.pages[0]   # '<figure marker>\\n\\n合计 ¥128.00 …'
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import warnings
+from pathlib import Path
+
+from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile
+from ponder.ingest.readers.figures import MAX_SOURCE_PIXELS, MAX_TEXT_CHARS, FoundFigure, is_decorative, normalise_image
+
+MAX_PAGES = 200  # frames of a multi-page TIFF read; the rest are named in a warning
+OCR_SIDE_PX = 2048  # OCR reads the page at most this large on a side: small print stays legible
+
+
+def convert_image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    from PIL import Image
+
+    if options.ocr and importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
+                                "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
+    frames: list[bytes] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as image:
+                width, height = image.size
+                if width * height > MAX_SOURCE_PIXELS:
+                    raise Image.DecompressionBombError(f"{width:,} × {height:,} pixels")
+                if is_decorative(width, height):
+                    raise SkippedFile(path, f"the image is {width} × {height} pixels: too small to hold anything")
+                pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1  # a GIF's frames are motion
+                for index in range(min(pages, MAX_PAGES)):
+                    image.seek(index)
+                    frame = image.convert("RGB")
+                    frame.thumbnail((OCR_SIDE_PX, OCR_SIDE_PX))
+                    out = io.BytesIO()
+                    frame.save(out, format="PNG")
+                    frames.append(out.getvalue())
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise IngestError(path, f"the image declares more than the {MAX_SOURCE_PIXELS:,} pixels Ponder decodes "
+                                "(a decompression bomb?); not read") from None
+    except IngestError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken or hostile images
+        raise IngestError(path, f"not a readable image ({type(exc).__name__}: {exc})") from None
+    converted = Converted([], paged=len(frames) > 1)
+    if pages > MAX_PAGES:
+        converted.warnings.append(f"{path}: {pages - MAX_PAGES} page(s) beyond the first {MAX_PAGES} not read")
+    ocr = _ocr_engine() if options.ocr else None
+    for number, frame in enumerate(frames, start=1):
+        words = ocr.read(frame) if ocr is not None else ""
+        text = words
+        if options.figures and (normalised := normalise_image(frame)) is not None:
+            png, shown_width, shown_height = normalised
+            marker = converted.markers.new()
+            converted.figures.append(FoundFigure(marker, png, shown_width, shown_height, page=number if
+                                                 converted.paged else None, alt=path.name,
+                                                 text_in_image=words[:MAX_TEXT_CHARS]))
+            text = f"{marker}\n\n{words}"
+        converted.pages.append(text)
+    if ocr is None:
+        converted.warnings.append(f"{path}: an image's words are read into the document only by OCR, which is off "
+                                  "(setting ingest.ocr); indexed as a figure")
+    if not options.figures and not any(page.strip() for page in converted.pages):
+        raise IngestError(path, "nothing to index: OCR is off (setting ingest.ocr) and so are figures "
+                                "(setting ingest.figures)")
+    return converted
+
+
+@functools.lru_cache(maxsize=1)  # one engine per worker process: loading its models costs a second
+def _ocr_engine():
+    from ponder.ingest.figures import FigureOCR
+
+    return FigureOCR()

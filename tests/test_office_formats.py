@@ -234,6 +234,27 @@ def test_a_deck_is_a_page_per_slide_with_tables_charts_and_notes() -> None:
     assert document.page_count == 3 and document.page_at(text.index("# Revenue by region")) == 3  # numbers kept
 
 
+def test_a_decks_pictures_are_figures_and_its_logo_is_skipped() -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    from tests.figure_files import CHART_WORDS, logo_png, picture_png
+
+    deck = Presentation()
+    for number in range(3):
+        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        slide.shapes.title.text = f"Slide {number + 1} title"
+        slide.shapes.add_picture(io.BytesIO(logo_png()), Inches(8), Inches(0.2), Inches(1.5))  # the template's
+    chart = deck.slides[1].shapes.add_picture(io.BytesIO(picture_png(CHART_WORDS)), Inches(1), Inches(2), Inches(6))
+    chart._element.nvPicPr.cNvPr.set("descr", "各地区季度销量柱状图")
+    buffer = io.BytesIO()
+    deck.save(buffer)
+    document, _ = _read("review.pptx", buffer.getvalue())
+    [figure] = document.figures
+    assert figure.page == 2 and figure.alt == "各地区季度销量柱状图" and figure.image
+    assert document.figures_skipped == 3  # the logo on every slide
+
+
 def test_a_slide_chunk_is_cited_by_its_slide(make_ponder, tmp_path: Path) -> None:
     path = tmp_path / "docs" / "review.pptx"
     path.parent.mkdir(parents=True)

@@ -111,7 +111,7 @@ def _workbook(path: Path, raw: bytes, options: ReadOptions) -> Converted:
 def _pptx(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.slides import convert_pptx
 
-    return convert_pptx(path, raw)
+    return convert_pptx(path, raw, options.figures)
 
 
 def _epub(path: Path, raw: bytes, options: ReadOptions) -> Converted:

@@ -5,8 +5,9 @@ Each slide is a section headed by its title (``# Slide N`` when it has none); it
 reading order (top to bottom, then left to right; groups opened): text boxes as paragraphs and
 lists (bulleted or numbered as the slide shows them), tables as Markdown tables with merged cells
 spread, charts as their own data — categories and series — in a table under the chart's title, so
-a numeric question over a chart can be answered. Speaker notes close the slide. Hidden slides are
-left out and counted.
+a numeric question over a chart can be answered, pictures as figures (with their alt text; a
+template's logo on every slide skipped). Speaker notes close the slide. Hidden slides are left out
+and counted.
 
 Example::
 
@@ -20,14 +21,18 @@ import io
 from pathlib import Path
 from typing import Any, Iterator
 
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
 from ponder.ingest.readers.charts import chart_table
+from ponder.ingest.readers.figures import FoundFigure, drop_repeated, is_decorative, normalise_image
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+_EMU_PER_POINT = 12_700
 
 
-def convert_pptx(path: Path, raw: bytes) -> Converted:
+def convert_pptx(path: Path, raw: bytes, figures: bool = True) -> Converted:
     if raw.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise IngestError(path, "the presentation is encrypted (password-protected), or an old .ppt renamed; "
                                 "save it as .pptx without a password to ingest it")
@@ -38,21 +43,25 @@ def convert_pptx(path: Path, raw: bytes) -> Converted:
         presentation = Presentation(io.BytesIO(raw))
     except Exception as exc:  # python-pptx raises zipfile, KeyError and XML errors for broken files
         raise IngestError(path, f"not a readable PPTX file ({type(exc).__name__}: {exc})") from None
-    pages, hidden, warnings = [], 0, []
+    converted = Converted([], paged=True)
+    pictures = converted if figures else None
     for number, slide in enumerate(presentation.slides, start=1):
         if slide._element.get("show") == "0":  # noqa: SLF001 - python-pptx has no property for it
-            hidden += 1
-            pages.append("")  # the slide keeps its number: the next one is still slide N + 1
+            converted.hidden += 1
+            converted.pages.append("")  # the slide keeps its number: the next one is still slide N + 1
             continue
         try:
-            pages.append(_slide(slide, number, warnings, path))
+            converted.pages.append(_slide(slide, number, converted.warnings, path, pictures))
         except Exception as exc:  # one odd shape must not lose the deck
-            warnings.append(f"{path}: slide {number} could not be read whole ({type(exc).__name__}: {exc})")
-            pages.append("")
-    return Converted(pages, paged=True, hidden=hidden, warnings=warnings)
+            converted.warnings.append(f"{path}: slide {number} could not be read whole ({type(exc).__name__}: {exc})")
+            converted.pages.append("")
+    # A picture on every slide, or on three or more, is the template's logo.
+    converted.figures = drop_repeated(converted.figures, len(converted.pages), converted.figures_skipped,
+                                      where=lambda figure: figure.page)
+    return converted
 
 
-def _slide(slide: Any, number: int, warnings: list[str], path: Path) -> str:
+def _slide(slide: Any, number: int, warnings: list[str], path: Path, pictures: Converted | None) -> str:
     title_shape = slide.shapes.title
     title = " ".join(title_shape.text_frame.text.split()) if title_shape is not None and title_shape.has_text_frame \
         else ""
@@ -61,7 +70,7 @@ def _slide(slide: Any, number: int, warnings: list[str], path: Path) -> str:
         if title_shape is not None and shape.shape_id == title_shape.shape_id:
             continue
         try:
-            parts += _shape(shape)
+            parts += _shape(shape, number, pictures)
         except Exception as exc:  # one odd shape must not lose the slide
             warnings.append(f"{path}: slide {number}: a shape could not be read ({type(exc).__name__}: {exc})")
     if slide.has_notes_slide:
@@ -82,7 +91,9 @@ def _in_reading_order(shapes: Any) -> Iterator[Any]:
             yield shape
 
 
-def _shape(shape: Any) -> list[str]:
+def _shape(shape: Any, number: int, pictures: Converted | None) -> list[str]:
+    if pictures is not None and shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
+        return [_picture(shape, number, pictures)]
     if getattr(shape, "has_table", False) and shape.has_table:
         return [_table(shape.table)]
     if getattr(shape, "has_chart", False) and shape.has_chart:
@@ -90,6 +101,25 @@ def _shape(shape: Any) -> list[str]:
     if shape.has_text_frame:
         return [_paragraphs(shape)]
     return []
+
+
+def _picture(shape: Any, number: int, converted: Converted) -> str:
+    """A picture's marker, its figure handed to ``converted`` (decorative and unreadable ones counted)."""
+    width, height = (shape.width or 0) / _EMU_PER_POINT, (shape.height or 0) / _EMU_PER_POINT
+    if is_decorative(width, height):
+        converted.figures_skipped.decorative += 1
+        return ""
+    try:
+        picture = normalise_image(shape.image.blob)
+    except Exception:  # noqa: BLE001 - a picture whose part is missing or linked from outside the file
+        picture = None
+    if picture is None:
+        converted.figures_skipped.unreadable += 1
+        return ""
+    alt = " ".join((shape._element.nvPicPr.cNvPr.get("descr") or "").split())  # noqa: SLF001 - alt text
+    marker = converted.markers.new()
+    converted.figures.append(FoundFigure(marker, picture[0], picture[1], picture[2], page=number, alt=alt))
+    return marker
 
 
 def _paragraphs(shape: Any) -> str:

@@ -31,7 +31,7 @@ from ponder.ingest.figures import stored_image
 from ponder.llm import LLMError, LocalServerError
 from ponder.reason import MODE_NAMES
 from ponder.retrieve import Filter, parse_date
-from ponder.types import Answer, Figure, FileOutcome, Hit, Trace, TraceStep, location
+from ponder.types import Answer, Figure, FileOutcome, Hit, Trace, TraceStep, location, pages_named
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Ponder: retrieval-augmented generation with reasoning models.")
@@ -254,7 +254,7 @@ def docs(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> N
         out.print_json(data=[vars(d) for d in documents])
         return
     for document in documents:
-        pages = f", {document.page_count} pages" if document.page_count else ""
+        pages = f", {pages_named(document.page_count, document.path)}" if document.page_count else ""
         when = datetime.fromtimestamp(document.ingested_at).strftime("%Y-%m-%d %H:%M")
         out.print(f"{escape(_relative(document.path))}: {document.chunk_count} chunks{pages} "
                   f"({document.file_type}, ingested {when})")
@@ -829,7 +829,7 @@ class PlainLines:
     def finished(self, outcome: FileOutcome) -> None:
         self.done += 1
         if outcome.status == "ingested" and self.show_ingested:
-            pages = f"{outcome.pages} pages, " if outcome.pages else ""
+            pages = f"{pages_named(outcome.pages, outcome.path)}, " if outcome.pages else ""
             out.print(f"  [{self.done}/{self.total}] ingested {escape(_relative(outcome.path))} "
                       f"({pages}{outcome.chunks} chunks)")
         elif problem := _problem_line(outcome):

@@ -25,6 +25,14 @@ def content_id(*parts: str, length: int = 16) -> str:
 ROW_LOCATED = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv"})  # "page" is the row
 
 
+
+def pages_named(count: int, path: str) -> str:
+    """A document's page count as its format counts: "12 pages", "8 slides", "3 sheets"."""
+    suffix = PurePath(path).suffix.lower()
+    unit = "slide" if suffix in (".pptx", ".odp") else "sheet" if suffix in ROW_LOCATED else "page"
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
 def location(path: str, page: int | None, heading_path: tuple[str, ...], page_end: int | None = None,
              figure: Figure | None = None) -> str:
     """Human-readable provenance: ``file.pdf p.3-4 › 2 Method › 2.3 Training`` (``› Figure 2`` after

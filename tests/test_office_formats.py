@@ -371,3 +371,21 @@ def test_an_encrypted_opendocument_is_refused_with_the_file_named() -> None:
                 '</manifest:file-entry></manifest:manifest>')
     with pytest.raises(IngestError, match=r"^minutes\.odt: the ODT file is encrypted"):
         _read("minutes.odt", _odt("<text:p>x</text:p>", manifest))
+
+
+def test_docs_counts_a_decks_slides_and_a_workbooks_sheets(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ponder.cli import app
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "review.pptx").write_bytes(_deck())
+    (docs / "budget.xlsx").write_bytes(_budget())
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "data")]
+    env = {"PONDER_RETRIEVE__MODE": "bm25", "COLUMNS": "250"}
+    ingested = runner.invoke(app, base + ["ingest", str(docs)], env=env)
+    assert ingested.exit_code == 0 and "(3 slides," in ingested.output and "(1 sheet," in ingested.output
+    listing = runner.invoke(app, base + ["docs"], env=env).output
+    assert "chunks, 3 slides (pptx" in listing and "chunks, 1 sheet (xlsx" in listing  # the hidden sheet not counted

@@ -82,6 +82,7 @@ class Converted:
     # Files inside this one that are documents of their own (an e-mail's attachments): (file name, bytes).
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
     date: float | None = None  # the document's own date (an e-mail's sending), over the file's mtime
+    sheets: int | None = None  # a workbook's sheets read: its page count, as slides are a deck's
 
 
 def _text(path: Path, raw: bytes, options: ReadOptions) -> Converted:
@@ -232,7 +233,7 @@ def read_document(path: Path, raw: bytes, options: ReadOptions) -> tuple[Documen
         file_type=file_type,
         page_starts=tuple(page_starts) if converted.paged or page_numbers else (),
         page_numbers=page_numbers,
-        page_count=len(converted.pages) if converted.paged else None,
+        page_count=len(converted.pages) if converted.paged else converted.sheets,
         modified=converted.date if converted.date is not None else _modified(path),
         hidden_removed=converted.hidden + invisible,
         attachments=tuple(converted.attachments),

@@ -347,4 +347,5 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
             warnings.append(f"{path}: sheet {sheet.name!r}: {sheet.cut} row(s) beyond the limit of "
                             f"{len(sheet.rows):,} not indexed (setting ingest.max_sheet_rows)")
     hidden = hidden_sheets + sum(sheet.hidden + len(sheet.hidden_rows) for sheet in sheets)
-    return Converted(["".join(parts)], warnings=warnings, hidden=hidden, locations=locations)
+    return Converted(["".join(parts)], warnings=warnings, hidden=hidden, locations=locations,
+                     sheets=len(sheets) if headed else None)

@@ -75,6 +75,8 @@ def convert_workbook(path: Path, raw: bytes, max_rows: int) -> Converted:
         refuse_zip_bomb(path, raw, suffix[1:].upper())
         sheets, hidden_sheets = _openpyxl_sheets(path, raw, max_rows)
     else:
+        if raw.startswith(b"PK"):  # XLSB and ODS are zips too; XLS is an OLE file
+            refuse_zip_bomb(path, raw, suffix[1:].upper())
         sheets, hidden_sheets = _calamine_sheets(path, raw, max_rows)
     return _converted(path, sheets, hidden_sheets, headed=True)
 
@@ -344,7 +346,7 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
         for row, note in sheet.notes:
             add(note + "\n\n", row)
         if sheet.cut:
-            warnings.append(f"{path}: sheet {sheet.name!r}: {sheet.cut} row(s) beyond the limit of "
+            warnings.append(f"{path}: sheet {sheet.name!r}: {sheet.cut:,} row(s) beyond the limit of "
                             f"{len(sheet.rows):,} not indexed (setting ingest.max_sheet_rows)")
     hidden = hidden_sheets + sum(sheet.hidden + len(sheet.hidden_rows) for sheet in sheets)
     return Converted(["".join(parts)], warnings=warnings, hidden=hidden, locations=locations,

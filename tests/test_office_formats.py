@@ -168,6 +168,21 @@ def test_a_workbooks_charts_are_their_data_under_their_titles_on_their_sheet(sha
     assert document.page_at(chart + 40) is not None  # located by row like the sheet's cells
 
 
+def test_a_sheets_pictures_are_figures_located_by_row() -> None:
+    from openpyxl.drawing.image import Image as SheetImage
+
+    from tests.figure_files import CHART_WORDS, picture_png
+
+    workbook = openpyxl.load_workbook(io.BytesIO(_budget()))
+    workbook["预算"].add_image(SheetImage(io.BytesIO(picture_png(CHART_WORDS))), "G12")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    document, _ = _read("budget.xlsx", buffer.getvalue())
+    [figure] = document.figures
+    assert figure.image and document.page_at(figure.offset) == 12
+    assert _read("budget.xlsx", buffer.getvalue(), figures=False)[0].figures == ()
+
+
 def test_reingesting_a_changed_workbook_replaces_only_it(make_ponder, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     path = docs / "budget.xlsx"

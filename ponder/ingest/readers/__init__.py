@@ -106,7 +106,7 @@ def _docx(path: Path, raw: bytes, options: ReadOptions) -> Converted:
 def _workbook(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.sheets import convert_workbook
 
-    return convert_workbook(path, raw, options.max_sheet_rows)
+    return convert_workbook(path, raw, options.max_sheet_rows, options.figures)
 
 
 def _pptx(path: Path, raw: bytes, options: ReadOptions) -> Converted:

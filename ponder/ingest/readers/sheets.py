@@ -8,7 +8,8 @@
   Hidden sheets, rows and columns are left out and counted, like hidden HTML text; dates are
   written as dates, whole numbers without ".0"; merged cells spread their value over the cells
   they cover; charts (a worksheet's or a chart sheet's) follow the tables as their own data under
-  their titles (:mod:`ponder.ingest.readers.charts`); comments close the sheet as notes.
+  their titles (:mod:`ponder.ingest.readers.charts`), then its pictures as figures; comments close
+  the sheet as notes.
 * **CSV / TSV**: encoding detected (UTF-8 with or without BOM, UTF-16 by its BOM, GB18030 — which
   covers GBK), the delimiter sniffed among , ; tab | (a .tsv is tab-separated), quoted cells kept
   whole, ragged rows padded; one table.
@@ -37,6 +38,7 @@ from typing import Any, Iterable
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
 from ponder.ingest.readers.charts import CHART_RELATIONSHIP, DRAWING_RELATIONSHIP, chart_table, related_parts
+from ponder.ingest.readers.figures import FoundFigure, drop_repeated, is_decorative, normalise_image
 from ponder.untrusted import strip_invisible
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted OOXML file is an OLE container, not a zip
@@ -63,10 +65,11 @@ class Sheet:
     contiguous: bool = False  # rows follow one another whatever their numbers (a CSV's records and lines)
     cut: int = 0  # rows beyond the row limit
     charts: list[tuple[int, str]] = field(default_factory=list)  # (anchor row, the chart's data as Markdown)
+    pictures: list[tuple[int, bytes]] = field(default_factory=list)  # (anchor row, the image's bytes)
 
 
 # -- workbooks ------------------------------------------------------------------------------------
-def convert_workbook(path: Path, raw: bytes, max_rows: int) -> Converted:
+def convert_workbook(path: Path, raw: bytes, max_rows: int, figures: bool = True) -> Converted:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         if raw.startswith(_OLE):
@@ -78,7 +81,7 @@ def convert_workbook(path: Path, raw: bytes, max_rows: int) -> Converted:
         if raw.startswith(b"PK"):  # XLSB and ODS are zips too; XLS is an OLE file
             refuse_zip_bomb(path, raw, suffix[1:].upper())
         sheets, hidden_sheets = _calamine_sheets(path, raw, max_rows)
-    return _converted(path, sheets, hidden_sheets, headed=True)
+    return _converted(path, sheets, hidden_sheets, headed=True, figures=figures)
 
 
 def _openpyxl_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet], int]:
@@ -99,6 +102,12 @@ def _openpyxl_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet]
         if not hasattr(worksheet, "merged_cells"):  # a chart sheet: its charts alone
             sheets.append(sheet)
             continue
+        for image in getattr(worksheet, "_images", []):  # noqa: SLF001 - openpyxl keeps a sheet's pictures here
+            anchor = getattr(getattr(image, "anchor", None), "_from", None)
+            try:
+                sheet.pictures.append((anchor.row + 1 if anchor is not None else 1, image._data()))  # noqa: SLF001
+            except Exception:  # noqa: BLE001, S112 - a picture whose part is missing: the sheet's cells still count
+                continue
         hidden_columns = {column for dimension in worksheet.column_dimensions.values() if dimension.hidden
                           for column in range(dimension.min or 0, (dimension.max or 0) + 1)}
         merged = {(row, column): worksheet.cell(cells.min_row, cells.min_col).value
@@ -307,7 +316,8 @@ def _blocks(sheet: Sheet) -> list[list[tuple[int, list[str]]]]:
     return blocks
 
 
-def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool) -> Converted:
+def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool, figures: bool = False) -> Converted:
+    converted = Converted([])
     parts: list[str] = []
     locations: list[tuple[int, int]] = []
     offset = 0
@@ -320,7 +330,7 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
         offset += len(text)
 
     for sheet in sheets:
-        if not any(any(cells) for _, cells in sheet.rows) and not sheet.charts:
+        if not any(any(cells) for _, cells in sheet.rows) and not sheet.charts and not sheet.pictures:
             continue
         if headed:
             add(f"## {sheet.name}\n\n", sheet.rows[0][0] if sheet.rows else 1)
@@ -343,11 +353,34 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
         last = max((number for number, _ in sheet.rows), default=1)
         for row, table in sheet.charts:  # after the tables, located no earlier than their last row
             add(table + "\n\n", max(row, last))
+        for row, data in sheet.pictures if figures else []:
+            if (marker := _picture(data, converted)) is not None:
+                add(marker + "\n\n", max(row, last))
         for row, note in sheet.notes:
             add(note + "\n\n", row)
         if sheet.cut:
             warnings.append(f"{path}: sheet {sheet.name!r}: {sheet.cut:,} row(s) beyond the limit of "
                             f"{len(sheet.rows):,} not indexed (setting ingest.max_sheet_rows)")
-    hidden = hidden_sheets + sum(sheet.hidden + len(sheet.hidden_rows) for sheet in sheets)
-    return Converted(["".join(parts)], warnings=warnings, hidden=hidden, locations=locations,
-                     sheets=len(sheets) if headed else None)
+    converted.pages = ["".join(parts)]
+    converted.warnings = warnings
+    converted.hidden = hidden_sheets + sum(sheet.hidden + len(sheet.hidden_rows) for sheet in sheets)
+    converted.locations = locations
+    converted.sheets = len(sheets) if headed else None
+    converted.figures = drop_repeated(converted.figures, 0, converted.figures_skipped, where=id)
+    return converted
+
+
+def _picture(data: bytes, converted: Converted) -> str | None:
+    """A picture's marker, its figure handed to ``converted``; None (counted) when it is decorative
+    or cannot be read."""
+    picture = normalise_image(data)
+    if picture is None:
+        converted.figures_skipped.unreadable += 1
+        return None
+    png, width, height = picture
+    if is_decorative(width, height):
+        converted.figures_skipped.decorative += 1
+        return None
+    marker = converted.markers.new()
+    converted.figures.append(FoundFigure(marker, png, width, height))
+    return marker

@@ -168,6 +168,14 @@ def test_a_workbooks_charts_are_their_data_under_their_titles_on_their_sheet(sha
     assert document.page_at(chart + 40) is not None  # located by row like the sheet's cells
 
 
+def test_threaded_comments_keep_their_authors_times_and_replies(shared) -> None:
+    path = shared / "data" / "docs" / "xlsx" / "xlsx_comments.xlsx"
+    document, _ = read_document(path, path.read_bytes(), ReadOptions())
+    assert ("Note on F7 (Jane Smith (JS), 2026-06-18 17:12): Minimum number of saltwater ducks; reply "
+            "(Marcus Sterling (MS), 2026-06-18 17:15): I never thought it would be so low") in document.text
+    assert "Note on A1 (John Reviewer): Why Python specifically?" in document.text  # a legacy comment as before
+
+
 def test_a_sheets_pictures_are_figures_located_by_row() -> None:
     from openpyxl.drawing.image import Image as SheetImage
 

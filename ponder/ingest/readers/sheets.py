@@ -49,6 +49,8 @@ _XDR = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
 _CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 _WORKSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 _CHARTSHEET = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/chartsheet"
+_THREADED_RELATIONSHIP = "http://schemas.microsoft.com/office/2017/10/relationships/threadedComment"
+_TC = "{http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments}"
 # What Excel writes into the legacy copy of a threaded comment, before the comment itself.
 _THREADED = re.compile(r"^\[Threaded comment\].*?Learn more: \S+\s*(?:Comment: )?")
 
@@ -92,13 +94,14 @@ def _openpyxl_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet]
     except Exception as exc:  # openpyxl raises zipfile, KeyError and XML errors for broken files
         raise IngestError(path, f"not a readable workbook ({type(exc).__name__}: {exc})") from None
     sheets, hidden_sheets = [], 0
-    charts = _charts_by_sheet(raw)
+    package = _from_package(raw)
     for name in workbook.sheetnames:
         worksheet = workbook[name]
         if worksheet.sheet_state != "visible":
             hidden_sheets += 1
             continue
-        sheet = Sheet(worksheet.title, charts=charts.get(worksheet.title, []))
+        drawn = package.get(worksheet.title, _Drawn())
+        sheet = Sheet(worksheet.title, charts=drawn.charts)
         if not hasattr(worksheet, "merged_cells"):  # a chart sheet: its charts alone
             sheets.append(sheet)
             continue
@@ -130,7 +133,9 @@ def _openpyxl_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet]
             _add_row(sheet, number, [merged.get((number, column), row[column].value if column in row else None)
                                      for column in columns], max_rows)
             for cell in shown:
-                if cell.comment is not None:
+                if cell.coordinate in drawn.threads:  # a threaded comment: its authors, times and replies
+                    sheet.notes.append((number, f"Note on {cell.coordinate}{drawn.threads[cell.coordinate]}"))
+                elif cell.comment is not None:
                     author = cell.comment.author.strip() if cell.comment.author else ""
                     author = "" if author.startswith("tc=") else f" ({author})"  # a threaded comment's id
                     text = _THREADED.sub("", " ".join(cell.comment.text.split()))
@@ -172,12 +177,20 @@ def _calamine_sheets(path: Path, raw: bytes, max_rows: int) -> tuple[list[Sheet]
     return sheets, hidden_sheets
 
 
-def _charts_by_sheet(raw: bytes) -> dict[str, list[tuple[int, str]]]:
-    """Each sheet's charts (worksheets' drawings and chart sheets alike), found through the
-    package's relationships: sheet name -> (the row the chart is anchored at, its data table)."""
+@dataclass
+class _Drawn:
+    """What a sheet holds beyond its cells that openpyxl does not read: charts, threaded comments."""
+
+    charts: list[tuple[int, str]] = field(default_factory=list)  # (anchor row, the chart's data table)
+    threads: dict[str, str] = field(default_factory=dict)  # cell -> " (author, time): text; reply (…): …"
+
+
+def _from_package(raw: bytes) -> dict[str, _Drawn]:
+    """Each sheet's charts (worksheets' drawings and chart sheets alike) and threaded comments (with
+    their authors, from the workbook's person list), found through the package's relationships."""
     import xml.etree.ElementTree as ElementTree
 
-    found: dict[str, list[tuple[int, str]]] = {}
+    found: dict[str, _Drawn] = {}
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         try:
             workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
@@ -185,23 +198,72 @@ def _charts_by_sheet(raw: bytes) -> dict[str, list[tuple[int, str]]]:
             return found
         parts = {**related_parts(archive, "xl/workbook.xml", _WORKSHEET),
                  **related_parts(archive, "xl/workbook.xml", _CHARTSHEET)}
+        people = _people(archive)
         for sheet in workbook.iter(f"{_MAIN}sheet"):
             part = parts.get(sheet.get(f"{_R}id", ""))
-            for drawing in related_parts(archive, part, DRAWING_RELATIONSHIP).values() if part else []:
-                charts = related_parts(archive, drawing, CHART_RELATIONSHIP)
-                try:
-                    anchors = ElementTree.fromstring(archive.read(drawing))
-                except (KeyError, ElementTree.ParseError):
-                    continue
-                for anchor in anchors:
-                    row = anchor.find(f"{_XDR}from/{_XDR}row")
-                    for chart in anchor.iter(f"{_CHART}chart"):
-                        target = charts.get(chart.get(f"{_R}id", ""))
-                        table = chart_table(archive.read(target)) if target in archive.namelist() else ""
-                        if table:
-                            found.setdefault(sheet.get("name", ""), []).append(
-                                (int(row.text or 0) + 1 if row is not None else 1, table))
+            if part is None:
+                continue
+            drawn = found.setdefault(sheet.get("name", ""), _Drawn())
+            for drawing in related_parts(archive, part, DRAWING_RELATIONSHIP).values():
+                drawn.charts += _charts(archive, drawing)
+            for comments in related_parts(archive, part, _THREADED_RELATIONSHIP).values():
+                drawn.threads |= _threads(archive, comments, people)
     return found
+
+
+def _charts(archive: zipfile.ZipFile, drawing: str) -> list[tuple[int, str]]:
+    import xml.etree.ElementTree as ElementTree
+
+    charts = related_parts(archive, drawing, CHART_RELATIONSHIP)
+    try:
+        anchors = ElementTree.fromstring(archive.read(drawing))
+    except (KeyError, ElementTree.ParseError):
+        return []
+    found = []
+    for anchor in anchors:
+        row = anchor.find(f"{_XDR}from/{_XDR}row")
+        for chart in anchor.iter(f"{_CHART}chart"):
+            target = charts.get(chart.get(f"{_R}id", ""))
+            table = chart_table(archive.read(target)) if target in archive.namelist() else ""
+            if table:
+                found.append((int(row.text or 0) + 1 if row is not None else 1, table))
+    return found
+
+
+def _people(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Threaded comments' authors: person id -> display name."""
+    import xml.etree.ElementTree as ElementTree
+
+    people = {}
+    for name in archive.namelist():
+        if name.startswith("xl/persons/") and name.endswith(".xml"):
+            try:
+                listing = ElementTree.fromstring(archive.read(name))
+            except ElementTree.ParseError:
+                continue
+            people |= {person.get("id", ""): person.get("displayName", "") for person in listing.iter(f"{_TC}person")}
+    return people
+
+
+def _threads(archive: zipfile.ZipFile, part: str, people: dict[str, str]) -> dict[str, str]:
+    """A sheet's threaded comments, each cell's thread as one note: the first comment and its replies,
+    each with its author and time."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        listing = ElementTree.fromstring(archive.read(part))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+    threads: dict[str, list[str]] = {}
+    for comment in listing.iter(f"{_TC}threadedComment"):
+        text = " ".join("".join(comment.find(f"{_TC}text").itertext()).split()) \
+            if comment.find(f"{_TC}text") is not None else ""
+        when = (comment.get("dT") or "")[:16].replace("T", " ")
+        who = ", ".join(part for part in (people.get(comment.get("personId", ""), ""), when) if part)
+        said = f" ({who}): {text}" if who else f": {text}"
+        entries = threads.setdefault(comment.get("ref", ""), [])
+        entries.append(said if not comment.get("parentId") or not entries else f" reply{said}")
+    return {cell: ";".join(entries) for cell, entries in threads.items() if cell}
 
 
 # -- CSV ------------------------------------------------------------------------------------------

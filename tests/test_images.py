@@ -85,7 +85,7 @@ def test_a_multi_page_tiff_is_a_page_per_image() -> None:
     ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, IngestError, "not a readable image"),
     ("icon.png", _blank(16, 16), SkippedFile, "too small to hold anything"),
     # A header declaring 100,000 × 100,000 pixels is refused before a pixel is decoded.
-    ("bomb.png", _declaring(100_000, 100_000), IngestError, "(a decompression bomb?); not read"),
+    ("bomb.png", _declaring(100_000, 100_000), IngestError, "(a decompression bomb?)"),
 ])
 def test_bad_images_are_refused_with_the_file_named(name: str, raw: bytes, error: type, problem: str) -> None:
     with pytest.raises(error, match=re.escape(problem)) as caught:

@@ -82,9 +82,14 @@ class Skipped:
         return self.decorative + self.repeated + self.unreadable
 
 
-def normalise_image(data: bytes) -> tuple[bytes, int, int] | None:
-    """``data`` (PNG, JPEG, GIF, WebP, BMP, TIFF…) as a PNG at most ``MAX_SIDE_PX`` on a side, with
-    its original width and height; None when it cannot be decoded."""
+class UnreadableImage(Exception):
+    """An image Pillow cannot decode, or one that declares more pixels than are ever decoded."""
+
+
+def decoded_frames(data: bytes, frames: int = 1) -> tuple[list, int, int, int]:
+    """The first ``frames`` frames of the image ``data`` (RGB, or RGBA where it has transparency),
+    its width and height, and how many frames it has. A decompression bomb (over
+    ``MAX_SOURCE_PIXELS``) is refused before a pixel is decoded."""
     from PIL import Image
 
     try:
@@ -93,10 +98,26 @@ def normalise_image(data: bytes) -> tuple[bytes, int, int] | None:
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > MAX_SOURCE_PIXELS:
-                    return None
-                image.seek(0)  # the first frame of an animation
-                picture = image.convert("RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB")
-    except Exception:  # noqa: BLE001 - Pillow raises many kinds for broken or hostile images
+                    raise Image.DecompressionBombError(f"{width:,} × {height:,} pixels")
+                total = getattr(image, "n_frames", 1)
+                decoded = []
+                for index in range(min(total, frames)):  # an animation's first frame is the picture
+                    image.seek(index)
+                    decoded.append(image.convert("RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnreadableImage(f"it declares more than the {MAX_SOURCE_PIXELS:,} pixels Ponder decodes "
+                              "(a decompression bomb?)") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken or hostile images
+        raise UnreadableImage(f"{type(exc).__name__}: {exc}") from None
+    return decoded, width, height, total
+
+
+def normalise_image(data: bytes) -> tuple[bytes, int, int] | None:
+    """``data`` (PNG, JPEG, GIF, WebP, BMP, TIFF…) as a PNG at most ``MAX_SIDE_PX`` on a side, with
+    its original width and height; None when it cannot be decoded."""
+    try:
+        (picture, *_), width, height, _ = decoded_frames(data)
+    except UnreadableImage:
         return None
     picture.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
     out = io.BytesIO()

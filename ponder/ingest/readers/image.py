@@ -18,47 +18,40 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
-import warnings
 from pathlib import Path
 
 from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile
-from ponder.ingest.readers.figures import MAX_SOURCE_PIXELS, MAX_TEXT_CHARS, FoundFigure, is_decorative, normalise_image
+from ponder.ingest.readers.figures import (
+    MAX_TEXT_CHARS,
+    FoundFigure,
+    UnreadableImage,
+    decoded_frames,
+    is_decorative,
+    normalise_image,
+)
 
 MAX_PAGES = 200  # frames of a multi-page TIFF read; the rest are named in a warning
 OCR_SIDE_PX = 2048  # OCR reads the page at most this large on a side: small print stays legible
 
 
 def convert_image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
-    from PIL import Image
-
     if options.ocr and importlib.util.find_spec("rapidocr_onnxruntime") is None:
         raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
                                 "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
-    frames: list[bytes] = []
+    multipage = path.suffix.lower() in (".tif", ".tiff")  # a GIF's or WebP's frames are motion, not pages
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as image:
-                width, height = image.size
-                if width * height > MAX_SOURCE_PIXELS:
-                    raise Image.DecompressionBombError(f"{width:,} × {height:,} pixels")
-                if is_decorative(width, height):
-                    raise SkippedFile(path, f"the image is {width} × {height} pixels: too small to hold anything")
-                pages = getattr(image, "n_frames", 1) if image.format == "TIFF" else 1  # a GIF's frames are motion
-                for index in range(min(pages, MAX_PAGES)):
-                    image.seek(index)
-                    frame = image.convert("RGB")
-                    frame.thumbnail((OCR_SIDE_PX, OCR_SIDE_PX))
-                    out = io.BytesIO()
-                    frame.save(out, format="PNG")
-                    frames.append(out.getvalue())
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise IngestError(path, f"the image declares more than the {MAX_SOURCE_PIXELS:,} pixels Ponder decodes "
-                                "(a decompression bomb?); not read") from None
-    except IngestError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken or hostile images
-        raise IngestError(path, f"not a readable image ({type(exc).__name__}: {exc})") from None
+        decoded, width, height, pages = decoded_frames(raw, MAX_PAGES if multipage else 1)
+    except UnreadableImage as exc:
+        raise IngestError(path, f"not a readable image ({exc})") from None
+    if is_decorative(width, height):
+        raise SkippedFile(path, f"the image is {width} × {height} pixels: too small to hold anything")
+    frames = []
+    for frame in decoded:
+        frame.thumbnail((OCR_SIDE_PX, OCR_SIDE_PX))
+        out = io.BytesIO()
+        frame.save(out, format="PNG")
+        frames.append(out.getvalue())
+    pages = pages if multipage else 1
     converted = Converted([], paged=len(frames) > 1)
     if pages > MAX_PAGES:
         converted.warnings.append(f"{path}: {pages - MAX_PAGES} page(s) beyond the first {MAX_PAGES} not read")

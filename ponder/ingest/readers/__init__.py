@@ -40,6 +40,15 @@ class IngestError(Exception):
         self.problem = problem
 
 
+def require_ocr_engine(path: Path | str) -> None:
+    """Refuse ``path`` when ``ingest.ocr`` asks for OCR that is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
+                                "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
+
+
 class SkippedFile(IngestError):
     """Nothing to ingest, but nothing wrong either: callers skip the file with a warning."""
 

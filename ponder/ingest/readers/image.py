@@ -16,11 +16,10 @@ Example::
 from __future__ import annotations
 
 import functools
-import importlib.util
 import io
 from pathlib import Path
 
-from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile
+from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile, require_ocr_engine
 from ponder.ingest.readers.figures import (
     MAX_TEXT_CHARS,
     FoundFigure,
@@ -35,9 +34,8 @@ OCR_SIDE_PX = 2048  # OCR reads the page at most this large on a side: small pri
 
 
 def convert_image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
-    if options.ocr and importlib.util.find_spec("rapidocr_onnxruntime") is None:
-        raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
-                                "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
+    if options.ocr:
+        require_ocr_engine(path)
     multipage = path.suffix.lower() in (".tif", ".tiff")  # a GIF's or WebP's frames are motion, not pages
     try:
         decoded, width, height, pages = decoded_frames(raw, MAX_PAGES if multipage else 1)

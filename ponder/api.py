@@ -147,6 +147,9 @@ class Ponder:
                               settings.worker_memory_mb)
         try:
             for prepared in prepare_all(job, changed, isolation):
+                # Attachments only an earlier version of a message had are looked for when there was one.
+                earlier = prepared.document is not None and prepared.document.file_type == "email" and \
+                    self.store.content_hash(prepared.document.id) is not None
                 for each in prepared.with_attachments():  # a file, then its attachments (documents of their own)
                     report.warnings.extend(each.warnings)
                     if each.outcome is not None:
@@ -158,7 +161,7 @@ class Ponder:
                     record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
                                        pages=document.page_count, hidden_removed=document.hidden_removed,
                                        figures=len(document.figures)))
-                if prepared.document is not None and prepared.document.file_type == "email":
+                if earlier:
                     # attachments the message no longer has go with it (one that failed now keeps what it had)
                     kept = {each.document.path if each.document else each.outcome.path
                             for each in prepared.with_attachments()}

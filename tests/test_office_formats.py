@@ -349,11 +349,14 @@ def test_bad_ebooks_are_refused_with_the_file_named(raw: bytes, problem: str) ->
 
 
 # -- OpenDocument text and slides ---------------------------------------------------------------------
-def _odt(body: str, manifest: str = "") -> bytes:
+def _odt(body: str, manifest: str = "", files: dict[str, bytes] | None = None) -> bytes:
     content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
                'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
                'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
                'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+               'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+               'xmlns:xlink="http://www.w3.org/1999/xlink" '
                'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"><office:automatic-styles>'
                '<style:style style:name="P1" style:family="paragraph" style:parent-style-name="Title"/>'
                '<text:list-style style:name="L1"><text:list-level-style-number text:level="1"/>'
@@ -365,7 +368,24 @@ def _odt(body: str, manifest: str = "") -> bytes:
         archive.writestr("content.xml", content)
         if manifest:
             archive.writestr("META-INF/manifest.xml", manifest)
+        for name, data in (files or {}).items():
+            archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def test_an_opendocuments_pictures_are_figures_after_their_paragraph() -> None:
+    from tests.figure_files import CHART_WORDS, picture_png
+
+    frame = ('<draw:frame><draw:image xlink:href="Pictures/chart.png"/><svg:title>各地区季度销量</svg:title>'
+             '</draw:frame>')
+    body = (f'<text:p>如图1所示，东部地区的销量最高。{frame}</text:p><text:p>图1 各地区季度销量</text:p>'
+            '<text:p><draw:frame><draw:image xlink:href="https://example.com/remote.png"/></draw:frame></text:p>')
+    document, _ = _read("report.odt", _odt(body, files={"Pictures/chart.png": picture_png(CHART_WORDS)}))
+    [figure] = document.figures  # the remote picture is never fetched
+    assert figure.alt == "各地区季度销量" and figure.image and figure.caption.startswith("图1")
+    assert document.text.index("销量最高") <= figure.offset <= document.text.index("图1 各地区")
+    assert _read("report.odt", _odt(body, files={"Pictures/chart.png": picture_png(CHART_WORDS)}),
+                 figures=False)[0].figures == ()
 
 
 def test_an_opendocument_text_keeps_headings_lists_and_merged_tables() -> None:

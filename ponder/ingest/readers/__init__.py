@@ -133,7 +133,7 @@ def _epub(path: Path, raw: bytes, options: ReadOptions) -> Converted:
 def _odf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     from ponder.ingest.readers.odf import convert_odf
 
-    return convert_odf(path, raw)
+    return convert_odf(path, raw, options.figures)
 
 
 def _email(path: Path, raw: bytes, options: ReadOptions) -> Converted:

@@ -5,6 +5,9 @@
   paragraphs, bulleted and numbered lists by their list style, tables with merged cells spread.
 * **ODP**: a page per slide, headed by its title frame (``# Slide N`` without one); text frames,
   lists and tables in document order, then the speaker notes. Hidden slides are left out and counted.
+* **Pictures** in either (``draw:image`` in a frame, the file inside the package) are figures through
+  the figure path, after the paragraph anchoring them, with the frame's title or description as
+  alt text; decorative and unreadable ones are counted, a logo on every slide skipped.
 
 Example::
 
@@ -20,20 +23,23 @@ from pathlib import Path
 
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
+from ponder.ingest.readers.figures import FoundFigure, drop_repeated, is_decorative, normalise_image
 
 _NS = {"office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
        "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
        "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
        "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
        "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
-       "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0"}
+       "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
+       "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"}
+_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
 def _tag(prefix: str, name: str) -> str:
     return f"{{{_NS[prefix]}}}{name}"
 
 
-def convert_odf(path: Path, raw: bytes) -> Converted:
+def convert_odf(path: Path, raw: bytes, figures: bool = True) -> Converted:
     kind = path.suffix.lower().lstrip(".").upper()
     refuse_zip_bomb(path, raw, kind)
     try:
@@ -44,23 +50,28 @@ def convert_odf(path: Path, raw: bytes) -> Converted:
                                         "password to ingest it")
             root = ElementTree.fromstring(archive.read("content.xml"))
             styles = _styles(root, archive)
+            converted = Converted([])
+            reader = _Reader(styles, _Pictures(archive, converted) if figures else None)
+            presentation = root.find(".//office:presentation", _NS)
+            if presentation is not None:
+                converted.paged = True
+                for number, slide in enumerate(presentation.iter(_tag("draw", "page")), start=1):
+                    if styles.hidden_slide(slide):
+                        converted.hidden += 1
+                        converted.pages.append("")
+                        continue
+                    reader.page = number
+                    converted.pages.append(reader.slide(slide, number))
+                converted.figures = drop_repeated(converted.figures, len(converted.pages), converted.figures_skipped,
+                                                  where=lambda figure: figure.page)
+                return converted
+            body = root.find(".//office:text", _NS)
+            if body is None:
+                raise IngestError(path, f"no text in the {kind} file")
+            converted.pages = ["\n\n".join(part for part in reader.blocks(body) if part.strip()) + "\n"]
+            return converted
     except (KeyError, ElementTree.ParseError, zipfile.BadZipFile) as exc:
         raise IngestError(path, f"not a readable {kind} file ({type(exc).__name__}: {exc})") from None
-    reader = _Reader(styles)
-    presentation = root.find(".//office:presentation", _NS)
-    if presentation is not None:
-        pages, hidden = [], 0
-        for number, slide in enumerate(presentation.iter(_tag("draw", "page")), start=1):
-            if styles.hidden_slide(slide):
-                hidden += 1
-                pages.append("")
-                continue
-            pages.append(reader.slide(slide, number))
-        return Converted(pages, paged=True, hidden=hidden)
-    body = root.find(".//office:text", _NS)
-    if body is None:
-        raise IngestError(path, f"no text in the {kind} file")
-    return Converted(["\n\n".join(part for part in reader.blocks(body) if part.strip()) + "\n"])
 
 
 class _Styles:
@@ -102,9 +113,42 @@ def _styles(root: ElementTree.Element, archive: zipfile.ZipFile) -> _Styles:
     return _Styles(parents, numbered, hidden)
 
 
+class _Pictures:
+    """The package's pictures, each turned into a figure (its marker in the text) once asked for."""
+
+    def __init__(self, archive: zipfile.ZipFile, converted: Converted):
+        self.archive, self.converted = archive, converted
+
+    def markers(self, element: ElementTree.Element, page: int | None) -> list[str]:
+        found = []
+        for frame in element.iter(_tag("draw", "frame")):
+            image = frame.find("draw:image", _NS)
+            source = image.get(_XLINK_HREF, "") if image is not None else ""
+            if not source or "://" in source or source.startswith("/"):
+                continue  # a linked picture outside the file is never fetched
+            try:
+                data = self.archive.read(source.removeprefix("./"))
+            except KeyError:
+                data = b""
+            picture = normalise_image(data) if data else None
+            if picture is None or is_decorative(picture[1], picture[2]):
+                if picture is None:
+                    self.converted.figures_skipped.unreadable += 1
+                else:
+                    self.converted.figures_skipped.decorative += 1
+                continue
+            alt = " ".join(" ".join(frame.findtext(f"svg:{name}", "", _NS) or "" for name in ("title", "desc")).split())
+            marker = self.converted.markers.new()
+            self.converted.figures.append(FoundFigure(marker, picture[0], picture[1], picture[2], page=page, alt=alt))
+            found.append(marker)
+        return found
+
+
 class _Reader:
-    def __init__(self, styles: _Styles):
+    def __init__(self, styles: _Styles, pictures: _Pictures | None = None):
         self.styles = styles
+        self.pictures = pictures
+        self.page: int | None = None  # the slide being read
         self.titled = False  # a Title paragraph was seen: headings move one level down
         self.counted: dict[tuple[str, int], int] = {}
         self.last_list = ""  # the last number given in each list style and level
@@ -125,6 +169,8 @@ class _Reader:
                     parts.append("# " + text)
                 else:
                     parts.append(text)
+                if self.pictures is not None:  # pictures anchored in the paragraph, after its text
+                    parts += self.pictures.markers(element, self.page)
             elif element.tag == _tag("text", "list"):
                 style = element.get(_tag("text", "style-name"), "") or self.last_list
                 self.last_list = style  # a list without a style of its own continues the one before
@@ -134,6 +180,8 @@ class _Reader:
             elif element.tag in (_tag("text", "section"), _tag("draw", "text-box")):
                 parts += self.blocks(element)
             elif element.tag == _tag("draw", "frame"):
+                if self.pictures is not None and element.find("draw:image", _NS) is not None:
+                    parts += self.pictures.markers(element, self.page)
                 parts += self.blocks(element)
         return parts
 
@@ -159,6 +207,8 @@ class _Reader:
             if frame.get(_tag("presentation", "class")) == "title" and not title:
                 title = " ".join(_text(p) for p in frame.iter(_tag("text", "p"))).strip()
                 continue
+            if self.pictures is not None and frame.find("draw:image", _NS) is not None:
+                parts += self.pictures.markers(frame, number)
             parts += self.blocks(frame)
         notes = slide.find("presentation:notes", _NS)
         if notes is not None:

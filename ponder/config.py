@@ -42,11 +42,11 @@ ENV_PREFIX = "PONDER_"
 NON_SETTING_ENV = {"PONDER_CONFIG", "PONDER_SHARED"}
 
 
-
 def _readable_suffixes() -> frozenset[str]:
     from ponder.ingest.readers import SUPPORTED_SUFFIXES  # the readers know their formats
 
     return SUPPORTED_SUFFIXES
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)

@@ -23,13 +23,13 @@ def content_id(*parts: str, length: int = 16) -> str:
 
 
 ROW_LOCATED = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv"})  # "page" is the row
-
+SLIDE_LOCATED = frozenset({".pptx", ".odp"})  # "page" is the slide
 
 
 def pages_named(count: int, path: str) -> str:
     """A document's page count as its format counts: "12 pages", "8 slides", "3 sheets"."""
     suffix = PurePath(path).suffix.lower()
-    unit = "slide" if suffix in (".pptx", ".odp") else "sheet" if suffix in ROW_LOCATED else "page"
+    unit = "slide" if suffix in SLIDE_LOCATED else "sheet" if suffix in ROW_LOCATED else "page"
     return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
@@ -42,7 +42,7 @@ def location(path: str, page: int | None, heading_path: tuple[str, ...], page_en
         rows = [] if page is None else [f"row {page}" if page_end in (None, page) else f"rows {page}-{page_end}"]
         return " › ".join([path, *heading_path, *rows])
     parts = [path]
-    slides = PurePath(path).suffix.lower() in (".pptx", ".odp")
+    slides = PurePath(path).suffix.lower() in SLIDE_LOCATED
     if page is not None:
         one, many = ("slide ", "slides ") if slides else ("p.", "p.")
         parts.append(f"{one}{page}" if page_end in (None, page) else f"{many}{page}-{page_end}")

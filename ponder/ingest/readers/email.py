@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import email.utils
@@ -48,8 +49,7 @@ def _message(subject: str, headers: list[tuple[str, str]], body: Converted,
     if attachments:
         lines.append(f"Attachments: {', '.join(name for name, _ in attachments)}")
     text = "\n".join(lines).rstrip() + "\n\n" + (body.pages[0] if body.pages else "")
-    return Converted([text], warnings=body.warnings, hidden=body.hidden, figures=body.figures, markers=body.markers,
-                     figures_skipped=body.figures_skipped, attachments=_named(attachments), date=date)
+    return dataclasses.replace(body, pages=[text], attachments=_named(attachments), date=date)
 
 
 def _body(html: str | None, plain: str | None, figures: bool) -> Converted:

@@ -19,9 +19,12 @@ import re
 import secrets
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ponder.types import Figure
+
+if TYPE_CHECKING:  # the readers package imports this module
+    from ponder.ingest.readers import Converted
 
 MIN_SIDE_PX = 48  # at 72 dpi for PDF (points); smaller pictures are decorative
 REPEATS = 3  # on this many pages (or places) or more, a picture is a logo
@@ -119,10 +122,16 @@ def normalise_image(data: bytes) -> tuple[bytes, int, int] | None:
         (picture, *_), width, height, _ = decoded_frames(data)
     except UnreadableImage:
         return None
-    picture.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
+    return png_of(picture, MAX_SIDE_PX), width, height
+
+
+def png_of(picture, side: int) -> bytes:  # noqa: ANN001 - a PIL image (Pillow is imported lazily)
+    """``picture`` as a PNG at most ``side`` pixels on a side (``picture`` itself is left as it is)."""
+    scaled = picture.copy()
+    scaled.thumbnail((side, side))
     out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue(), width, height
+    scaled.save(out, format="PNG")
+    return out.getvalue()
 
 
 def image_from_data_uri(uri: str) -> bytes | None:
@@ -142,6 +151,28 @@ def image_hash(png: bytes) -> str:
 
 def is_decorative(width: float, height: float) -> bool:
     return width < MIN_SIDE_PX or height < MIN_SIDE_PX
+
+
+def picture_figure(data: bytes, converted: Converted, page: int | None = None, alt: str = "",
+                   shown: tuple[float, float] | None = None) -> str | None:
+    """The marker for a figure of the picture ``data`` (PNG, JPEG…), its figure handed to
+    ``converted``; None, counted in ``converted.figures_skipped``, when the picture is decorative or
+    cannot be read. Decorative is judged by ``shown`` (the size it is shown at, in points) when
+    given, before decoding; else by its own pixels."""
+    if shown is not None and is_decorative(*shown):
+        converted.figures_skipped.decorative += 1
+        return None
+    picture = normalise_image(data) if data else None
+    if picture is None:
+        converted.figures_skipped.unreadable += 1
+        return None
+    png, width, height = picture
+    if shown is None and is_decorative(width, height):
+        converted.figures_skipped.decorative += 1
+        return None
+    marker = converted.markers.new()
+    converted.figures.append(FoundFigure(marker, png, width, height, page=page, alt=alt))
+    return marker
 
 
 def drop_repeated(found: list[FoundFigure], places: int, skipped: Skipped,

@@ -16,17 +16,17 @@ Example::
 from __future__ import annotations
 
 import functools
-import io
 from pathlib import Path
 
 from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile, require_ocr_engine
 from ponder.ingest.readers.figures import (
+    MAX_SIDE_PX,
     MAX_TEXT_CHARS,
     FoundFigure,
     UnreadableImage,
     decoded_frames,
     is_decorative,
-    normalise_image,
+    png_of,
 )
 
 MAX_PAGES = 200  # frames of a multi-page TIFF read; the rest are named in a warning
@@ -43,25 +43,17 @@ def convert_image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
         raise IngestError(path, f"not a readable image ({exc})") from None
     if is_decorative(width, height):
         raise SkippedFile(path, f"the image is {width} × {height} pixels: too small to hold anything")
-    frames = []
-    for frame in decoded:
-        frame.thumbnail((OCR_SIDE_PX, OCR_SIDE_PX))
-        out = io.BytesIO()
-        frame.save(out, format="PNG")
-        frames.append(out.getvalue())
-    pages = pages if multipage else 1
-    converted = Converted([], paged=len(frames) > 1)
-    if pages > MAX_PAGES:
+    converted = Converted([], paged=len(decoded) > 1)
+    if multipage and pages > MAX_PAGES:
         converted.warnings.append(f"{path}: {pages - MAX_PAGES} page(s) beyond the first {MAX_PAGES} not read")
     ocr = _ocr_engine() if options.ocr else None
-    for number, frame in enumerate(frames, start=1):
-        words = ocr.read(frame) if ocr is not None else ""
+    for number, frame in enumerate(decoded, start=1):
+        words = ocr.read(png_of(frame, OCR_SIDE_PX)) if ocr is not None else ""
         text = words
-        if options.figures and (normalised := normalise_image(frame)) is not None:
-            png, shown_width, shown_height = normalised
+        if options.figures:
             marker = converted.markers.new()
-            converted.figures.append(FoundFigure(marker, png, shown_width, shown_height, page=number if
-                                                 converted.paged else None, alt=path.name,
+            converted.figures.append(FoundFigure(marker, png_of(frame, MAX_SIDE_PX), frame.width, frame.height,
+                                                 page=number if converted.paged else None, alt=path.name,
                                                  text_in_image=words[:MAX_TEXT_CHARS]))
             text = f"{marker}\n\n{words}"
         converted.pages.append(text)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
-from ponder.ingest.readers.figures import FoundFigure, drop_repeated, is_decorative, normalise_image
+from ponder.ingest.readers.figures import drop_repeated, picture_figure
 
 _NS = {"office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
        "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
@@ -60,7 +60,6 @@ def convert_odf(path: Path, raw: bytes, figures: bool = True) -> Converted:
                         converted.hidden += 1
                         converted.pages.append("")
                         continue
-                    reader.page = number
                     converted.pages.append(reader.slide(slide, number))
                 converted.figures = drop_repeated(converted.figures, len(converted.pages), converted.figures_skipped,
                                                   where=lambda figure: figure.page)
@@ -130,17 +129,9 @@ class _Pictures:
                 data = self.archive.read(source.removeprefix("./"))
             except KeyError:
                 data = b""
-            picture = normalise_image(data) if data else None
-            if picture is None or is_decorative(picture[1], picture[2]):
-                if picture is None:
-                    self.converted.figures_skipped.unreadable += 1
-                else:
-                    self.converted.figures_skipped.decorative += 1
-                continue
             alt = " ".join(" ".join(frame.findtext(f"svg:{name}", "", _NS) or "" for name in ("title", "desc")).split())
-            marker = self.converted.markers.new()
-            self.converted.figures.append(FoundFigure(marker, picture[0], picture[1], picture[2], page=page, alt=alt))
-            found.append(marker)
+            if (marker := picture_figure(data, self.converted, page=page, alt=alt)) is not None:
+                found.append(marker)
         return found
 
 
@@ -202,13 +193,14 @@ class _Reader:
         return lines
 
     def slide(self, slide: ElementTree.Element, number: int) -> str:
+        self.page = number
         title, parts = "", []
         for frame in slide.findall("draw:frame", _NS) + slide.findall("draw:custom-shape", _NS):
             if frame.get(_tag("presentation", "class")) == "title" and not title:
                 title = " ".join(_text(p) for p in frame.iter(_tag("text", "p"))).strip()
                 continue
             if self.pictures is not None and frame.find("draw:image", _NS) is not None:
-                parts += self.pictures.markers(frame, number)
+                parts += self.pictures.markers(frame, self.page)
             parts += self.blocks(frame)
         notes = slide.find("presentation:notes", _NS)
         if notes is not None:

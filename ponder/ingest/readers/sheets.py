@@ -30,6 +30,7 @@ import csv
 import datetime
 import io
 import re
+import xml.etree.ElementTree as ElementTree
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from typing import Any, Iterable
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
 from ponder.ingest.readers.charts import CHART_RELATIONSHIP, DRAWING_RELATIONSHIP, chart_table, related_parts
-from ponder.ingest.readers.figures import FoundFigure, drop_repeated, is_decorative, normalise_image
+from ponder.ingest.readers.figures import drop_repeated, picture_figure
 from ponder.untrusted import strip_invisible
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted OOXML file is an OLE container, not a zip
@@ -188,8 +189,6 @@ class _Drawn:
 def _from_package(raw: bytes) -> dict[str, _Drawn]:
     """Each sheet's charts (worksheets' drawings and chart sheets alike) and threaded comments (with
     their authors, from the workbook's person list), found through the package's relationships."""
-    import xml.etree.ElementTree as ElementTree
-
     found: dict[str, _Drawn] = {}
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         try:
@@ -212,8 +211,6 @@ def _from_package(raw: bytes) -> dict[str, _Drawn]:
 
 
 def _charts(archive: zipfile.ZipFile, drawing: str) -> list[tuple[int, str]]:
-    import xml.etree.ElementTree as ElementTree
-
     charts = related_parts(archive, drawing, CHART_RELATIONSHIP)
     try:
         anchors = ElementTree.fromstring(archive.read(drawing))
@@ -232,8 +229,6 @@ def _charts(archive: zipfile.ZipFile, drawing: str) -> list[tuple[int, str]]:
 
 def _people(archive: zipfile.ZipFile) -> dict[str, str]:
     """Threaded comments' authors: person id -> display name."""
-    import xml.etree.ElementTree as ElementTree
-
     people = {}
     for name in archive.namelist():
         if name.startswith("xl/persons/") and name.endswith(".xml"):
@@ -248,8 +243,6 @@ def _people(archive: zipfile.ZipFile) -> dict[str, str]:
 def _threads(archive: zipfile.ZipFile, part: str, people: dict[str, str]) -> dict[str, str]:
     """A sheet's threaded comments, each cell's thread as one note: the first comment and its replies,
     each with its author and time."""
-    import xml.etree.ElementTree as ElementTree
-
     try:
         listing = ElementTree.fromstring(archive.read(part))
     except (KeyError, ElementTree.ParseError):
@@ -416,7 +409,7 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
         for row, table in sheet.charts:  # after the tables, located no earlier than their last row
             add(table + "\n\n", max(row, last))
         for row, data in sheet.pictures if figures else []:
-            if (marker := _picture(data, converted)) is not None:
+            if (marker := picture_figure(data, converted)) is not None:
                 add(marker + "\n\n", max(row, last))
         for row, note in sheet.notes:
             add(note + "\n\n", row)
@@ -431,18 +424,3 @@ def _converted(path: Path, sheets: list[Sheet], hidden_sheets: int, headed: bool
     converted.figures = drop_repeated(converted.figures, 0, converted.figures_skipped, where=id)
     return converted
 
-
-def _picture(data: bytes, converted: Converted) -> str | None:
-    """A picture's marker, its figure handed to ``converted``; None (counted) when it is decorative
-    or cannot be read."""
-    picture = normalise_image(data)
-    if picture is None:
-        converted.figures_skipped.unreadable += 1
-        return None
-    png, width, height = picture
-    if is_decorative(width, height):
-        converted.figures_skipped.decorative += 1
-        return None
-    marker = converted.markers.new()
-    converted.figures.append(FoundFigure(marker, png, width, height))
-    return marker

@@ -26,7 +26,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
 from ponder.ingest.readers.charts import chart_table
-from ponder.ingest.readers.figures import FoundFigure, drop_repeated, is_decorative, normalise_image
+from ponder.ingest.readers.figures import drop_repeated, picture_figure
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 _EMU_PER_POINT = 12_700
@@ -105,21 +105,13 @@ def _shape(shape: Any, number: int, pictures: Converted | None) -> list[str]:
 
 def _picture(shape: Any, number: int, converted: Converted) -> str:
     """A picture's marker, its figure handed to ``converted`` (decorative and unreadable ones counted)."""
-    width, height = (shape.width or 0) / _EMU_PER_POINT, (shape.height or 0) / _EMU_PER_POINT
-    if is_decorative(width, height):
-        converted.figures_skipped.decorative += 1
-        return ""
+    shown = ((shape.width or 0) / _EMU_PER_POINT, (shape.height or 0) / _EMU_PER_POINT)
     try:
-        picture = normalise_image(shape.image.blob)
+        data = shape.image.blob
     except Exception:  # noqa: BLE001 - a picture whose part is missing or linked from outside the file
-        picture = None
-    if picture is None:
-        converted.figures_skipped.unreadable += 1
-        return ""
+        data = b""
     alt = " ".join((shape._element.nvPicPr.cNvPr.get("descr") or "").split())  # noqa: SLF001 - alt text
-    marker = converted.markers.new()
-    converted.figures.append(FoundFigure(marker, picture[0], picture[1], picture[2], page=number, alt=alt))
-    return marker
+    return picture_figure(data, converted, page=number, alt=alt, shown=shown) or ""
 
 
 def _paragraphs(shape: Any) -> str:

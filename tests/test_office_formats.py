@@ -281,6 +281,12 @@ def test_a_decks_pictures_are_figures_and_its_logo_is_skipped() -> None:
     assert document.figures_skipped == 3  # the logo on every slide
 
 
+def test_a_shape_python_pptx_does_not_recognise_keeps_its_text(shared) -> None:
+    path = shared / "data" / "docs" / "pptx" / "powerpoint_unrecognized_shape.pptx"
+    document, warnings = read_document(path, path.read_bytes(), ReadOptions())
+    assert "Text in an unrecognized shape" in document.text and warnings == []
+
+
 def test_a_slide_chunk_is_cited_by_its_slide(make_ponder, tmp_path: Path) -> None:
     path = tmp_path / "docs" / "review.pptx"
     path.parent.mkdir(parents=True)

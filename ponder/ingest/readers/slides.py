@@ -21,7 +21,7 @@ import io
 from pathlib import Path
 from typing import Any, Iterator
 
-from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.shapes.picture import Picture
 
 from ponder.ingest.readers import Converted, IngestError
 from ponder.ingest.readers.archive import refuse_zip_bomb
@@ -92,7 +92,8 @@ def _in_reading_order(shapes: Any) -> Iterator[Any]:
 
 
 def _shape(shape: Any, number: int, pictures: Converted | None) -> list[str]:
-    if pictures is not None and shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
+    # By class: shape_type raises for a shape python-pptx does not recognise, whose text is still read below.
+    if pictures is not None and isinstance(shape, Picture):
         return [_picture(shape, number, pictures)]
     if getattr(shape, "has_table", False) and shape.has_table:
         return [_table(shape.table)]

@@ -23,6 +23,7 @@ Example ``ponder.toml`` for DeepSeek, a fast chat model and R1 as the reasoner::
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import typing
@@ -60,8 +61,9 @@ class IngestConfig(_Section):
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
     max_sheet_rows: int = Field(100_000, ge=1, description=(
         "Rows read from one sheet (or CSV); the rest is left out with a warning naming the sheet."))
-    pdf_engine: Literal["layout", "text"] = Field(
-        "layout", description="layout: headings, tables, reading order (slower); text: the text layer only.")
+    pdf_engine: Literal["layout", "text", "pymupdf"] = Field(
+        "layout", description="layout: headings, tables, reading order (slower); text: the text layer only; "
+                              "pymupdf: PyMuPDF's layout engine (AGPL-3.0, pip install 'ponder[pymupdf]').")
     pdf_passwords: dict[str, str] = Field(
         default_factory=dict, description='Passwords of encrypted PDFs by file name or glob: {"report.pdf" = "1234"}.')
     ocr: bool = Field(False, description="OCR pages without a text layer (needs rapidocr-onnxruntime).")
@@ -79,9 +81,12 @@ class IngestConfig(_Section):
         "machine (Linux, macOS). 0: no cap."))
 
     @model_validator(mode="after")
-    def _ocr_needs_layout(self) -> IngestConfig:
-        if self.ocr and self.pdf_engine != "layout":
+    def _pdf_engine_can_do_it(self) -> IngestConfig:
+        if self.ocr and self.pdf_engine == "text":
             raise ValueError("ingest.ocr needs ingest.pdf_engine = 'layout' (the text engine reads text layers only)")
+        if self.pdf_engine == "pymupdf" and importlib.util.find_spec("pymupdf4llm") is None:
+            raise ValueError("ingest.pdf_engine = 'pymupdf' needs PyMuPDF, which is AGPL-3.0 and not in the default "
+                             "install: pip install 'ponder[pymupdf]'")
         return self
 
     @model_validator(mode="after")

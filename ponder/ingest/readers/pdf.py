@@ -176,16 +176,46 @@ def read_page(page: pypdfium2.PdfPage, number: int) -> PageText:
 
 
 def _lines(page: pypdfium2.PdfPage, height: float) -> list[TextLine]:
+    """The page's characters, in the order the file draws them, cut into runs on one line: at a line
+    break, or where a character lies off the run's line or over an em away from it (the next table
+    cell, the other column). Either direction, so right-to-left text runs too."""
     text_page = page.get_textpage()
-    lines = []
-    for index in range(text_page.count_rects()):
-        left, bottom, right, top = text_page.get_rect(index)
-        if words := " ".join(text_page.get_text_bounded(left, bottom, right, top).split()):
-            first = text_page.get_index(left + 1, (bottom + top) / 2, 3, 3)
-            known = first is not None and first >= 0
-            lines.append(TextLine((left, height - top, right, height - bottom), words,
-                                  _font_of(text_page, first) if known else "",
-                                  _type_size(text_page, first) if known else top - bottom))
+    lines: list[TextLine] = []
+    run: list[str] = []
+    first, box = -1, [0.0, 0.0, 0.0, 0.0]  # the run's first character and its box (left, bottom, right, top)
+    size = 0.0
+
+    def close() -> None:
+        # Characters beyond the BMP come as two UTF-16 halves: pair them, and a lone half becomes U+FFFD.
+        joined = "".join(run).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        if words := " ".join(joined.split()):
+            lines.append(TextLine((box[0], height - box[3], box[2], height - box[1]), words,
+                                  _font_of(text_page, first), size))
+        run.clear()
+
+    char_box = pdfium_c.FS_RECTF()
+    for index in range(text_page.count_chars()):
+        char = chr(pdfium_c.FPDFText_GetUnicode(text_page.raw, index))
+        if char in "\r\n":
+            close()
+            continue
+        if char.isspace() or not pdfium_c.FPDFText_GetLooseCharBox(text_page.raw, index, ctypes.byref(char_box)):
+            if run:
+                run.append(" ")
+            continue
+        left, bottom, right, top = char_box.left, char_box.bottom, char_box.right, char_box.top
+        if run:
+            em = size or (top - bottom)
+            middle = (bottom + top) / 2
+            if not box[1] <= middle <= box[3] or left > box[2] + em or right < box[0] - em:
+                close()
+        if not run:
+            first, box, size = index, [left, bottom, right, top], top - bottom
+        else:
+            box = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+        run.append(char)
+    close()
+    text_page.close()
     return lines
 
 
@@ -209,12 +239,6 @@ def _font_of(text_page: pypdfium2.PdfTextPage, index: int) -> str:
     name, flags = ctypes.create_string_buffer(128), ctypes.c_int()
     pdfium_c.FPDFText_GetFontInfo(text_page.raw, index, name, 128, ctypes.byref(flags))
     return name.value.decode(errors="replace").split("+")[-1]
-
-
-def _type_size(text_page: pypdfium2.PdfTextPage, index: int) -> float:
-    box = pdfium_c.FS_RECTF()
-    pdfium_c.FPDFText_GetLooseCharBox(text_page.raw, index, ctypes.byref(box))
-    return box.top - box.bottom
 
 
 def _fill(obj: pypdfium2.PdfObject) -> tuple[int, int, int, int]:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import collections
+import io
 import re
 import shutil
 import sys
@@ -28,8 +29,9 @@ import time
 import zipfile
 from pathlib import Path
 
-import pymupdf
+import pypdfium2
 from common import REPO, header, shared_dir
+from PIL import Image
 
 from ponder import Ponder, load_config
 from ponder.ingest import ReadOptions, read_document
@@ -125,19 +127,23 @@ def _pdf_figures(path: Path) -> list[tuple[bytes, str]]:
     """(PNG crop, the text layer's words inside its box) for each figure of a PDF."""
     document, _ = read_document(path, path.read_bytes(), ReadOptions())
     found = []
-    with pymupdf.open(path) as pdf:
-        for figure in document.figures:
-            if figure.page is None or figure.bbox is None or not figure.image:
-                continue
-            words = pdf[figure.page - 1].get_text("words", clip=pymupdf.Rect(figure.bbox))
-            found.append((document.images[figure.image], " ".join(word[4] for word in words)))
+    pdf = pypdfium2.PdfDocument(path)
+    for figure in document.figures:
+        if figure.page is None or figure.bbox is None or not figure.image:
+            continue
+        page = pdf[figure.page - 1]
+        left, top, right, bottom = figure.bbox  # from the page's top left; pdfium counts from its bottom
+        height = page.get_height()
+        words = page.get_textpage().get_text_bounded(left, height - bottom, right, height - top)
+        found.append((document.images[figure.image], " ".join(words.split())))
+    pdf.close()
     return found
 
 
 def _blank_png() -> bytes:
-    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 64, 64), False)
-    pixmap.clear_with(255)
-    return pixmap.tobytes("png")
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(out, format="PNG")
+    return out.getvalue()
 
 
 def ingest_cost(root: Path) -> None:

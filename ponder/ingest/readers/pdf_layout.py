@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import pypdfium2
 
 from ponder.ingest.readers import Converted
-from ponder.ingest.readers.pdf import Box, PageText, TextLine, crop_figure, mostly_inside
+from ponder.ingest.readers.pdf import Box, PageText, TextLine, crop_figure, mostly_inside, overlaps
 
 LAYOUT_SCALE = 1.5  # the render the model reads: as good as 1.0 on the shared PDFs, and faster than 2.0
 WORDS_KEPT_FROM_FIGURE = 20  # a figure with more words than this (a text-heavy diagram) keeps them in the page
@@ -177,6 +177,9 @@ def _blocks(text: PageText, boxes: list[tuple[Box, str]]) -> list[Block]:
         mine = [line for line in free if _holds(box, line.box)]
         free = [line for line in free if not _holds(box, line.box)]
         blocks.append(Block(box, label, mine))
+    for block in [block for block in blocks if block.label == "figure" and _is_text_page(block, text)]:
+        blocks.remove(block)  # the model took a page of text for a picture: its lines are read as text
+        free += block.lines
     blocks += [Block(line.box, "text", [line]) for line in free]
     page_area = text.width * text.height
     for block in blocks:  # a figure box on part of an embedded image (its bars, not its title) grows to the image
@@ -193,6 +196,14 @@ def _blocks(text: PageText, boxes: list[tuple[Box, str]]) -> list[Block]:
             pictured.append(image)  # the same image drawn twice is one figure
     _mark_headings(blocks, text.lines)
     return blocks
+
+
+def _is_text_page(figure: Block, text: PageText) -> bool:
+    """A figure box over half the page, holding no embedded image and over 150 words: a page of
+    text the model took for a picture (a form, a dense table without rules)."""
+    area = (figure.box[2] - figure.box[0]) * (figure.box[3] - figure.box[1])
+    return area > 0.5 * text.width * text.height and len(figure.text.split()) > 150 \
+        and not any(overlaps(image, figure.box) for image in text.images)
 
 
 def _mark_headings(blocks: list[Block], lines: list[TextLine]) -> None:

@@ -3,10 +3,15 @@
 Quality — for each dataset, one corpus indexed by Ponder's own ingest (real tokenizer, embedder
 and entity extractor), every question searched with each retriever and scored as HippoRAG
 reports it: recall@k (share of a question's supporting passages in the top k, averaged) and
-chain@5 (share of questions with every supporting passage in the top 5)::
+chain@5 (share of questions with every supporting passage in the top 5), and MRR@10 (from a
+second search for ten)::
 
     python benchmarks/graph.py [--datasets hotpotqa:multihop/hotpotqa_100 rgb:en_fact ...] [--limit N]
                                [--variant NAME:key=value,key=value ...]
+
+``--split tune`` / ``--split report`` keep one half of the questions of a dataset with a committed
+split (benchmarks/splits/hotpotqa_100.json): settings are chosen on the tuning half and reported on
+the other (issue 32).
 
 Goals (issue 14): hybrid+graph chain@5 >= 0.80 and recall@5 >= 0.90 on hotpotqa_100, and on RGB
 en_fact/zh_fact no more than 0.01 below hybrid. ``--variant`` adds a row per setting tried (say
@@ -23,6 +28,7 @@ delete that folder to measure ingest again.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sqlite3
 import statistics
@@ -33,9 +39,10 @@ from pathlib import Path
 from common import REPO, header, percentile, shared_dir
 
 from ponder import Ponder, load_config
-from ponder.evaluate import load_dataset, recall_at
+from ponder.evaluate import load_dataset, mrr_at, recall_at
 
 CACHE = REPO / "benchmarks" / ".cache" / "graph"
+SPLITS = REPO / "benchmarks" / "splits"  # committed halves: tune on one, report the other
 MODES = ("bm25", "dense", "hybrid", "graph", "hybrid+graph")
 
 
@@ -61,9 +68,11 @@ def evaluate(dataset, data_dir: Path, settings: dict[str, object]) -> dict[str, 
             hits = ponder.search(question.query, top_k=5)
             latencies.append(time.perf_counter() - started)
             ranked = [Path(hit.chunk.path).stem for hit in hits]
+            ten = [Path(hit.chunk.path).stem for hit in ponder.search(question.query, top_k=10)]
             rows.append((recall_at(ranked, question.relevant, 2), recall_at(ranked, question.relevant, 5),
-                         float(question.relevant <= set(ranked[:5]))))
-    scores = {name: statistics.mean(row[i] for row in rows) for i, name in enumerate(("R@2", "R@5", "chain@5"))}
+                         float(question.relevant <= set(ranked[:5])), mrr_at(ten, question.relevant, 10)))
+    scores = {name: statistics.mean(row[i] for row in rows)
+              for i, name in enumerate(("R@2", "R@5", "chain@5", "MRR@10"))}
     scores["p50 ms"] = 1000 * statistics.median(latencies)
     scores["p95 ms"] = 1000 * percentile(latencies, 95)
     return scores
@@ -78,16 +87,31 @@ def parse_variant(text: str) -> tuple[str, dict[str, object]]:
     return label, settings
 
 
-def quality(specs: list[str], limit: int | None, variants: list[str]) -> None:
+def split_questions(dataset, half: str):
+    """``dataset`` with only the questions of ``half`` ("tune" or "report") of its committed split
+    (benchmarks/splits/<file>.json); the corpus stays whole, so the other half's passages are
+    distractors as before. A dataset without a split file is returned whole."""
+    path = SPLITS / f"{dataset.name.partition(':')[2]}.json"
+    if half == "all" or not path.is_file():
+        return dataset
+    keep = set(json.loads(path.read_text(encoding="utf-8"))[half])
+    dataset.questions = [question for question in dataset.questions if question.id in keep]
+    dataset.name += f" ({half} half)"
+    return dataset
+
+
+def quality(specs: list[str], limit: int | None, variants: list[str], half: str = "all") -> None:
     header("Graph retrieval quality")
-    table = ["| dataset | retriever | R@2 | R@5 | chain@5 | p50 ms | p95 ms |", "|---|---|---|---|---|---|---|"]
+    table = ["| dataset | retriever | R@2 | R@5 | chain@5 | MRR@10 | p50 ms | p95 ms |",
+             "|---|---|---|---|---|---|---|---|"]
     for spec in specs:
         dataset, data_dir = index(spec, limit)
+        dataset = split_questions(dataset, half)
         rows = [(mode, {"retrieve.mode": mode}) for mode in MODES] + [parse_variant(v) for v in variants]
         for label, settings in rows:
             scores = evaluate(dataset, data_dir, settings)
             table.append(f"| {dataset.name} | {label} | " + " | ".join(
-                f"{scores[m]:.3f}" for m in ("R@2", "R@5", "chain@5")) + " | " + " | ".join(
+                f"{scores[m]:.3f}" for m in ("R@2", "R@5", "chain@5", "MRR@10")) + " | " + " | ".join(
                 f"{scores[m]:.1f}" for m in ("p50 ms", "p95 ms")) + " |")
             print(table[-1], flush=True)
     print("\n" + "\n".join(table))
@@ -207,6 +231,8 @@ def main() -> None:
                                                            "rgb:zh_fact", "rgb:zh_int"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (and their passages)")
     parser.add_argument("--variant", action="append", default=[], help="NAME:key=value,... (a hybrid+graph row)")
+    parser.add_argument("--split", choices=("all", "tune", "report"), default="all",
+                        help="only the questions of one half of a dataset's committed split (benchmarks/splits/)")
     parser.add_argument("--cost", action="store_true", help="measure speed, share of ingest, latency and size")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--ingest-sample", type=int, default=150, help="--cost: news articles ingested with embeddings")
@@ -214,7 +240,7 @@ def main() -> None:
     if args.cost:
         cost(args.sizes, args.ingest_sample)
     else:
-        quality(args.datasets, args.limit, args.variant)
+        quality(args.datasets, args.limit, args.variant, args.split)
 
 
 if __name__ == "__main__":

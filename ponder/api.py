@@ -96,7 +96,8 @@ class Ponder:
         # Local indexes derived from a local store; a Milvus store searches server-side.
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store) if self.is_local else None
         self.vectors = self._vector_index() if self.is_local else None
-        self.graph = EntityGraph(self.store, self.data_dir / "graph")  # a cache beside either store
+        self.graph = EntityGraph(self.store, self.data_dir / "graph",  # a cache beside either store
+                                 self.config.graph.synonym_weight)
         self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None

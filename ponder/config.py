@@ -145,6 +145,8 @@ class GraphConfig(_Section):
                                                           "compete, by similarity to the question, for a slot.")
     # 1.0: a bridge never displaces a passage closer to the question. Lower lets more bridges in; on RGB
     # zh_fact (single-hop) 0 cost 0.03 recall@5 (benchmarks/README.md).
+    synonym_weight: float = Field(0.0, ge=0, description="Walk edges of this weight between an entity's names "
+                                                        "(\"ada lovelace\" and \"lovelace\"); 0: none.")
     bridge_margin: float = Field(1.0, ge=0, description="hybrid+graph: a bridge takes a slot only when its "
                                                         "similarity to the question is at least this times that "
                                                         "of the passage it displaces.")

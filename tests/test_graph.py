@@ -313,3 +313,17 @@ def test_vector_writes_leave_the_graph_revision_alone(make_ponder, tmp_path):
     assert store.revision == revision + 1 and store.graph_revision == graph_revision
     ponder.remove([docs / "lake.md"])
     assert store.graph_revision > graph_revision
+
+
+def test_synonym_edges_join_a_surname_to_the_full_name_in_another_document(make_ponder, tmp_path):
+    """One document names the director by surname only; the walk reaches the paragraph about her only
+    over the edge between "quill" and "zara quill" (graph.synonym_weight, off by default)."""
+    docs = corpus(tmp_path / "docs", {**TWO_HOP, "demon-film.md": "# Demon Film\n\nDemon Film is a 1990 horror "
+                                                                  "movie by the director Quill.\n"})
+    question = "In which town did the director of Demon Film spend her childhood?"
+    plain = make_ponder(tmp_path / "data", **{"retrieve.mode": "graph"})
+    plain.ingest([docs])
+    assert "zara-quill" not in stems(plain.search(question, top_k=3))
+    plain.close()
+    joined = make_ponder(tmp_path / "data", **{"retrieve.mode": "graph", "graph.synonym_weight": 1.0})
+    assert stems(joined.search(question, top_k=2)) == ["demon-film", "zara-quill"]

@@ -61,9 +61,10 @@ class Entity:
 class EntityGraph:
     """Entities and chunks of one store, as sparse matrices."""
 
-    def __init__(self, store: Store, directory: Path | None = None):
+    def __init__(self, store: Store, directory: Path | None = None, synonym_weight: float = 0.0):
         self._store = store
         self._directory = directory  # where the graph in memory is saved; None: never saved
+        self._synonym_weight = synonym_weight  # edges between an entity's names (0: none)
         self._lock = threading.Lock()
         self.revision = -1
         self.extractor = NLPExtractor()
@@ -172,6 +173,8 @@ class EntityGraph:
         self.index = keys
         self.chunk_ids = chunk_id_list
         self.chunk_position = chunk_ids
+        if self._synonym_weight > 0:
+            related = (related + self._synonym_weight * name_synonyms([row[0] for row in entity_rows])).tocsr()
         self.mentions = mentions
         self.related = related
         self._by_entity = by_entity  # an entity's chunks: one slice
@@ -292,6 +295,26 @@ class EntityGraph:
     def chunks_of(self, entity: int) -> list[str]:
         """Ids of the chunks naming the entity, most about it first."""
         return [self.chunk_ids[i] for i in self.chunk_positions(entity)]
+
+
+def name_synonyms(keys: list[str]) -> sparse.csr_matrix:
+    """Edges (weight 1, both ways) between keys that name one thing: a Latin name of several words
+    and its last word when that is an entity too ("ada lovelace", "lovelace"), and keys equal but for
+    a leading "the" or a trailing possessive ("the beatles", "beatles'")."""
+    index = {key: position for position, key in enumerate(keys)}
+    pairs = set()
+    for position, key in enumerate(keys):
+        words = key.split(" ")
+        if len(words) >= 2 and words[-1].isascii() and len(words[-1]) > 2:
+            other = index.get(words[-1])
+            if other is not None:
+                pairs.add((position, other))
+        plain = re.sub(r"^the |'s?$", "", key)
+        if plain != key and plain in index:
+            pairs.add((position, index[plain]))
+    rows = [a for a, b in pairs] + [b for a, b in pairs]
+    columns = [b for a, b in pairs] + [a for a, b in pairs]
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(keys), len(keys)))
 
 
 def _product(matrix: _Both, vector: np.ndarray) -> np.ndarray:

@@ -41,6 +41,13 @@ class IngestError(Exception):
         self.problem = problem
 
 
+def pipe_table(rows: list[list[str]]) -> str:
+    """``rows`` (the first the header, cells already escaped) as a Markdown pipe table."""
+    header, *body = rows
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(row) + " |" for row in body])
+
+
 def require_ocr_engine(path: Path | str) -> None:
     """Refuse ``path`` when ``ingest.ocr`` asks for OCR that is not installed."""
     import importlib.util

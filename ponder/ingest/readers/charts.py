@@ -16,6 +16,8 @@ import posixpath
 import xml.etree.ElementTree as ElementTree
 import zipfile
 
+from ponder.ingest.readers import pipe_table
+
 _C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -51,13 +53,10 @@ def chart_table(xml: bytes) -> str:
     if not series:
         return head if title else ""
     indexes = sorted(set(categories) | {index for _, values in series for index in values})[:MAX_POINTS]
-    lines = [head, "", "| " + " | ".join([""] + [_cell(name) for name, _ in series]) + " |",
-             "|" + "---|" * (len(series) + 1)]
-    for index in indexes:
-        category = _cell(categories.get(index, str(index + 1)))
-        cells = [category] + [_number(values.get(index, "")) for _, values in series]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[""] + [_cell(name) for name, _ in series]]
+    rows += [[_cell(categories.get(index, str(index + 1)))] + [_number(values.get(index, "")) for _, values in series]
+             for index in indexes]
+    return f"{head}\n\n{pipe_table(rows)}"
 
 
 def related_parts(archive: zipfile.ZipFile, part: str, relationship: str) -> dict[str, str]:

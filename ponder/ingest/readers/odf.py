@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
 
-from ponder.ingest.readers import Converted, IngestError
+from ponder.ingest.readers import Converted, IngestError, pipe_table
 from ponder.ingest.readers.archive import refuse_zip_bomb
 from ponder.ingest.readers.figures import drop_repeated, picture_figure
 
@@ -260,6 +260,4 @@ def _table(table: ElementTree.Element) -> str:
     while width and not any(len(row) >= width and row[width - 1] for row in rows):
         width -= 1  # the empty columns an office suite repeats to the sheet's edge
     rows = [row[:width] + [""] * (width - len(row[:width])) for row in rows]
-    header, *body = rows
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * width]
-                     + ["| " + " | ".join(row) + " |" for row in body])
+    return pipe_table(rows)

@@ -179,7 +179,11 @@ def _lines(page: pypdfium2.PdfPage, height: float) -> list[TextLine]:
     """The page's characters, in the order the file draws them, cut into runs on one line: at a line
     break, or where a character lies off the run's line or over an em away from it (the next table
     cell, the other column). Either direction, so right-to-left text runs too."""
-    text_page = page.get_textpage()
+    with contextlib.closing(page.get_textpage()) as text_page:
+        return _runs(text_page, height)
+
+
+def _runs(text_page: pypdfium2.PdfTextPage, height: float) -> list[TextLine]:
     lines: list[TextLine] = []
     run: list[str] = []
     first, box = -1, [0.0, 0.0, 0.0, 0.0]  # the run's first character and its box (left, bottom, right, top)
@@ -215,7 +219,6 @@ def _lines(page: pypdfium2.PdfPage, height: float) -> list[TextLine]:
             box = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
         run.append(char)
     close()
-    text_page.close()
     return lines
 
 
@@ -273,11 +276,14 @@ def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
 def mostly_inside(inner: Box, outer: Box) -> bool:
     left, top, right, bottom = max(inner[0], outer[0]), max(inner[1], outer[1]), \
         min(inner[2], outer[2]), min(inner[3], outer[3])
-    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
-    return right > left and bottom > top and (right - left) * (bottom - top) >= 0.5 * area
+    return right > left and bottom > top and (right - left) * (bottom - top) >= 0.5 * area(inner)
 
 
 def crop_figure(page: pypdfium2.PdfPage, text: PageText, box: Box, converted: Converted,

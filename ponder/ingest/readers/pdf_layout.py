@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import pypdfium2
 
-from ponder.ingest.readers import Converted
-from ponder.ingest.readers.pdf import Box, PageText, TextLine, crop_figure, mostly_inside, overlaps
+from ponder.ingest.readers import Converted, pipe_table
+from ponder.ingest.readers.pdf import Box, PageText, TextLine, area, crop_figure, mostly_inside, overlaps
 
 LAYOUT_SCALE = 1.5  # the render the model reads: as good as 1.0 on the shared PDFs, and faster than 2.0
 WORDS_KEPT_FROM_FIGURE = 20  # a figure with more words than this (a text-heavy diagram) keeps them in the page
@@ -149,8 +149,7 @@ class LayoutReader:
         filled = sum(1 for row in cells for cell in row if cell)
         if len(cells) < 2 or columns < 2 or filled < 0.5 * len(cells) * columns:
             return None  # a paragraph under a rule, or a diagram's boxes: not a table
-        return "\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * columns]
-                         + ["| " + " | ".join(row) + " |" for row in cells[1:]])
+        return pipe_table(cells)
 
 
 def _closed_frame(edges: list[dict]) -> dict:
@@ -185,9 +184,9 @@ def _blocks(text: PageText, boxes: list[tuple[Box, str]]) -> list[Block]:
     for block in blocks:  # a figure box on part of an embedded image (its bars, not its title) grows to the image
         if block.label == "figure":
             around = [image for image in text.images if mostly_inside(block.box, image)
-                      and (image[2] - image[0]) * (image[3] - image[1]) < 0.8 * page_area]
+                      and area(image) < 0.8 * page_area]
             if around:
-                image = max(around, key=lambda image: (image[2] - image[0]) * (image[3] - image[1]))
+                image = max(around, key=area)
                 block.box = tuple(map(min, block.box[:2], image[:2])) + tuple(map(max, block.box[2:], image[2:]))
     pictured = [block.box for block in blocks if block.label in ("figure", "table")]
     for image in text.images:
@@ -201,8 +200,7 @@ def _blocks(text: PageText, boxes: list[tuple[Box, str]]) -> list[Block]:
 def _is_text_page(figure: Block, text: PageText) -> bool:
     """A figure box over half the page, holding no embedded image and over 150 words: a page of
     text the model took for a picture (a form, a dense table without rules)."""
-    area = (figure.box[2] - figure.box[0]) * (figure.box[3] - figure.box[1])
-    return area > 0.5 * text.width * text.height and len(figure.text.split()) > 150 \
+    return area(figure.box) > 0.5 * text.width * text.height and len(figure.text.split()) > 150 \
         and not any(overlaps(image, figure.box) for image in text.images)
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from pptx.shapes.picture import Picture
 
-from ponder.ingest.readers import Converted, IngestError
+from ponder.ingest.readers import Converted, IngestError, pipe_table
 from ponder.ingest.readers.archive import refuse_zip_bomb
 from ponder.ingest.readers.charts import chart_table
 from ponder.ingest.readers.figures import drop_repeated, picture_figure
@@ -156,6 +156,4 @@ def _table(table: Any) -> str:
                             rows[r + dr][c + dc] = rows[r][c]
     if not rows:
         return ""
-    header, *body = rows
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
+    return pipe_table(rows)

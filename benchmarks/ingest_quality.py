@@ -21,6 +21,7 @@ one warm-up file).
 
     python benchmarks/ingest_quality.py            # Ponder's readers, default settings
     python benchmarks/ingest_quality.py --compare  # also the alternatives we measured before choosing
+    python benchmarks/ingest_quality.py --compare --busy 2  # the same with both cores kept busy
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import contextlib
 import importlib.util
 import io
 import logging
+import multiprocessing
 import re
 import statistics
 import tempfile
@@ -298,7 +300,25 @@ def _mean(values: list[float | None]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--compare", action="store_true", help="also score the alternatives")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="run with N processes spinning beside it (the cores shared, as under load)")
     args = parser.parse_args()
+    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        run(args.compare)
+    finally:
+        for spinner in spinners:
+            spinner.terminate()
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def run(compare: bool) -> None:
     header("Conversion quality against ground truth (../shared/data/docs)")
     root = shared_dir() / "data" / "docs"
     corpora = {
@@ -342,7 +362,7 @@ def main() -> None:
                 cells = ["–" if s[k] is None else f"{s[k]:.3f}" for k in MEASURES]
                 print(f"| {draw} | {name} | {' | '.join(cells)} | {s['pages/s']:.1f} |")
 
-    if args.compare:
+    if compare:
         print("\n## Comparison (means per format)\n")
         print("| format | converter | " + " | ".join(MEASURES) + " | pages/s |\n|---|---|---|---|---|---|---|")
         candidates = alternatives()

@@ -61,6 +61,17 @@ _ORGANISATION_ENDINGS = ("局", "委", "厅", "院", "馆", "镇", "村", "县",
                          "大学", "学院", "协会", "银行", "医院")
 _FUNCTION_CHARACTERS = frozenset("在和与的是说等了将也都对向从被把为及")
 _CHINESE_NOUNS = frozenset({"n", "nz", "ng", "vn", "nr", "nrfg", "nrt", "ns", "nt"})
+_PLACEHOLDER = re.compile(r"^.某+$")  # 李某, 王某某: an anonymised person, not one who recurs
+# Nationality and language adjectives: "a Norwegian ski jumper" names no entity to walk to (as part of
+# a longer name, "American Basketball League", they stay).
+_DEMONYMS = frozenset(
+    "american british english french german italian spanish portuguese dutch belgian swiss austrian swedish "
+    "norwegian danish finnish icelandic irish scottish welsh polish czech russian ukrainian greek turkish "
+    "canadian mexican brazilian argentine australian indian pakistani chinese japanese korean thai "
+    "vietnamese indonesian filipino egyptian israeli iranian ugandan kenyan nigerian african european "
+    "asian hindi telugu tamil latin arabic jewish christian muslim".split())
+# Titles before a full name: "King Harold Godwinson" is the person "Harold Godwinson".
+_TITLES = frozenset("king queen emperor empress pope sir dame president general".split())
 _GENERIC_WORDS = ENGLISH_STOPWORDS | {
     "however", "also", "although", "after", "before", "during", "since", "while", "because", "yes", "no",
     "mr", "mrs", "ms", "dr", "st", "one", "two", "three", "first", "second", "many", "some", "most", "other",
@@ -94,7 +105,7 @@ def sentences(text: str) -> list[str]:
 class NLPExtractor:
     """Entities and co-occurrence relations from text, in Chinese and English, with no model."""
 
-    name = "nlp/4"  # bump when the rules change: stored graphs from older rules are then read again
+    name = "nlp/5"  # bump when the rules change: stored graphs from older rules are then read again
 
     def extract(self, chunks: Sequence[Chunk]) -> list[ChunkGraph]:
         """One :class:`ChunkGraph` per chunk. Pass a document's chunks together: a short form is
@@ -163,6 +174,8 @@ def _english_names(text: str, at_start: bool, lowered: set[str]) -> list[_Name]:
             run.pop()
         while run and run[0].group().lower() in _GENERIC_WORDS and not _is_acronym(run[0].group()):
             run.pop(0)
+        if len(run) > 2 and run[0].group().lower() in _TITLES:
+            run.pop(0)
         if run:
             phrase = text[run[0].start():run[-1].end()]
             first = run[0]
@@ -172,7 +185,7 @@ def _english_names(text: str, at_start: bool, lowered: set[str]) -> list[_Name]:
             # and it does not open the sentence as an adverb ("Later, ...", "Originally ...").
             opener = (text[first.end():first.end() + 1] == "," or first.group().lower() in lowered
                       or first.group().lower().endswith("ly"))  # "Originally", "Finally"
-            if not (single and sentence_start and opener):
+            if not (single and sentence_start and opener) and not (single and first.group().lower() in _DEMONYMS):
                 if not (single and (first.group().isdigit() or len(first.group()) < 2)):
                     names.append(_Name(phrase, "name"))
         run.clear()
@@ -234,7 +247,7 @@ def _chinese_names(text: str) -> list[_Name]:
         flag = _chinese_tag(word)
         if flag == "nr" and word not in _POS_TAGS and len(word) == 3 and word[-1] in _FUNCTION_CHARACTERS:
             word = word[:2]  # the HMM glued a particle to a new name: "张三在" is 张三 + 在
-        if flag in _CHINESE_TYPES and len(word) >= 2:
+        if flag in _CHINESE_TYPES and len(word) >= 2 and not _PLACEHOLDER.match(word):
             names.append(_Name(word, _CHINESE_TYPES[flag]))
         elif flag == "eng" and word[0].isupper() and len(word) >= 2:
             names.append(_Name(word, "name"))

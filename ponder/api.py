@@ -54,7 +54,8 @@ from ponder.reason import Evidence, GraphAccess, Listener, Models, make_mode
 from ponder.reason.extractive import SentenceScorer
 from ponder.reason.grounding import GroundingChecker
 from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
-from ponder.retrieve.graph import GraphRetriever
+from ponder.retrieve.fusion import Bridger
+from ponder.retrieve.graph import GraphRetriever, RequeryBridger
 from ponder.retrieve.milvus import MilvusBM25Retriever, MilvusDenseRetriever, MilvusHybridRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.types import Answer, Chunk, Document, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
@@ -359,15 +360,24 @@ class Ponder:
                 choices.append((dense, settings.dense_weight))
             if settings.mode == "hybrid" and not self.is_local and self.config.store.milvus_fusion == "milvus":
                 choices = [(MilvusHybridRetriever(self.store, self.embedder, settings.rrf_k, settings.candidates), 1.0)]
+            first_stage = list(choices)
             graph = self.config.graph
             if settings.uses_graph:  # the walk from the question's entities votes with the others
-                choices.append((GraphRetriever(self.store, self.graph), graph.weight))
-            bridger = None
-            if settings.mode == "hybrid+graph":
+                # Alone, the walk has nothing but the question's entities to start from: compounds too.
+                seeds = graph.concept_seeds or settings.mode == "graph"
+                choices.append((GraphRetriever(self.store, self.graph, concept_seeds=seeds), graph.weight))
+            bridger: Bridger | None = None
+            if settings.mode == "hybrid+graph" and graph.bridge == "requery":
+                hybrid = FusionRetriever("hybrid", first_stage, settings.candidates, settings.rrf_k, settings.min_score)
+                bridger = RequeryBridger(hybrid, self.graph, seed_passages=graph.seed_passages,
+                                         concepts=graph.concept_seeds)
+            elif settings.mode == "hybrid+graph":
                 bridger = GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share,
-                                         self._similarity, graph.candidates, graph.bridge_margin)
+                                         self._similarity, graph.candidates, graph.bridge_margin,
+                                         graph.concept_seeds)
             self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
-                                              settings.min_score, bridger, graph.bridge_slots)
+                                              settings.min_score, bridger, graph.bridge_slots,
+                                              "graph" if graph.first_hit_kept else "")
         return self._retriever
 
     def _similarity(self, query: str, chunk_ids: list[str]) -> list[float]:

@@ -150,6 +150,16 @@ class GraphConfig(_Section):
     bridge_margin: float = Field(1.0, ge=0, description="hybrid+graph: a bridge takes a slot only when its "
                                                         "similarity to the question is at least this times that "
                                                         "of the passage it displaces.")
+    # False, True: with these two hybrid+graph no longer loses MRR@10 to hybrid on RGB zh_int (-0.028 before),
+    # at the cost of its MRR@10 gain on HotpotQA (benchmarks/README.md, issue 32).
+    concept_seeds: bool = Field(False, description="hybrid+graph: whether Chinese noun compounds the question "
+                                                   "names (not proper names) start the walk and lead the bridge "
+                                                   "(retrieve.mode = 'graph' always uses them).")
+    bridge: Literal["walk", "requery"] = Field(
+        "walk", description="hybrid+graph: how the bridge slots are filled: walk: passages the walk from the first "
+                            "hits reaches; requery: a second search with the names the first hits add.")
+    first_hit_kept: bool = Field(True, description="hybrid+graph: the best hit of BM25 and dense alone stays "
+                                                    "first, whatever the walk's vote.")
 
 
 class _RemoteService(_Section):

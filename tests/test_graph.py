@@ -182,6 +182,54 @@ def test_hybrid_plus_graph_fuses_the_walk_and_respects_filters(make_ponder, tmp_
     assert stems(only) == ["ivo-brandt"]
 
 
+def test_the_bridge_by_a_second_search_with_the_names_the_first_hits_add(make_ponder, tmp_path):
+    """graph.bridge = "requery": the first hit names Zara Quill, the question does not; searching again
+    with her name added finds the paragraph about her."""
+    from ponder.retrieve.graph import RequeryBridger
+
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    ponder = make_ponder(**{"retrieve.mode": "hybrid"})
+    ponder.ingest([docs])
+    question = "Who directed Demon Film?"
+    seeds = ponder.search(question, top_k=1)
+    assert stems(seeds) == ["demon-film"]
+    assert ponder.graph.leads(question, [seeds[0].chunk.id], 2, elsewhere=True) == ["Zara Quill"]
+    bridger = RequeryBridger(ponder.retriever, ponder.graph)
+    assert stems(bridger.bridges(question, seeds, count=1)) == ["zara-quill"]
+    assert bridger.bridges("Where is Lake Bled?", ponder.search("Where is Lake Bled?", top_k=1), 1) == []
+
+
+def test_the_first_hit_of_bm25_and_dense_stays_first_whatever_the_walk_votes(make_ponder, tmp_path):
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    questions = ["Who directed Demon Film?", "Where did Zara Quill spend her childhood?",
+                 "Which horror movie did Ivo Brandt direct?", "Where is Lake Bled?", "Who grew up in Graz?"]
+    hybrid = make_ponder(tmp_path / "data", **{"retrieve.mode": "hybrid"})
+    hybrid.ingest([docs])
+    firsts = [hybrid.search(q, top_k=3)[0].chunk.id for q in questions]
+    hybrid.close()
+    loud = {"retrieve.mode": "hybrid+graph", "graph.weight": 20.0}
+    swayed = make_ponder(tmp_path / "data", **loud, **{"graph.first_hit_kept": False})
+    assert [swayed.search(q, top_k=3)[0].chunk.id for q in questions] != firsts  # the walk can outvote them
+    swayed.close()
+    kept = make_ponder(tmp_path / "data", **loud)
+    assert [kept.search(q, top_k=3)[0].chunk.id for q in questions] == firsts
+
+
+def test_chinese_noun_compounds_seed_the_walk_only_when_asked(make_ponder, tmp_path):
+    """"地质灾害风险" is a noun compound, not a name: the walk voting in hybrid+graph does not start
+    from it by default (graph.concept_seeds); the walk alone (retrieve.mode = "graph") always does."""
+    from ponder.retrieve.graph import GraphRetriever
+
+    docs = corpus(tmp_path / "docs", {"a.txt": "山区的地质灾害风险上升，北京市发布通报。", "b.txt": "张三在深圳工作。"})
+    question = "地质灾害风险有多高？"
+    ponder = make_ponder(**{"retrieve.mode": "graph"})
+    ponder.ingest([docs])
+    assert stems(ponder.search(question, top_k=3)) == ["a"]
+    names_only = GraphRetriever(ponder.store, ponder.graph, concept_seeds=False)
+    assert names_only.search(question, top_k=3) == []
+    assert stems(names_only.search("张三在哪里工作？", top_k=3)) == ["b"]
+
+
 def test_graph_retrieval_without_a_graph_is_a_config_error():
     with pytest.raises(ConfigError, match="graph.extractor"):
         load_config(env={}, overrides={"retrieve.mode": "hybrid+graph", "graph.extractor": "none"})

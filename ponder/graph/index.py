@@ -263,12 +263,15 @@ class EntityGraph:
                 break
         return np.where(mass_c >= self._prune_c, mass_c, 0.0)  # what reached a chunk too thinly is no lead
 
-    def leads(self, question: str, chunk_ids: list[str], limit: int = 5) -> list[str]:
+    def leads(self, question: str, chunk_ids: list[str], limit: int = 5, elsewhere: bool = False,
+              concepts: bool = True) -> list[str]:
         """Names the chunks mention most (rarer ones first) that the question does not: where a
-        multi-hop search might go next."""
+        multi-hop search might go next. ``elsewhere``: only names some other chunk also mentions
+        (a name found nowhere else leads nowhere); ``concepts``: Chinese noun compounds count too."""
         self.refresh()
         asked = {position for position, _ in self.match(question)}
         weight: dict[int, float] = {}
+        held: dict[int, int] = {}  # entity -> how many of chunk_ids name it
         for chunk_id in chunk_ids:
             row = self.chunk_position.get(chunk_id)
             if row is None:
@@ -277,6 +280,11 @@ class EntityGraph:
             for entity, mentions in zip(self.mentions.indices[start:end], self.mentions.data[start:end]):
                 if entity not in asked:
                     weight[int(entity)] = weight.get(int(entity), 0.0) + mentions * self.specificity(int(entity))
+                    held[int(entity)] = held.get(int(entity), 0) + 1
+        if elsewhere:
+            weight = {entity: w for entity, w in weight.items() if self.entities[entity].chunks > held[entity]}
+        if not concepts:
+            weight = {entity: w for entity, w in weight.items() if self.entities[entity].type != "concept"}
         best = sorted(weight, key=lambda entity: (-weight[entity], self.entities[entity].key))[:limit]
         return [self.entities[entity].name for entity in best]
 

@@ -47,10 +47,13 @@ class FusionRetriever:
     With a ``bridger`` (and ``bridge_slots`` > 0), the last slots of the top k go to passages the
     fused top k lead to but do not hold: on a two-hop question, the paragraph about the entity
     the first paragraph names, which shares too few words with the question to rank by itself.
+    ``first_without``: the best hit of the fusion without that retriever (the walk) stays first, so
+    a vote that helps the second passage in cannot push the best single-hop answer down.
     """
 
     def __init__(self, name: str, retrievers: list[tuple[Retriever, float]], candidates: int, rrf_k: float,
-                 min_score: float = 0.0, bridger: Bridger | None = None, bridge_slots: int = 0):
+                 min_score: float = 0.0, bridger: Bridger | None = None, bridge_slots: int = 0,
+                 first_without: str = ""):
         self.name = name
         self._retrievers = retrievers
         self._candidates = candidates
@@ -58,11 +61,17 @@ class FusionRetriever:
         self._min_score = min_score
         self._bridger = bridger
         self._bridge_slots = bridge_slots
+        self._first_without = first_without
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
         pool = max(top_k, self._candidates)
         results = {retriever.name: retriever.search(query, pool, only) for retriever, _ in self._retrievers}
-        hits = self._fuse(results, {retriever.name: weight for retriever, weight in self._retrievers})
+        weights = {retriever.name: weight for retriever, weight in self._retrievers}
+        hits = self._fuse(results, weights)
+        if self._first_without in results and len(results) > 2:
+            others = {name: ranked for name, ranked in results.items() if name != self._first_without}
+            first = {hit.chunk.id for hit in self._fuse(others, weights)[:1]}
+            hits = sorted(hits, key=lambda hit: hit.chunk.id not in first)  # stable: the rest keep their order
         kept = [hit for hit in _without_duplicates(hits) if hit.score >= self._min_score]
         if self._bridger is not None and self._bridge_slots and kept:
             slots = min(self._bridge_slots, top_k - 1)  # the best first-stage hit always stays

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class GraphRetriever:
 
     def __init__(self, store: Store, graph: EntityGraph, seed_passages: int = 5,
                  passage_share: float = 0.5, similarity: Similarity | None = None, candidates: int = 10,
-                 margin: float = 0.0):
+                 margin: float = 0.0, concept_seeds: bool = True):
         self._store = store
         self.graph = graph
         self._seed_passages = seed_passages
@@ -40,6 +40,7 @@ class GraphRetriever:
         self._similarity = similarity
         self._candidates = candidates
         self._margin = margin
+        self._concept_seeds = concept_seeds
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
         """The ``top_k`` chunks the walk from the question's entities reaches most, among those
@@ -68,7 +69,8 @@ class GraphRetriever:
     def _walk(self, query: str, only: Scope | None, seeds: Sequence[Hit]) -> np.ndarray:
         graph = self.graph
         graph.refresh()
-        entity_seeds = {entity: graph.specificity(entity) for entity, _ in graph.match(query)}
+        entity_seeds = {entity: graph.specificity(entity) for entity, _ in graph.match(query)
+                        if self._concept_seeds or graph.entities[entity].type != "concept"}
         positions = [graph.chunk_position[hit.chunk.id] for hit in seeds[:self._seed_passages]
                      if hit.chunk.id in graph.chunk_position]
         chunk_seeds = {position: 1.0 / rank for rank, position in enumerate(positions, start=1)}
@@ -86,3 +88,36 @@ def _scaled(weights: dict[int, float], total: float) -> dict[int, float]:
     """``weights`` rescaled to sum to ``total``."""
     current = sum(weights.values())
     return {key: total * value / current for key, value in weights.items()} if current else {}
+
+
+class Searcher(Protocol):
+    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]: ...
+
+
+class RequeryBridger:
+    """The second hop by search instead of by walk: the question plus the names its first
+    passages mention most that it does not (and that some other chunk also names) is searched
+    again, and the best passages the first search did not hold are the bridges.
+
+    Example::
+
+        bridger = RequeryBridger(hybrid, EntityGraph(store))
+        bridger.bridges("Where was the director of Demon Dice born?", hybrid_hits[:5], count=1)
+    """
+
+    def __init__(self, searcher: Searcher, graph: EntityGraph, names: int = 2, seed_passages: int = 5,
+                 concepts: bool = True):
+        self._searcher = searcher
+        self.graph = graph
+        self._names = names
+        self._seed_passages = seed_passages
+        self._concepts = concepts
+
+    def bridges(self, query: str, seeds: Sequence[Hit], count: int, only: Scope | None = None) -> list[Hit]:
+        names = self.graph.leads(query, [hit.chunk.id for hit in seeds[:self._seed_passages]], self._names,
+                                 elsewhere=True, concepts=self._concepts)
+        if not names:
+            return []
+        held = {hit.chunk.id for hit in seeds}
+        found = self._searcher.search(" ".join([query, *names]), count + len(held), only)
+        return [hit for hit in found if hit.chunk.id not in held][:count]

@@ -323,6 +323,10 @@ class ReasonConfig(_Section):
         "both", description="think-then-answer: what the reasoner passes to the chat model.")
     max_steps: int = Field(4, ge=1, le=20, description="agentic: most sub-questions before it must answer.")
     max_step_tokens: int = Field(12000, ge=500, description="agentic: token budget over all its model calls.")
+    # True: with the embedded planner the loop's first search was a word or two of the question, and it read
+    # 0.65 of the passages a single hybrid+graph search finds 0.96 of (benchmarks/agentic_retrieval.py).
+    search_question_first: bool = Field(True, description="agentic: search the question itself before the first "
+                                                          "plan, so the planner starts from what it finds.")
     min_relevant: int = Field(2, ge=1, description="corrective: fewer relevant passages than this -> retry.")
     retries: int = Field(1, ge=0, le=3, description="corrective: rewrite-and-retrieve rounds.")
     router: Literal["rules", "llm"] = Field("rules", description="auto: cue-word rules, or the chat model "

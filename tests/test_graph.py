@@ -334,7 +334,7 @@ def test_agentic_planner_is_offered_the_names_its_passages_lead_to(make_ponder, 
 
     docs = corpus(tmp_path / "docs", TWO_HOP)
     ponder = make_ponder(**{"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
-                            "chat.retries": 0})
+                            "chat.retries": 0, "reason.search_question_first": False})
     ponder.ingest([docs])
     plans = [{"action": "search", "query": "director of Demon Film"}, {"action": "answer"}]
     provider.replies += [Reply(body=chat_response(json_module.dumps(plan))) for plan in plans]

@@ -21,7 +21,7 @@ def ponder(make_ponder, provider: FakeProvider):
     instance = make_ponder(**{
         "retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
         "reasoner.base_url": provider.url, "reasoner.model": "deepseek-reasoner", "chat.retries": 0,
-        "reasoner.retries": 0,
+        "reasoner.retries": 0, "reason.search_question_first": False,  # agentic: the planner's searches only
     })
     instance.ingest([EXAMPLES])
     return instance
@@ -110,7 +110,7 @@ def test_agentic_plans_retrieves_per_step_and_keeps_citation_numbers(ponder, pro
 
 def test_agentic_is_bounded_by_steps_and_tokens(make_ponder, provider: FakeProvider) -> None:
     settings = {"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
-                "reason.max_steps": 2}
+                "reason.max_steps": 2, "reason.search_question_first": False}
     ponder = make_ponder(**settings)
     ponder.ingest([EXAMPLES])
     provider.replies += [reply('{"action": "search", "query": "oolong"}'),
@@ -126,6 +126,29 @@ def test_agentic_is_bounded_by_steps_and_tokens(make_ponder, provider: FakeProvi
     answer = ponder.ask(OOLONG, mode="agentic")
     assert len(provider.requests) == 5
     assert answer.trace.steps[1].detail["reason"] == "token budget spent (600 of 500)"
+
+
+def test_agentic_starts_from_a_search_for_the_question_itself(make_ponder, provider: FakeProvider) -> None:
+    """By default the loop first searches the question (a weak planner's first query can lose what
+    it said): the first plan already sees those passages, searching the question again is a repeat,
+    and an unusable first plan answers from them."""
+    ponder = make_ponder(**{"retrieve.mode": "bm25", "chat.base_url": provider.url, "chat.model": "fast-chat",
+                            "chat.retries": 0})
+    ponder.ingest([EXAMPLES])
+    provider.replies += [reply('{"action": "search", "query": "charcoal"}'),
+                         reply(json.dumps({"action": "search", "query": OOLONG})), reply("Eight hours [1].")]
+    answer = ponder.ask(OOLONG, mode="agentic")
+    assert [s.stage for s in answer.trace.steps][:3] == ["retrieve", "step 1", "step 2"]
+    assert answer.trace.steps[0].detail["query"] == OOLONG
+    _, first_plan = sent(provider, 0)
+    assert "[1] " in first_plan and f"- {OOLONG}" in first_plan
+    assert [s.detail["query"] for s in answer.trace.walk() if s.stage == "retrieve"] == [OOLONG, "charcoal"]
+    assert answer.trace.steps[3].detail["reason"] == f"the planner repeated a search ({OOLONG!r})"
+
+    provider.replies += [reply("Let me think."), reply("Eight hours [1].")]
+    answer = ponder.ask(OOLONG, mode="agentic")
+    assert answer.fallbacks[0].startswith("plan: unusable reply") and answer.text == "Eight hours [1]."
+    assert [s.detail["query"] for s in answer.trace.walk() if s.stage == "retrieve"] == [OOLONG]
 
 
 def test_agentic_survives_unusable_plans(ponder, provider: FakeProvider) -> None:

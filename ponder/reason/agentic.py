@@ -1,9 +1,10 @@
 """``agentic`` (Chain-of-RAG / DeepRAG style): the reasoner plans sub-questions, retrieves for each,
 reads what it found, and decides whether to search again or answer.
 
-Each step is one planning call to the reasoner, which sees the question, every passage found so
-far (numbered once: a passage keeps its number when found again) and the searches made; it
-replies ``{"action": "search", "query": ...}`` or ``{"action": "answer"}``. The loop is bounded by
+It starts with a search for the question itself (``reason.search_question_first``). Each step is
+one planning call to the reasoner, which sees the question, every passage found so far (numbered
+once: a passage keeps its number when found again) and the searches made; it replies
+``{"action": "search", "query": ...}`` or ``{"action": "answer"}``. The loop is bounded by
 ``reason.max_steps`` and by a token budget over all calls (``reason.max_step_tokens``); when either
 runs out it answers with what it has. A plan that cannot be used is recorded as a fallback: with
 nothing found yet it searches the question itself, otherwise it answers. Only the plan's JSON is
@@ -14,7 +15,7 @@ hop of a multi-hop question is often one of them.
 Example::
 
     answer = AgenticMode(models, config.reason).run("Who founded the company that makes X?", search)
-    [s.stage for s in answer.trace.steps]  # ["step 1", "step 2", "llm"] (groups hold plan + retrieve)
+    [s.stage for s in answer.trace.steps]  # ["retrieve", "step 1", "step 2", "llm"] (steps: plan + retrieve)
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class AgenticMode(Mode):
 
     def answer(self, run: Run) -> Answer:
         asked: list[str] = []
+        if self.settings.search_question_first:  # what one search finds, whatever the planner writes
+            asked.append(run.question)
+            run.passages.number(run.pack(self.gather(run, run.question)))
         stopped = "the planner chose to answer"
         for step in range(1, self.settings.max_steps + 1):
             if run.usage.total_tokens >= self.settings.max_step_tokens:

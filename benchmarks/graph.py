@@ -39,6 +39,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from common import REPO, header, percentile, shared_dir
@@ -155,6 +156,7 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
     from retrieval_scale import real_chunks
 
     from ponder.graph import EntityGraph, NLPExtractor
+    from ponder.index.embedders import E5Embedder
     from ponder.retrieve.graph import GraphRetriever
     from ponder.types import Chunk, ChunkGraph, Document, content_id
 
@@ -182,6 +184,24 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
     seconds = time.perf_counter() - started
     print(f"| nlp extractor, English Wikipedia paragraphs | {len(english) / seconds:,.0f} chunks/s |")
 
+    # graph.meaning_seeds embeds the proper names two or more chunks mention: what that costs.
+    chunks_naming: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for chunk_graph in graphs:
+        for mention in chunk_graph.mentions:
+            if mention.type != "concept":
+                chunks_naming[mention.key] += 1
+                names.setdefault(mention.key, mention.name)
+    linkable = [names[key] for key, count in chunks_naming.items() if count >= 2]
+    embedder = E5Embedder()
+    embedder.embed_passages(["warm-up"])
+    started = time.perf_counter()
+    embedder.embed_passages(linkable)
+    names_seconds = time.perf_counter() - started
+    print(f"| names embedded for graph.meaning_seeds, Chinese news | {len(linkable):,} of {len(names):,} proper "
+          f"names ({len(linkable) / len(news) * 1000:.0f} per 1,000 chunks) in {names_seconds:.1f} s = "
+          f"{names_seconds / len(news) * 1000:.1f} s per 1,000 chunks |")
+
     # Share of a full hybrid ingest (convert, chunk, embed, store, BM25, HNSW, graph), on real files.
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work) / "corpus"
@@ -193,6 +213,9 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
         share = report.graph.seconds / report.seconds
         print(f"| share of a hybrid ingest ({ingest_sample} news articles, {report.graph.chunks} chunks) | graph "
               f"{report.graph.seconds:.2f} s of {report.seconds:.0f} s = {share:.1%} |")
+        per_thousand = report.seconds / report.graph.chunks * 1000
+        print(f"| graph.meaning_seeds' names against a hybrid ingest | {names_seconds / len(news) * 1000:.1f} s of "
+              f"{per_thousand:.0f} s per 1,000 chunks = {names_seconds / len(news) * 1000 / per_thousand:.1%} |")
 
     picker = random.Random(0)
     queries = [query_from(texts[picker.randrange(2000)], picker) for _ in range(100)]

@@ -17,7 +17,9 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Protocol, Sequence
+from typing import Any, Callable, Iterable, Literal, Protocol, Sequence
+
+import numpy as np
 
 from ponder.backends import Backends
 from ponder.config import Config, load_config
@@ -98,7 +100,8 @@ class Ponder:
         self.bm25 = BM25Index(self.data_dir / "bm25", self.store) if self.is_local else None
         self.vectors = self._vector_index() if self.is_local else None
         self.graph = EntityGraph(self.store, self.data_dir / "graph",  # a cache beside either store
-                                 self.config.graph.synonym_weight)
+                                 self.config.graph.synonym_weight,
+                                 self._embed_names if self.config.graph.meaning_seeds else None)
         self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
@@ -365,7 +368,8 @@ class Ponder:
             if settings.uses_graph:  # the walk from the question's entities votes with the others
                 # Alone, the walk has nothing but the question's entities to start from: compounds too.
                 seeds = graph.concept_seeds or settings.mode == "graph"
-                choices.append((GraphRetriever(self.store, self.graph, concept_seeds=seeds), graph.weight))
+                choices.append((GraphRetriever(self.store, self.graph, concept_seeds=seeds, **self._meaning()),
+                                graph.weight))
             bridger: Bridger | None = None
             if settings.mode == "hybrid+graph" and graph.bridge == "requery":
                 hybrid = FusionRetriever("hybrid", first_stage, settings.candidates, settings.rrf_k, settings.min_score)
@@ -374,11 +378,22 @@ class Ponder:
             elif settings.mode == "hybrid+graph":
                 bridger = GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share,
                                          self._similarity, graph.candidates, graph.bridge_margin,
-                                         graph.concept_seeds)
+                                         graph.concept_seeds, graph.seed_weights == "dense", **self._meaning())
             self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
                                               settings.min_score, bridger, graph.bridge_slots,
                                               "graph" if graph.first_hit_kept else "")
         return self._retriever
+
+    def _embed_names(self, names: list[str]) -> np.ndarray:
+        return self.embedder.embed_passages(names)
+
+    def _meaning(self) -> dict[str, Any]:
+        """The walk's settings for entities the question's embedding matches (graph.meaning_seeds)."""
+        graph = self.config.graph
+        if not graph.meaning_seeds:
+            return {}
+        return {"embed_query": self.embedder.embed_query, "meaning_seeds": graph.meaning_seeds,
+                "meaning_min": graph.meaning_min}
 
     def _similarity(self, query: str, chunk_ids: list[str]) -> list[float]:
         """Cosine of the question to each chunk, from the stored vectors (0 for a chunk without one)."""

@@ -139,6 +139,15 @@ class GraphConfig(_Section):
     bridge_slots: int = Field(1, ge=0, le=10, description="hybrid+graph: of the top k, how many go to "
                                                           "passages the hybrid's hits lead to over the graph.")
     seed_passages: int = Field(5, ge=0, le=50, description="hybrid+graph: hybrid hits the walk starts from.")
+    meaning_seeds: int = Field(0, ge=0, le=20, description="Entities the question's embedding is close to (beside "
+                                                           "the names it contains) that also start the walk; 0: "
+                                                           "none. Embeds at ingest every proper name that two or "
+                                                           "more chunks mention.")
+    meaning_min: float = Field(0.85, ge=0, le=1, description="How close (cosine) such an entity's name must be to "
+                                                             "the question.")
+    seed_weights: Literal["rank", "dense"] = Field(
+        "rank", description="hybrid+graph: how much the walk restarts at each of those hits: rank: 1/rank; dense: "
+                            "its similarity to the question (HippoRAG 2's passage nodes).")
     passage_share: float = Field(0.5, ge=0, le=1, description="Share of the walk's restarts at those passages "
                                                               "(the rest at the question's entities).")
     candidates: int = Field(10, ge=1, le=200, description="hybrid+graph: the walk's best new passages that "

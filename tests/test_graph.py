@@ -169,11 +169,12 @@ def test_graph_walk_reaches_the_second_hop(make_ponder, tmp_path):
     assert graph.search("What is the boiling point of water?", top_k=5) == []  # no entity: nothing to walk from
 
 
-def test_hybrid_plus_graph_fuses_the_walk_and_respects_filters(make_ponder, tmp_path):
+@pytest.mark.parametrize("seed_weights", ["rank", "dense"])
+def test_hybrid_plus_graph_fuses_the_walk_and_respects_filters(make_ponder, tmp_path, seed_weights):
     from ponder.retrieve import Filter
 
     docs = corpus(tmp_path / "docs", TWO_HOP)
-    ponder = make_ponder(**{"retrieve.mode": "hybrid+graph"})
+    ponder = make_ponder(**{"retrieve.mode": "hybrid+graph", "graph.seed_weights": seed_weights})
     ponder.ingest([docs])
     hits = ponder.search("In which town did the director of Demon Film spend her childhood?", top_k=3)
     assert {"demon-film", "zara-quill"} <= set(stems(hits))
@@ -228,6 +229,23 @@ def test_chinese_noun_compounds_seed_the_walk_only_when_asked(make_ponder, tmp_p
     names_only = GraphRetriever(ponder.store, ponder.graph, concept_seeds=False)
     assert names_only.search(question, top_k=3) == []
     assert stems(names_only.search("张三在哪里工作？", top_k=3)) == ["b"]
+
+
+def test_the_question_meets_a_name_by_meaning_when_it_does_not_write_it(make_ponder, tmp_path):
+    """"Zara" alone is no entity's name, so the walk has nowhere to start; with graph.meaning_seeds the
+    question's embedding finds the name closest to it among those two or more chunks mention."""
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    question = "Where did Zara spend her childhood?"
+    plain = make_ponder(tmp_path / "data", **{"retrieve.mode": "graph"})
+    plain.ingest([docs])
+    assert plain.search(question, top_k=2) == []
+    plain.close()
+    meaning = make_ponder(tmp_path / "data", **{"retrieve.mode": "graph", "graph.meaning_seeds": 1,
+                                                "graph.meaning_min": 0.5})
+    assert stems(meaning.search(question, top_k=2))[0] == "zara-quill"
+    graph = meaning.graph
+    assert sorted(graph.entities[i].key for i in graph.named) == ["ivo brandt", "zara quill"]
+    assert (tmp_path / "data" / "graph" / "names.npz").is_file()  # embedded once, read back after a restart
 
 
 def test_graph_retrieval_without_a_graph_is_a_config_error():

@@ -61,10 +61,14 @@ class Entity:
 class EntityGraph:
     """Entities and chunks of one store, as sparse matrices."""
 
-    def __init__(self, store: Store, directory: Path | None = None, synonym_weight: float = 0.0):
+    def __init__(self, store: Store, directory: Path | None = None, synonym_weight: float = 0.0,
+                 embed_names: Callable[[list[str]], np.ndarray] | None = None):
         self._store = store
         self._directory = directory  # where the graph in memory is saved; None: never saved
         self._synonym_weight = synonym_weight  # edges between an entity's names (0: none)
+        self._embed_names = embed_names  # names -> unit vectors, for match_by_meaning; None: not offered
+        self.named = np.zeros(0, dtype=np.int64)  # the entities with a name vector (match_by_meaning)
+        self._name_vectors = np.zeros((0, 0), dtype=np.float32)
         self._lock = threading.Lock()
         self.revision = -1
         self.extractor = NLPExtractor()
@@ -96,6 +100,8 @@ class EntityGraph:
                     saved = self._read_store()
                     self._save(revision, *saved)
                 self._adopt(*saved)
+                if self._embed_names is not None:
+                    self._embed_linkable()
                 self._matches = {}
                 self.revision = revision
 
@@ -222,6 +228,40 @@ class EntityGraph:
             if key in self.index and not any(f" {key} " in f" {longer} " for longer in found.values()):
                 found.setdefault(self.index[key], key)
         return sorted(found.items())
+
+    def match_by_meaning(self, query_vector: np.ndarray, limit: int, threshold: float) -> list[tuple[int, float]]:
+        """Up to ``limit`` entities whose name's vector is at least ``threshold`` close to the
+        question's (with ``embed_names``): a question that words a name differently ("the BYD
+        company", "比亚迪公司") still reaches it. [(entity, closeness)], closest first."""
+        self.refresh()
+        if not len(self.named):
+            return []
+        closeness = self._name_vectors @ query_vector
+        best = np.argsort(-closeness, kind="stable")[:limit]
+        return [(int(self.named[i]), float(closeness[i])) for i in best if closeness[i] >= threshold]
+
+    def _embed_linkable(self) -> None:
+        """Vectors for the names worth matching a question to by meaning: proper names (not noun
+        compounds) that two or more chunks mention, the ones a walk can go on from. Names embedded
+        before are read from ``names.npz`` beside the graph; only new ones are embedded."""
+        assert self._embed_names is not None
+        linkable = [i for i, entity in enumerate(self.entities) if entity.type != "concept" and entity.chunks >= 2]
+        cache = self._directory / "names.npz" if self._directory is not None else None
+        known: dict[str, np.ndarray] = {}
+        if cache is not None and cache.is_file():
+            with np.load(cache) as arrays:
+                known = dict(zip(arrays["keys"].tolist(), arrays["vectors"]))
+        missing = [i for i in linkable if self.entities[i].key not in known]
+        if missing:
+            vectors = self._embed_names([self.entities[i].name for i in missing])
+            known.update(zip((self.entities[i].key for i in missing), vectors))
+        self.named = np.asarray(linkable, dtype=np.int64)
+        self._name_vectors = (np.stack([known[self.entities[i].key] for i in linkable]).astype(np.float32)
+                              if linkable else np.zeros((0, 0), dtype=np.float32))
+        if cache is not None and missing:
+            with open(cache.with_suffix(".tmp"), "wb") as handle:
+                np.savez(handle, keys=np.asarray([self.entities[i].key for i in linkable]), vectors=self._name_vectors)
+            os.replace(cache.with_suffix(".tmp"), cache)
 
     def specificity(self, entity: int) -> float:
         """How much naming this entity narrows the search: rare entities weigh more (IDF)."""

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -32,7 +32,9 @@ class GraphRetriever:
 
     def __init__(self, store: Store, graph: EntityGraph, seed_passages: int = 5,
                  passage_share: float = 0.5, similarity: Similarity | None = None, candidates: int = 10,
-                 margin: float = 0.0, concept_seeds: bool = True):
+                 margin: float = 0.0, concept_seeds: bool = True, dense_seeds: bool = False,
+                 embed_query: Callable[[str], np.ndarray] | None = None, meaning_seeds: int = 0,
+                 meaning_min: float = 0.0):
         self._store = store
         self.graph = graph
         self._seed_passages = seed_passages
@@ -41,6 +43,10 @@ class GraphRetriever:
         self._candidates = candidates
         self._margin = margin
         self._concept_seeds = concept_seeds
+        self._dense_seeds = dense_seeds and similarity is not None
+        self._embed_query = embed_query
+        self._meaning_seeds = meaning_seeds if embed_query is not None else 0
+        self._meaning_min = meaning_min
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
         """The ``top_k`` chunks the walk from the question's entities reaches most, among those
@@ -71,9 +77,16 @@ class GraphRetriever:
         graph.refresh()
         entity_seeds = {entity: graph.specificity(entity) for entity, _ in graph.match(query)
                         if self._concept_seeds or graph.entities[entity].type != "concept"}
-        positions = [graph.chunk_position[hit.chunk.id] for hit in seeds[:self._seed_passages]
-                     if hit.chunk.id in graph.chunk_position]
-        chunk_seeds = {position: 1.0 / rank for rank, position in enumerate(positions, start=1)}
+        if self._meaning_seeds and self._embed_query is not None:  # names the question words differently
+            for entity, closeness in graph.match_by_meaning(self._embed_query(query), self._meaning_seeds,
+                                                            self._meaning_min):
+                entity_seeds.setdefault(entity, graph.specificity(entity) * closeness)
+        held = [hit.chunk.id for hit in seeds[:self._seed_passages] if hit.chunk.id in graph.chunk_position]
+        if self._dense_seeds and held and self._similarity is not None:
+            weights = [max(closeness, 0.0) for closeness in self._similarity(query, held)]
+        else:
+            weights = [1.0 / rank for rank in range(1, len(held) + 1)]
+        chunk_seeds = {graph.chunk_position[chunk_id]: weight for chunk_id, weight in zip(held, weights)}
         # With both kinds of seed, passage_share of the restart mass goes to the passages.
         scores = graph.walk(_scaled(entity_seeds, 1.0 - self._passage_share if chunk_seeds else 1.0),
                             _scaled(chunk_seeds, self._passage_share if entity_seeds else 1.0))

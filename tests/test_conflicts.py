@@ -102,7 +102,7 @@ def test_the_cli_and_the_server_show_the_disagreement(disputed, provider: FakePr
     from rich.console import Console
     from starlette.testclient import TestClient
 
-    import ponder.cli as cli
+    import ponder.cli.render as cli
     from ponder.serve.app import create_app
     from ponder.serve.keys import KeyStore
     from ponder.serve.openai_chat import ponder_extra

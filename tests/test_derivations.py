@@ -162,7 +162,7 @@ def test_operands_come_from_one_row_column_or_line() -> None:
 def test_the_cli_shows_each_derivation() -> None:
     from rich.console import Console
 
-    import ponder.cli as cli
+    import ponder.cli.render as cli
     from ponder.types import Answer, Usage
 
     numbered = numbered_passages(SALES)

@@ -263,8 +263,8 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
 
 def examples_dir() -> Path:
     """The sample corpus: inside the installed package, or at the repository root in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "examples", here.parent / "examples"):
+    package = Path(__file__).resolve().parents[1]  # ponder/ (this module is ponder/cli/render.py)
+    for candidate in (package / "examples", package.parent / "examples"):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("the sample documents are missing from this installation")

@@ -16,19 +16,13 @@ from collections import Counter
 
 from common import REPO, header, shared_dir
 
-from ponder.evaluate.entities import load_entity_samples, score_entities
+from ponder.evaluate.entities import graph_keys, load_entity_samples, score_entities
 from ponder.graph import NLPExtractor
-from ponder.types import Chunk
 
 
 def main() -> None:
     header("Entity extractor precision and recall")
     extractor = NLPExtractor()
-
-    def keys(text: str, proper_only: bool) -> list[str]:
-        graph = extractor.extract([Chunk("c", "d", "/passage.txt", text, 0, len(text))])[0]
-        return [m.key for m in graph.mentions if not (proper_only and m.type == "concept")]
-
     print(f"extractor {extractor.name}\n")
     print("| passages | entities | precision | recall | extracted | labelled |")
     print("|---|---|---|---|---|---|")
@@ -36,7 +30,7 @@ def main() -> None:
     for language in ("zh", "en"):
         samples = load_entity_samples(REPO / "tests" / "data" / "entities" / f"{language}.jsonl", shared_dir())
         for label, proper_only in (("all", False), ("proper names", True)):
-            score = score_entities(lambda text, p=proper_only: keys(text, p), samples)
+            score = score_entities(graph_keys(extractor, proper_only), samples)
             print(f"| {language} ({len(samples)}) | {label} | {score.precision:.3f} | {score.recall:.3f} | "
                   f"{score.extracted} | {score.labelled} |")
             if not proper_only:

@@ -156,6 +156,7 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
     from retrieval_scale import real_chunks
 
     from ponder.graph import EntityGraph, NLPExtractor
+    from ponder.graph.index import links_onward
     from ponder.index.embedders import E5Embedder
     from ponder.retrieve.graph import GraphRetriever
     from ponder.types import Chunk, ChunkGraph, Document, content_id
@@ -184,21 +185,21 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
     seconds = time.perf_counter() - started
     print(f"| nlp extractor, English Wikipedia paragraphs | {len(english) / seconds:,.0f} chunks/s |")
 
-    # graph.meaning_seeds embeds the proper names two or more chunks mention: what that costs.
+    # graph.meaning_seeds embeds the names a walk can go on from: what that costs.
     chunks_naming: Counter[str] = Counter()
-    names: dict[str, str] = {}
+    names: dict[str, tuple[str, str]] = {}  # key -> (name, type)
     for chunk_graph in graphs:
         for mention in chunk_graph.mentions:
-            if mention.type != "concept":
-                chunks_naming[mention.key] += 1
-                names.setdefault(mention.key, mention.name)
-    linkable = [names[key] for key, count in chunks_naming.items() if count >= 2]
+            chunks_naming[mention.key] += 1
+            names.setdefault(mention.key, (mention.name, mention.type))
+    linkable = [names[key][0] for key, count in chunks_naming.items() if links_onward(names[key][1], count)]
+    proper = sum(1 for _, type_ in names.values() if type_ != "concept")
     embedder = E5Embedder()
     embedder.embed_passages(["warm-up"])
     started = time.perf_counter()
     embedder.embed_passages(linkable)
     names_seconds = time.perf_counter() - started
-    print(f"| names embedded for graph.meaning_seeds, Chinese news | {len(linkable):,} of {len(names):,} proper "
+    print(f"| names embedded for graph.meaning_seeds, Chinese news | {len(linkable):,} of {proper:,} proper "
           f"names ({len(linkable) / len(news) * 1000:.0f} per 1,000 chunks) in {names_seconds:.1f} s = "
           f"{names_seconds / len(news) * 1000:.1f} s per 1,000 chunks |")
 

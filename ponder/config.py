@@ -141,8 +141,9 @@ class GraphConfig(_Section):
     seed_passages: int = Field(5, ge=0, le=50, description="hybrid+graph: hybrid hits the walk starts from.")
     meaning_seeds: int = Field(0, ge=0, le=20, description="Entities the question's embedding is close to (beside "
                                                            "the names it contains) that also start the walk; 0: "
-                                                           "none. Embeds at ingest every proper name that two or "
-                                                           "more chunks mention.")
+                                                           "none. Embeds every proper name that two or more "
+                                                           "chunks mention when the graph is loaded (after an "
+                                                           "ingest), cached beside it.")
     meaning_min: float = Field(0.85, ge=0, le=1, description="How close (cosine) such an entity's name must be to "
                                                              "the question.")
     seed_weights: Literal["rank", "dense"] = Field(

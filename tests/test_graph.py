@@ -74,18 +74,13 @@ def test_placeholders_nationality_adjectives_and_titles_are_not_names():
 def test_extractor_precision_and_recall_on_hand_labelled_passages(shared, language, precision, recall):
     """Floors at what benchmarks/extractor.py measured (issue 32); for Chinese, precision of proper
     names (the noun compounds the extractor adds are mostly not names) and recall of all it gives."""
-    from ponder.evaluate.entities import load_entity_samples, score_entities
+    from ponder.evaluate.entities import graph_keys, load_entity_samples, score_entities
 
     samples = load_entity_samples(Path(__file__).parent / "data" / "entities" / f"{language}.jsonl", shared)
     assert len(samples) >= 100
     extractor = NLPExtractor()
-
-    def keys(text: str, proper_only: bool) -> list[str]:
-        graph = extractor.extract([chunk(text)])[0]
-        return [m.key for m in graph.mentions if not (proper_only and m.type == "concept")]
-
-    assert score_entities(lambda text: keys(text, True), samples).precision >= precision
-    assert score_entities(lambda text: keys(text, False), samples).recall >= recall
+    assert score_entities(graph_keys(extractor, proper_only=True), samples).precision >= precision
+    assert score_entities(graph_keys(extractor), samples).recall >= recall
 
 
 def test_relations_join_names_of_one_sentence():

@@ -11,8 +11,7 @@ An extracted name counts when its key equals the key of one alternative.
 Example::
 
     samples = load_entity_samples(Path("tests/data/entities/zh.jsonl"), shared=Path("../shared"))
-    extractor = NLPExtractor()
-    score = score_entities(lambda text: [key for key, _ in extractor.entities(text)], samples)
+    score = score_entities(graph_keys(NLPExtractor(), proper_only=True), samples)
     score.precision, score.recall, score.missed[:5]
 """
 
@@ -24,7 +23,9 @@ from pathlib import Path
 from typing import Callable
 
 from ponder.evaluate.datasets import DatasetError
+from ponder.graph.build import Extractor
 from ponder.graph.extract import entity_key
+from ponder.types import Chunk
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,17 @@ def _read_source(path: Path) -> list[str] | dict[str, list[str]]:
         return {title: sentences for row in json.loads(path.read_text(encoding="utf-8"))
                 for title, sentences in row["context"]}
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def graph_keys(extractor: Extractor, proper_only: bool = False) -> Callable[[str], list[str]]:
+    """A passage's text -> the keys ``extractor`` stores for it as one chunk; ``proper_only``: without
+    the noun compounds (type ``concept``) the offline extractor also gives."""
+
+    def keys(text: str) -> list[str]:
+        graph = extractor.extract([Chunk("c", "d", "/passage.txt", text, 0, len(text))])[0]
+        return [m.key for m in graph.mentions if not (proper_only and m.type == "concept")]
+
+    return keys
 
 
 def score_entities(extract: Callable[[str], list[str]], samples: list[EntitySample]) -> EntityScore:

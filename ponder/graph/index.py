@@ -245,7 +245,7 @@ class EntityGraph:
         compounds) that two or more chunks mention, the ones a walk can go on from. Names embedded
         before are read from ``names.npz`` beside the graph; only new ones are embedded."""
         assert self._embed_names is not None
-        linkable = [i for i, entity in enumerate(self.entities) if entity.type != "concept" and entity.chunks >= 2]
+        linkable = [i for i, entity in enumerate(self.entities) if links_onward(entity.type, entity.chunks)]
         cache = self._directory / "names.npz" if self._directory is not None else None
         known: dict[str, np.ndarray] = {}
         if cache is not None and cache.is_file():
@@ -343,6 +343,12 @@ class EntityGraph:
     def chunks_of(self, entity: int) -> list[str]:
         """Ids of the chunks naming the entity, most about it first."""
         return [self.chunk_ids[i] for i in self.chunk_positions(entity)]
+
+
+def links_onward(type_: str, chunks: int) -> bool:
+    """Whether an entity is one a walk can go on from, so worth matching a question to by meaning: a
+    proper name (not a noun compound) that two or more chunks mention."""
+    return type_ != "concept" and chunks >= 2
 
 
 def name_synonyms(keys: list[str]) -> sparse.csr_matrix:

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from ponder.index import Store
 from ponder.index.bm25 import top_positive
 from ponder.retrieve.bm25 import hits_from_scores
 from ponder.retrieve.filters import Scope
+from ponder.retrieve.fusion import Retriever
 from ponder.types import Hit
 
 
@@ -43,9 +44,9 @@ class GraphRetriever:
         self._candidates = candidates
         self._margin = margin
         self._concept_seeds = concept_seeds
-        self._dense_seeds = dense_seeds and similarity is not None
+        self._dense_seeds = dense_seeds
         self._embed_query = embed_query
-        self._meaning_seeds = meaning_seeds if embed_query is not None else 0
+        self._meaning_seeds = meaning_seeds
         self._meaning_min = meaning_min
 
     def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]:
@@ -103,10 +104,6 @@ def _scaled(weights: dict[int, float], total: float) -> dict[int, float]:
     return {key: total * value / current for key, value in weights.items()} if current else {}
 
 
-class Searcher(Protocol):
-    def search(self, query: str, top_k: int, only: Scope | None = None) -> list[Hit]: ...
-
-
 class RequeryBridger:
     """The second hop by search instead of by walk: the question plus the names its first
     passages mention most that it does not (and that some other chunk also names) is searched
@@ -118,7 +115,7 @@ class RequeryBridger:
         bridger.bridges("Where was the director of Demon Dice born?", hybrid_hits[:5], count=1)
     """
 
-    def __init__(self, searcher: Searcher, graph: EntityGraph, names: int = 2, seed_passages: int = 5,
+    def __init__(self, searcher: Retriever, graph: EntityGraph, names: int = 2, seed_passages: int = 5,
                  concepts: bool = True):
         self._searcher = searcher
         self.graph = graph

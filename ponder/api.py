@@ -17,21 +17,17 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Protocol, Sequence
-
-import numpy as np
+from typing import Callable, Iterable, Literal, Protocol, Sequence
 
 from ponder.backends import Backends
 from ponder.config import Config, load_config
-from ponder.graph import EntityGraph, NLPExtractor, update_graph
+from ponder.factory import graph_access, make_evidence, make_retriever, open_index
+from ponder.graph import NLPExtractor, update_graph
 from ponder.graph.communities import Communities, Community
 from ponder.graph.llm_extract import LLMExtractor
-from ponder.graph.reports import CommunityReports
-from ponder.index import BM25Index, ChunkStore, Store, StoredDocument, StoreError
+from ponder.index import StoredDocument
 from ponder.index.embedders import Embedder, passage_text
-from ponder.index.milvus_store import MilvusStore, connect_configured
 from ponder.index.tokenize import tokenize
-from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.ingest import (
     IngestError,
     ReadOptions,
@@ -52,13 +48,8 @@ from ponder.ingest.figures import (
 )
 from ponder.ingest.worker import Isolation, Prepared, PrepareJob, prepare_all
 from ponder.llm import CallLog, OpenAICompatibleLLM, Role
-from ponder.reason import Evidence, GraphAccess, Listener, Models, make_mode
-from ponder.reason.extractive import SentenceScorer
-from ponder.reason.grounding import GroundingChecker
-from ponder.retrieve import BM25Retriever, DenseRetriever, Filter, FusionRetriever, Retriever
-from ponder.retrieve.fusion import Bridger
-from ponder.retrieve.graph import GraphRetriever, RequeryBridger
-from ponder.retrieve.milvus import MilvusBM25Retriever, MilvusDenseRetriever, MilvusHybridRetriever
+from ponder.reason import Listener, Models, make_mode
+from ponder.retrieve import Filter, FusionRetriever
 from ponder.retrieve.rerank import Reranker, make_reranker
 from ponder.types import Answer, Chunk, Document, FileOutcome, GraphUpdate, Hit, IngestReport, Turn
 
@@ -95,13 +86,9 @@ class Ponder:
         self.data_dir = self.config.data_path
         self._owns_backends = backends is None
         self.backends = backends or Backends(self.config)
-        self.store: Store = self._open_store()
-        # Local indexes derived from a local store; a Milvus store searches server-side.
-        self.bm25 = BM25Index(self.data_dir / "bm25", self.store) if self.is_local else None
-        self.vectors = self._vector_index() if self.is_local else None
-        self.graph = EntityGraph(self.store, self.data_dir / "graph",  # a cache beside either store
-                                 self.config.graph.synonym_weight,
-                                 self._embed_names if self.config.graph.meaning_seeds else None)
+        self.index = open_index(self.config, self.backends)
+        self.store, self.bm25, self.vectors, self.graph = (self.index.store, self.index.bm25, self.index.vectors,
+                                                           self.index.graph)
         self._communities = Communities(self.graph, self.data_dir / "communities.json")
         self._retriever: FusionRetriever | None = None
         self._reranker: Reranker | None = None
@@ -272,13 +259,7 @@ class Ponder:
         return self._communities.current()
 
     def _refresh_indexes(self) -> None:
-        self.store.flush()
-        if self.bm25 is not None:
-            self.bm25.refresh()
-        if self.vectors is not None and self.config.retrieve.uses_vectors:
-            self.vectors.refresh()
-        if self.config.retrieve.uses_graph:
-            self.graph.refresh()
+        self.index.refresh(self.config.retrieve)
 
     def _load(self, path: Path, record: Callable[[FileOutcome], None],
               claimed: list[str]) -> tuple[Path, bytes] | None:
@@ -348,67 +329,8 @@ class Ponder:
     @property
     def retriever(self) -> FusionRetriever:
         if self._retriever is None:
-            settings = self.config.retrieve
-            choices: list[tuple[Retriever, float]] = []
-            if settings.uses_bm25:
-                keyword = BM25Retriever(self.store, self.bm25) if self.bm25 else MilvusBM25Retriever(self.store)
-                choices.append((keyword, settings.bm25_weight))
-            if settings.uses_vectors:
-                if self.store.chunk_count() and not self.store.vector_count():
-                    raise StoreError(f"the index in {self.store.where} has no vectors (ingested with retrieve.mode = "
-                                     f"'bm25'?); run `ponder reindex` to embed it")
-                self.store.claim_embedder(self.embedder.name)
-                dense = DenseRetriever(self.store, self.vectors, self.embedder) if self.vectors else \
-                    MilvusDenseRetriever(self.store, self.embedder)
-                choices.append((dense, settings.dense_weight))
-            if settings.mode == "hybrid" and not self.is_local and self.config.store.milvus_fusion == "milvus":
-                choices = [(MilvusHybridRetriever(self.store, self.embedder, settings.rrf_k, settings.candidates), 1.0)]
-            first_stage = list(choices)
-            graph = self.config.graph
-            if settings.uses_graph:  # the walk from the question's entities votes with the others
-                # Alone, the walk has nothing but the question's entities to start from: compounds too.
-                seeds = graph.concept_seeds or settings.mode == "graph"
-                choices.append((GraphRetriever(self.store, self.graph, concept_seeds=seeds, **self._meaning()),
-                                graph.weight))
-            bridger: Bridger | None = None
-            if settings.mode == "hybrid+graph" and graph.bridge == "requery":
-                hybrid = FusionRetriever("hybrid", first_stage, settings.candidates, settings.rrf_k, settings.min_score)
-                bridger = RequeryBridger(hybrid, self.graph, seed_passages=graph.seed_passages,
-                                         concepts=graph.concept_seeds)
-            elif settings.mode == "hybrid+graph":
-                bridger = GraphRetriever(self.store, self.graph, graph.seed_passages, graph.passage_share,
-                                         self._similarity, graph.candidates, graph.bridge_margin,
-                                         graph.concept_seeds, graph.seed_weights == "dense", **self._meaning())
-            self._retriever = FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k,
-                                              settings.min_score, bridger, graph.bridge_slots,
-                                              "graph" if graph.first_hit_kept else "")
+            self._retriever = make_retriever(self.config, self.index, self.backends)
         return self._retriever
-
-    def _embed_names(self, names: list[str]) -> np.ndarray:
-        return self.embedder.embed_passages(names)
-
-    def _meaning(self) -> dict[str, Any]:
-        """The walk's settings for entities the question's embedding matches (graph.meaning_seeds)."""
-        graph = self.config.graph
-        if not graph.meaning_seeds:
-            return {}
-        return {"embed_query": self.embedder.embed_query, "meaning_seeds": graph.meaning_seeds,
-                "meaning_min": graph.meaning_min}
-
-    def _similarity(self, query: str, chunk_ids: list[str]) -> list[float]:
-        """Cosine of the question to each chunk, from the stored vectors (0 for a chunk without one)."""
-        found, vectors = self.store.get_vectors(chunk_ids)
-        closeness = dict(zip(found, (vectors @ self.embedder.embed_query(query)).tolist())) if found else {}
-        return [closeness.get(chunk_id, 0.0) for chunk_id in chunk_ids]
-
-    def _evidence(self) -> Evidence:
-        """The grounding check and the extractive scorer, with the embedder when the index has vectors;
-        the figures' images when they are sent to the model (``reason.send_images``)."""
-        images = self._passage_image if self.config.reason.send_images else None
-        if not self.config.retrieve.uses_vectors:
-            return Evidence(images=images)
-        return Evidence(GroundingChecker(self._similarity),
-                        SentenceScorer(self.embedder.embed_passages, self.embedder.embed_query), images)
 
     def _passage_image(self, chunk: Chunk) -> bytes | None:
         path = self.image_of(chunk)
@@ -416,23 +338,7 @@ class Ponder:
 
     @property
     def is_local(self) -> bool:
-        return isinstance(self.store, ChunkStore)
-
-    def _open_store(self) -> Store:
-        settings = self.config.store
-        if settings.backend == "local":
-            return ChunkStore(self.data_dir / "ponder.db", settings.claim_ttl_s)
-        client, uri = connect_configured(settings, self.data_dir)
-        return MilvusStore(client, settings.collection_prefix, lambda: len(self.embedder.embed_query("dimension")),
-                           settings.claim_ttl_s, where=uri)
-
-    def _vector_index(self) -> VectorIndex:
-        settings = self.config.vectors
-        if settings.backend == "milvus":
-            uri = settings.milvus_uri or str(self.data_dir / "milvus.db")
-            return MilvusVectorIndex(uri, settings.collection, self.store, self.data_dir / "milvus-meta.json",
-                                     settings.milvus_token)
-        return LocalVectorIndex(self.data_dir / "vectors", self.store)
+        return self.index.is_local
 
     @property
     def embedder(self) -> Embedder:
@@ -451,13 +357,10 @@ class Ponder:
         the whole corpus from the entity graph's community reports (the ``global`` mode; filters
         do not apply to communities)."""
         models = Models(self.model("chat"), self.model("reasoner"))
-        graph = None
-        if self.config.graph.extractor != "none":
-            similarity = self._similarity if self.config.retrieve.uses_vectors else None
-            graph = GraphAccess(CommunityReports(self.graph, self._communities, self.store, similarity),
-                                self.graph.leads)
+        graph = graph_access(self.config, self.index, self._communities, self.backends)
         chosen = "global" if scope == "global" else mode or self.config.reason.mode
-        answering = make_mode(chosen, models, self.config.reason, graph, self._evidence())
+        evidence = make_evidence(self.config, self.store, self.backends, self._passage_image)
+        answering = make_mode(chosen, models, self.config.reason, graph, evidence)
         if not question.strip():
             raise ValueError("the question is empty")
         ingest_s: float | None = None
@@ -497,11 +400,9 @@ class Ponder:
     def close(self) -> None:
         if self._owns_backends:
             self.backends.close()
-        if self.vectors is not None:
-            self.vectors.close()
         if self._figure_library is not None:
             self._figure_library.close()
-        self.store.close()
+        self.index.close()
 
     def __enter__(self) -> Ponder:
         return self

@@ -96,7 +96,7 @@ def test_figures_are_passages_found_filtered_cited_and_their_images_kept_once(fo
     assert all(hit.chunk.kind == "text" for hit in ponder.search("sales", top_k=20, where=Filter(kind="text")))
 
     scan = next(c for c in ponder.store.chunks_of(pdf_chart.document_id) if c.figure and c.page == 3)
-    if ponder._figure_ocr.available:  # the dev install has RapidOCR: the image-only page is read
+    if ponder.pipeline._figure_ocr.available:  # the dev install has RapidOCR: the image-only page is read
         assert all(word in scan.text for word in SCAN_WORDS), scan.text
         assert "EAST" in pdf_chart.text
     images = ponder.data_dir / "figures"
@@ -115,7 +115,7 @@ def test_figures_are_passages_found_filtered_cited_and_their_images_kept_once(fo
 
 def test_ocr_runs_once_per_image_and_figures_can_be_turned_off(folder: Path, make_ponder, tmp_path: Path) -> None:
     ponder = make_ponder(**{"retrieve.mode": "bm25"})
-    if not ponder._figure_ocr.available:
+    if not ponder.pipeline._figure_ocr.available:
         pytest.skip("rapidocr-onnxruntime is not installed (pip install 'ponder[ocr]')")
     first = ponder.ingest([folder / "report.pdf"])
     assert first.figures.ocr_runs == 2 and first.figures.ocr_cached == 0

@@ -1,5 +1,8 @@
 """The Python API: ingest files, search them, ask questions.
 
+A facade: the ingest path is :mod:`ponder.ingest.pipeline`, what is built from the config (store,
+indexes, retriever, evidence) is :mod:`ponder.factory`, the answering modes are :mod:`ponder.reason`.
+
 Example::
 
     from ponder import Ponder
@@ -37,7 +40,8 @@ class NothingToSearch(RuntimeError):
 
 
 class Ponder:
-    """One data directory's index plus the configured model."""
+    """One data directory's index plus the configured models: ``ingest``, ``remove``, ``search``,
+    ``ask``, ``documents``, ``close``."""
 
     def __init__(self, config: Config | None = None, *, data_dir: str | Path | None = None,
                  config_path: str | Path | None = None, backends: Backends | None = None):

@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from ponder.backends import Backends
 from ponder.config import Config
@@ -86,75 +86,41 @@ class IngestPipeline:
 
     def ingest(self, paths: Iterable[str | Path], listener: IngestListener | None = None,
                prune: bool = False, shard: tuple[int, int] | None = None) -> IngestReport:
-        """Read, chunk, tokenize and store every supported file under ``paths``.
-
-        Unchanged files (same content hash) are not re-processed; a changed file's chunks replace
-        its old ones. A bad file is reported in the returned :class:`IngestReport` and the rest of
-        the batch goes on; what was indexed before stays. With ``prune``, documents under ``paths``
-        whose files are gone are removed. With ``shard = (i, n)`` only the i-th of n disjoint parts
-        of the files is ingested (n machines, one part each); a file another writer is converting
-        right now is skipped, and named.
-        """
+        """Ingest the files under ``paths``, stage by stage (what each option does:
+        :meth:`ponder.api.Ponder.ingest`)."""
         started = time.perf_counter()
         report = IngestReport()
         paths = list(paths)
-        every_file, missing = collect_files(paths)
-        files = [path for path in every_file if shard is None or in_shard(path, paths, shard)]
-        if listener:
-            listener.planned(len(files) + len(missing))
 
         def record(outcome: FileOutcome) -> None:
             report.files.append(outcome)
             if listener:
                 listener.finished(outcome)
 
+        # 1. collect: the files under paths (this writer's share of them); a path that is not there fails
+        every_file, missing = collect_files(paths)
+        files = [path for path in every_file if shard is None or in_shard(path, paths, shard)]
+        if listener:
+            listener.planned(len(files) + len(missing))
         for path in missing:
             record(FileOutcome(str(path), "failed", f"{path}: no such file or folder"))
-        # 1. load each file (size limit first) and set aside those indexed with the same content;
-        # 2-4. convert, chunk and tokenize the rest, in worker processes when there are many;
-        # 5. store each document with its chunks in one transaction.
         dense = self.config.retrieve.uses_vectors
         if dense:
             self.store.claim_embedder(self.embedder.name)
         claimed: list[str] = []
-        changed = (item for item in (self._load(path, record, claimed) for path in files) if item is not None)
-        settings = self.config.ingest
-        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr, settings.figures,
-                                       settings.max_sheet_rows),
-                         settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
-        workers = _worker_count(settings.workers, len(files))
-        isolation = Isolation(workers if settings.file_timeout_s or workers > 1 else 0, settings.file_timeout_s,
-                              settings.worker_memory_mb)
         try:
-            for prepared in prepare_all(job, changed, isolation):
-                # Attachments only an earlier version of a message had are looked for when there was one.
-                earlier = prepared.document is not None and prepared.document.file_type == "email" and \
-                    self.store.content_hash(prepared.document.id) is not None
-                for each in prepared.with_attachments():  # a file, then its attachments (documents of their own)
-                    report.warnings.extend(each.warnings)
-                    if each.outcome is not None:
-                        record(each.outcome)
-                        continue
-                    document, chunks, tokens = self._with_figures(each, report)
-                    vectors = self.embedder.embed_passages([passage_text(c) for c in chunks]) if dense else None
-                    self.store.put_document(document, chunks, tokens, vectors)
-                    record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
-                                       pages=document.page_count, hidden_removed=document.hidden_removed,
-                                       figures=len(document.figures)))
-                if earlier:
-                    # attachments the message no longer has go with it (one that failed now keeps what it had)
-                    kept = {each.document.path if each.document else each.outcome.path
-                            for each in prepared.with_attachments()}
-                    self._remove_paths([doc.path for doc in self._documents_under([prepared.document.path])
-                                        if doc.path not in kept])
+            # 2. load: each file's bytes (size limit first); those indexed with the same content are set aside
+            changed = (item for item in (self._load(path, record, claimed) for path in files) if item is not None)
+            # 3. convert: read, chunk and tokenize, in worker processes when there are many files
+            for prepared in self._convert(changed, len(files)):
+                # 4. figures and 5. store: each document with its chunks (and vectors) in one transaction
+                self._store(prepared, dense, report, record)
         finally:
             for doc_id in claimed:
                 self.store.release(doc_id)
+        # 6. prune: documents whose files are gone (with ``prune``), then images no chunk names any more
         if prune:
-            present = {str(path) for path in every_file}
-            # An attachment (mail.eml/budget.xlsx) is present while its message is.
-            report.removed = [doc.path for doc in self._documents_under(paths)
-                              if doc.path not in present and not present & {str(p) for p in Path(doc.path).parents}]
+            report.removed = self._gone(paths, every_file)
             self._remove_paths(report.removed)
         if report.removed or any(outcome.status == "ingested" for outcome in report.files):
             self._prune_figures()
@@ -163,76 +129,15 @@ class IngestPipeline:
             report.figures.price(price.input, price.output)
         if dense:
             self._embed_missing()  # chunks stored without vectors (by a bm25-only ingest, or a crash)
+        # 7. graph: entities of the chunks the extractor has not read
         report.graph = self.update_graph()
         if report.graph and report.graph.error:
             report.warnings.append(f"{report.graph.error}; {report.graph.chunks} chunks read, the rest are read "
                                    f"on the next ingest")
-        self._refresh_indexes()  # now, so the first search after ingest is fast
+        # 8. indexes: refreshed now, so the first search after ingest is fast
+        self._refresh_indexes()
         report.seconds = time.perf_counter() - started
         return report
-
-    def _with_figures(self, prepared: Prepared, report: IngestReport) -> tuple[Document, list[Chunk], list[list[str]]]:
-        """The document, its chunks and their tokens with a passage for each figure, in reading order.
-        A document with a figure the vision model failed to describe is stored with a content hash
-        that marks it pending, so the next ingest reads it again (the rest comes from the cache)."""
-        document = prepared.document
-        if not document.figures:
-            return document, prepared.chunks, prepared.tokens
-        vision = self.backends.model("vision") if self.config.has_vision else None
-        ocr = self._figure_ocr if self.config.ingest.figure_ocr and self._figure_ocr.available else None
-        figures = describe_figures(document, self.figure_library, ocr, vision, report.figures, report.warnings)
-        document = replace(document, figures=figures)
-        if needs_description(figures, vision):
-            document = replace(document, content_hash=document.content_hash + PENDING)
-        passages = figure_chunks(document, figures)
-        merged = sorted([*zip(prepared.chunks, prepared.tokens), *((c, tokenize(c.text)) for c in passages)],
-                        key=lambda pair: (pair[0].start, pair[0].figure is None))
-        return document, [chunk for chunk, _ in merged], [tokens for _, tokens in merged]
-
-    @property
-    def figure_library(self) -> FigureLibrary:
-        """The figures' stored images and the cache of their OCR text and descriptions."""
-        if self._figure_library is None:
-            self._figure_library = FigureLibrary(self.data_dir / "figures")
-        return self._figure_library
-
-    def _prune_figures(self) -> None:
-        if (self.data_dir / "figures").is_dir():
-            self.figure_library.prune(self.store.image_hashes())
-
-    def reindex(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
-        """Embed every chunk with the configured embedder (only those without a vector when it is the
-        one that made the index). Resumable: each batch is stored as it is done. Returns how many
-        chunks were embedded; ``on_batch(done, total)`` hears the progress."""
-        name = self.embedder.name
-        if self.store.embedder != name:
-            self.store.clear_vectors(name)
-        embedded = self._embed_missing(batch_size, on_batch)
-        self._refresh_indexes()
-        return embedded
-
-    def _embed_missing(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
-        todo = self.store.chunks_without_vectors()
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            vectors = self.embedder.embed_passages([passage_text(chunk) for chunk in batch])
-            self.store.put_vectors([chunk.id for chunk in batch], vectors)
-            if on_batch:
-                on_batch(start + len(batch), len(todo))
-        return len(todo)
-
-    def update_graph(self) -> GraphUpdate | None:
-        """Extract entities from every chunk the configured extractor has not read (after an ingest,
-        a crash, or a change of extractor); None when the graph is off."""
-        settings = self.config.graph
-        if settings.extractor == "none":
-            return None
-        if settings.extractor == "llm":
-            return update_graph(self.store, LLMExtractor(self.backends.model("chat"), settings.glean))
-        return update_graph(self.store, NLPExtractor())
-
-    def _refresh_indexes(self) -> None:
-        self.index.refresh(self.config.retrieve)
 
     def _load(self, path: Path, record: Callable[[FileOutcome], None],
               claimed: list[str]) -> tuple[Path, bytes] | None:
@@ -260,6 +165,94 @@ class IngestPipeline:
         claimed.append(doc_id)
         return path, raw
 
+    def _convert(self, changed: Iterator[tuple[Path, bytes]], files: int) -> Iterator[Prepared]:
+        """Each loaded file read into a document, chunked and tokenized (``ingest.workers``
+        processes, each file within ``ingest.file_timeout_s`` and ``ingest.worker_memory_mb``)."""
+        settings = self.config.ingest
+        job = PrepareJob(ReadOptions(settings.pdf_engine, settings.pdf_passwords, settings.ocr, settings.figures,
+                                     settings.max_sheet_rows),
+                         settings.chunk_size, settings.chunk_overlap, settings.tokenizer)
+        workers = _worker_count(settings.workers, files)
+        isolation = Isolation(workers if settings.file_timeout_s or workers > 1 else 0, settings.file_timeout_s,
+                              settings.worker_memory_mb)
+        return prepare_all(job, changed, isolation)
+
+    def _store(self, prepared: Prepared, dense: bool, report: IngestReport,
+               record: Callable[[FileOutcome], None]) -> None:
+        """Store a converted file, then its attachments (documents of their own), each with its
+        figures' passages; attachments only an earlier version of a message had are removed."""
+        earlier = prepared.document is not None and prepared.document.file_type == "email" and \
+            self.store.content_hash(prepared.document.id) is not None
+        for each in prepared.with_attachments():
+            report.warnings.extend(each.warnings)
+            if each.outcome is not None:
+                record(each.outcome)
+                continue
+            document, chunks, tokens = self._with_figures(each, report)
+            vectors = self.embedder.embed_passages([passage_text(c) for c in chunks]) if dense else None
+            self.store.put_document(document, chunks, tokens, vectors)
+            record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
+                               pages=document.page_count, hidden_removed=document.hidden_removed,
+                               figures=len(document.figures)))
+        if earlier:
+            # attachments the message no longer has go with it (one that failed now keeps what it had)
+            kept = {each.document.path if each.document else each.outcome.path
+                    for each in prepared.with_attachments()}
+            self._remove_paths([doc.path for doc in self._documents_under([prepared.document.path])
+                                if doc.path not in kept])
+
+    def _with_figures(self, prepared: Prepared, report: IngestReport) -> tuple[Document, list[Chunk], list[list[str]]]:
+        """The document, its chunks and their tokens with a passage for each figure, in reading order.
+        A document with a figure the vision model failed to describe is stored with a content hash
+        that marks it pending, so the next ingest reads it again (the rest comes from the cache)."""
+        document = prepared.document
+        if not document.figures:
+            return document, prepared.chunks, prepared.tokens
+        vision = self.backends.model("vision") if self.config.has_vision else None
+        ocr = self._figure_ocr if self.config.ingest.figure_ocr and self._figure_ocr.available else None
+        figures = describe_figures(document, self.figure_library, ocr, vision, report.figures, report.warnings)
+        document = replace(document, figures=figures)
+        if needs_description(figures, vision):
+            document = replace(document, content_hash=document.content_hash + PENDING)
+        passages = figure_chunks(document, figures)
+        merged = sorted([*zip(prepared.chunks, prepared.tokens), *((c, tokenize(c.text)) for c in passages)],
+                        key=lambda pair: (pair[0].start, pair[0].figure is None))
+        return document, [chunk for chunk, _ in merged], [tokens for _, tokens in merged]
+
+    def _gone(self, paths: list[str | Path], every_file: list[Path]) -> list[str]:
+        """The documents under ``paths`` whose files were not found this time."""
+        present = {str(path) for path in every_file}
+        # An attachment (mail.eml/budget.xlsx) is present while its message is.
+        return [doc.path for doc in self._documents_under(paths)
+                if doc.path not in present and not present & {str(p) for p in Path(doc.path).parents}]
+
+    def _prune_figures(self) -> None:
+        if (self.data_dir / "figures").is_dir():
+            self.figure_library.prune(self.store.image_hashes())
+
+    def _embed_missing(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
+        todo = self.store.chunks_without_vectors()
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            vectors = self.embedder.embed_passages([passage_text(chunk) for chunk in batch])
+            self.store.put_vectors([chunk.id for chunk in batch], vectors)
+            if on_batch:
+                on_batch(start + len(batch), len(todo))
+        return len(todo)
+
+    def update_graph(self) -> GraphUpdate | None:
+        """Extract entities from every chunk the configured extractor has not read (after an ingest,
+        a crash, or a change of extractor); None when the graph is off."""
+        settings = self.config.graph
+        if settings.extractor == "none":
+            return None
+        if settings.extractor == "llm":
+            return update_graph(self.store, LLMExtractor(self.backends.model("chat"), settings.glean))
+        return update_graph(self.store, NLPExtractor())
+
+    def _refresh_indexes(self) -> None:
+        self.index.refresh(self.config.retrieve)
+
     def remove(self, paths: Iterable[str | Path]) -> list[str]:
         """Remove the documents at ``paths`` (files, or everything under folders) from the index,
         whether or not the files still exist. Returns the removed documents' paths."""
@@ -270,6 +263,17 @@ class IngestPipeline:
         self._refresh_indexes()
         return removed
 
+    def reindex(self, batch_size: int = 64, on_batch: Callable[[int, int], None] | None = None) -> int:
+        """Embed every chunk with the configured embedder (only those without a vector when it is the
+        one that made the index). Resumable: each batch is stored as it is done. Returns how many
+        chunks were embedded; ``on_batch(done, total)`` hears the progress."""
+        name = self.embedder.name
+        if self.store.embedder != name:
+            self.store.clear_vectors(name)
+        embedded = self._embed_missing(batch_size, on_batch)
+        self._refresh_indexes()
+        return embedded
+
     def _documents_under(self, paths: list[str | Path]) -> list[StoredDocument]:
         roots = [Path(p).expanduser().resolve() for p in paths]
         return [doc for doc in self.store.documents()
@@ -278,6 +282,13 @@ class IngestPipeline:
     def _remove_paths(self, paths: list[str]) -> None:
         for path in paths:
             self.store.remove_document(document_id(Path(path)))
+
+    @property
+    def figure_library(self) -> FigureLibrary:
+        """The figures' stored images and the cache of their OCR text and descriptions."""
+        if self._figure_library is None:
+            self._figure_library = FigureLibrary(self.data_dir / "figures")
+        return self._figure_library
 
     def close(self) -> None:
         if self._figure_library is not None:

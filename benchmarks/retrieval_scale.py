@@ -175,7 +175,8 @@ def rgb_quality(files: list[str], backends: list[str], milvus_uri: str) -> None:
 
     from ponder.index import ChunkStore
     from ponder.index.migrate import migrate
-    from ponder.index.milvus_store import MilvusStore, connect_configured
+    from ponder.index.milvus_store import MilvusStore
+    from ponder.index.milvus_tables import connect_configured
 
     header("Retrieval quality by backend (RGB)")
     table = ["| file | retriever | " + " | ".join(f"{b} R@5 / MRR@10" for b in backends) + " |",

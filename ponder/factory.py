@@ -24,7 +24,8 @@ from ponder.graph.communities import Communities
 from ponder.graph.reports import CommunityReports
 from ponder.index import BM25Index, ChunkStore, Store, StoreError
 from ponder.index.embedders import Embedder
-from ponder.index.milvus_store import MilvusStore, connect_configured
+from ponder.index.milvus_store import MilvusStore
+from ponder.index.milvus_tables import connect_configured
 from ponder.index.vectors import LocalVectorIndex, MilvusVectorIndex, VectorIndex
 from ponder.reason import Evidence, GraphAccess
 from ponder.reason.extractive import SentenceScorer

@@ -65,7 +65,8 @@ def migrate(
     check the counts. Then set store.backend = "milvus" (and the same URI and prefix) to use it."""
     from ponder.index import ChunkStore
     from ponder.index.migrate import migrate as copy_index
-    from ponder.index.milvus_store import MilvusStore, connect_configured
+    from ponder.index.milvus_store import MilvusStore
+    from ponder.index.milvus_tables import connect_configured
 
     if to != "milvus":
         raise typer.BadParameter(f"unknown backend {to!r}; the one to migrate to is: milvus", param_hint="--to")

@@ -29,7 +29,7 @@ from typing import Iterator
 from ponder.api import Ponder
 from ponder.backends import Backends
 from ponder.config import Config
-from ponder.index.milvus_store import IDENT, TEXT, MilvusTables, Table, connect_configured, milvus_name
+from ponder.index.milvus_tables import IDENT, TEXT, MilvusTables, Table, connect_configured, milvus_name
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Separators and their look-alikes (after NFKC, which already folds full-width ／ and ＼).

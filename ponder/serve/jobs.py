@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from ponder.index.milvus_store import MilvusTables
+from ponder.index.milvus_tables import MilvusTables
 from ponder.serve.collections import Collection, CollectionError
 from ponder.types import FileOutcome
 

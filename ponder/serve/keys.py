@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ponder.config import Config
-from ponder.index.milvus_store import IDENT, TEXT, MilvusTables, Table, connect_configured
+from ponder.index.milvus_tables import IDENT, TEXT, MilvusTables, Table, connect_configured
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient

@@ -45,7 +45,7 @@ class Index:
     a local store (a Milvus store searches server-side, so both are None), and the entity graph (a
     cache beside either store)."""
 
-    store: Store
+    store: ChunkStore | MilvusStore
     bm25: BM25Index | None
     vectors: VectorIndex | None
     graph: EntityGraph
@@ -74,21 +74,21 @@ def open_index(config: Config, backends: Backends) -> Index:
     """The configured store (``store.backend``), with BM25 and vectors beside a local one."""
     settings = config.store
     data_dir = config.data_path
-    store: Store
-    if settings.backend == "local":
-        store = ChunkStore(data_dir / "ponder.db", settings.claim_ttl_s)
-    else:
-        client, uri = connect_configured(settings, data_dir)
-        store = MilvusStore(client, settings.collection_prefix, lambda: len(backends.embedder.embed_query("dimension")),
-                            settings.claim_ttl_s, where=uri)
-    local = isinstance(store, ChunkStore)
     embed_names = (lambda names: backends.embedder.embed_passages(names)) if config.graph.meaning_seeds else None
-    return Index(store, BM25Index(data_dir / "bm25", store) if local else None,
-                 _vector_index(config, store) if local else None,
-                 EntityGraph(store, data_dir / "graph", config.graph.synonym_weight, embed_names))
+
+    def graph(store: Store) -> EntityGraph:
+        return EntityGraph(store, data_dir / "graph", config.graph.synonym_weight, embed_names)
+
+    if settings.backend == "local":
+        local = ChunkStore(data_dir / "ponder.db", settings.claim_ttl_s)
+        return Index(local, BM25Index(data_dir / "bm25", local), _vector_index(config, local), graph(local))
+    client, uri = connect_configured(settings, data_dir)
+    milvus = MilvusStore(client, settings.collection_prefix, lambda: len(backends.embedder.embed_query("dimension")),
+                         settings.claim_ttl_s, where=uri)
+    return Index(milvus, None, None, graph(milvus))
 
 
-def _vector_index(config: Config, store: Store) -> VectorIndex:
+def _vector_index(config: Config, store: ChunkStore) -> VectorIndex:
     settings = config.vectors
     if settings.backend == "milvus":
         uri = settings.milvus_uri or str(config.data_path / "milvus.db")
@@ -113,17 +113,14 @@ def make_retriever(config: Config, index: Index, backends: Backends) -> FusionRe
     store = index.store
     choices: list[tuple[Retriever, float]] = []
     if settings.uses_bm25:
-        keyword = BM25Retriever(store, index.bm25) if index.bm25 else MilvusBM25Retriever(store)
-        choices.append((keyword, settings.bm25_weight))
+        choices.append((_keyword(index), settings.bm25_weight))
     if settings.uses_vectors:
         if store.chunk_count() and not store.vector_count():
             raise StoreError(f"the index in {store.where} has no vectors (ingested with retrieve.mode = "
                              f"'bm25'?); run `ponder reindex` to embed it")
         store.claim_embedder(backends.embedder.name)
-        dense = DenseRetriever(store, index.vectors, backends.embedder) if index.vectors else \
-            MilvusDenseRetriever(store, backends.embedder)
-        choices.append((dense, settings.dense_weight))
-    if settings.mode == "hybrid" and not index.is_local and config.store.milvus_fusion == "milvus":
+        choices.append((_dense(index, backends.embedder), settings.dense_weight))
+    if settings.mode == "hybrid" and isinstance(store, MilvusStore) and config.store.milvus_fusion == "milvus":
         choices = [(MilvusHybridRetriever(store, backends.embedder, settings.rrf_k, settings.candidates), 1.0)]
     first_stage = list(choices)
     graph = config.graph
@@ -143,6 +140,22 @@ def make_retriever(config: Config, index: Index, backends: Backends) -> FusionRe
                                  graph.concept_seeds, graph.seed_weights == "dense", **meaning)
     return FusionRetriever(settings.mode, choices, settings.candidates, settings.rrf_k, settings.min_score, bridger,
                            graph.bridge_slots, "graph" if graph.first_hit_kept else "")
+
+
+def _keyword(index: Index) -> Retriever:
+    """BM25: over the index beside a local store, or run by Milvus."""
+    if isinstance(index.store, MilvusStore):
+        return MilvusBM25Retriever(index.store)
+    assert index.bm25 is not None  # open_index builds one beside every local store
+    return BM25Retriever(index.store, index.bm25)
+
+
+def _dense(index: Index, embedder: Embedder) -> Retriever:
+    """Dense: over the vector index beside a local store, or run by Milvus."""
+    if isinstance(index.store, MilvusStore):
+        return MilvusDenseRetriever(index.store, embedder)
+    assert index.vectors is not None  # open_index builds one beside every local store
+    return DenseRetriever(index.store, index.vectors, embedder)
 
 
 def _meaning(config: Config, backends: Backends) -> dict[str, Any]:

@@ -349,6 +349,9 @@ class Derivation:
     shown: bool
 
 
+Verdict = Literal["supported", "partly supported", "unsupported", "not checked"]
+
+
 @dataclass
 class Grounding:
     """The answer checked against the passages it cites (``against="cited"``) or, citing none,
@@ -356,7 +359,7 @@ class Grounding:
     flagged), ``unsupported`` (no sentence both backed and unflagged), ``partly supported``, or
     ``not checked`` (a refusal, or no passages)."""
 
-    verdict: Literal["supported", "partly supported", "unsupported", "not checked"]
+    verdict: Verdict
     flags: list[Flag] = field(default_factory=list)
     sentences: list[SentenceSupport] = field(default_factory=list)
     against: Literal["cited", "given", ""] = ""

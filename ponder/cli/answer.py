@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional, cast
 
 import typer
 from rich.markup import escape
@@ -47,10 +47,10 @@ def search(
     if not hits:
         out.print("no matching passages")
     for hit in hits:
-        where = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path, hit.chunk.page_end,
+        place = location(_relative(hit.chunk.path), hit.chunk.page, hit.chunk.heading_path, hit.chunk.page_end,
                          hit.chunk.figure)
         ranks = " ".join(f"{name} #{rank}" for name, rank in sorted(hit.ranks.items()))
-        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:.4f}  [dim]{ranks}[/]  [cyan]{escape(where)}[/]")
+        out.print(f"[bold]{hit.rank:>2}.[/] {hit.score:.4f}  [dim]{ranks}[/]  [cyan]{escape(place)}[/]")
         if hit.chunk.figure is not None:
             out.print(f"     [magenta]{escape(figure_line(hit.chunk.figure, figures_dir))}[/]")
         out.print(f"     {highlight(snippet(hit.chunk.text, query), query)}")
@@ -82,7 +82,7 @@ def ask(
         raise typer.BadParameter(f"{scope!r} is not a scope; use local or global", param_hint="--scope")
     with _open(ctx) as ponder:
         answer = ponder.ask(question, docs=docs, where=where, mode=mode, listener=PlainLines(show_ingested=False),
-                            scope=scope)
+                            scope=cast(Literal["local", "global"], scope))  # checked above
         figures_dir = ponder.data_dir / "figures"
     if as_json:
         out.print_json(data=answer.to_dict())

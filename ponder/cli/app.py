@@ -5,7 +5,7 @@ the index, the filter options, ``main``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import typer
 from rich.markup import escape
@@ -18,6 +18,7 @@ from ponder.config import ConfigError, load_config
 from ponder.index import StoreError
 from ponder.llm import LLMError, LocalServerError
 from ponder.retrieve import Filter, parse_date
+from ponder.retrieve.filters import PassageKind
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Ponder: retrieval-augmented generation with reasoning models.")
@@ -60,7 +61,8 @@ def _where(glob: str | None, after: str | None, before: str | None, kind: str | 
             dates[flag] = parse_date(text) if text else None
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=flag) from None
-    where = Filter(path_glob=glob, modified_after=dates["--after"], modified_before=dates["--before"], kind=kind)
+    where = Filter(path_glob=glob, modified_after=dates["--after"], modified_before=dates["--before"],
+                   kind=cast("PassageKind | None", kind))  # checked above
     return where if where != Filter() else None
 
 

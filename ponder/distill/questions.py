@@ -41,7 +41,7 @@ QUESTION_SCHEMA = {
     "additionalProperties": False,
 }
 
-_ASK = {
+_ASK: dict[str, dict[str, Any]] = {
     "en": {
         "lookup": "a question that one fact in the passage answers",
         "numeric": "a question whose answer is a number, amount or date stated in the passage",
@@ -160,7 +160,8 @@ def linked_pairs(store: Store, rng: random.Random, wanted: int) -> list[tuple[Ch
     candidates = [(len(ids), key, ids) for key, ids in chunk_ids_by_key.items() if 2 <= len(ids) <= 6]
     rng.shuffle(candidates)
     candidates.sort(key=lambda item: item[0])
-    pairs, used = [], set()
+    pairs: list[tuple[Chunk, Chunk]] = []
+    used: set[str] = set()
     for _, _, ids in candidates:
         chunks = [c for c in store.get_chunks(sorted(set(ids))) if long_enough(c.text)]
         pair = next(((a, b) for i, a in enumerate(chunks) for b in chunks[i + 1:]

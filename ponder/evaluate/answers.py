@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import cast
 
 from ponder.text import is_refusal
 
@@ -40,7 +41,7 @@ def answer_groups(expected: Expected) -> list[list[str]]:
     if isinstance(expected, str):
         return [[expected]]
     if all(isinstance(item, str) for item in expected):
-        return [list(expected)] if expected else []
+        return [list(cast(Sequence[str], expected))] if expected else []
     return [[item] if isinstance(item, str) else list(item) for item in expected]
 
 

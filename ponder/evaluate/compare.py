@@ -42,8 +42,8 @@ def compare_runs(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> s
     for system in systems:
         pairs = [(index_a[key], index_b[key]) for key in index_a if key[0] == system and key in index_b]
         for name, read in METRICS:
-            values = [(read(a["scores"]), read(b["scores"])) for a, b in pairs]
-            values = [(x, y) for x, y in values if x is not None and y is not None]
+            read_pairs = [(read(a["scores"]), read(b["scores"])) for a, b in pairs]
+            values = [(x, y) for x, y in read_pairs if x is not None and y is not None]
             if not values:
                 continue
             deltas = [y - x for x, y in values]

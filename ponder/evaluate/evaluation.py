@@ -81,7 +81,7 @@ def evaluate(dataset: Dataset, out_dir: Path, settings: EvalSettings, *, config_
     if own_index:
         with Ponder(make_config(System("ingest", "direct"))) as ponder:
             source = dataset.write_corpus(out_dir / "corpus") if dataset.corpus else settings.corpus
-            report = ponder.ingest([source], listener=ingest_listener)
+            report = ponder.ingest([source] if source else [], listener=ingest_listener)
         if on_ingested:
             on_ingested(report)
     prices = {model: Price(p.input, p.output) for model, p in base.prices.items()}

@@ -291,7 +291,7 @@ def _aliases(names: list[_Name]) -> dict[_Name, _Name]:
 
 
 def _chunk_graph(chunk_id: str, title: _Name | None, sentence_names: list[list[_Name]]) -> ChunkGraph:
-    counts: Counter[str] = Counter()
+    counts: defaultdict[str, float] = defaultdict(float)
     shown: dict[str, _Name] = {}
     for names in sentence_names:
         for name in names:
@@ -307,6 +307,6 @@ def _chunk_graph(chunk_id: str, title: _Name | None, sentence_names: list[list[_
         keys = sorted({n.key for n in names})[:MAX_PER_SENTENCE]
         pairs.update(combinations(keys, 2))
     if title is not None:  # what the chunk names, it names about its title
-        pairs.update(tuple(sorted((title.key, key))) for key in counts if key != title.key)
+        pairs.update((min(title.key, key), max(title.key, key)) for key in counts if key != title.key)
     relations = tuple(EntityRelation(a, b, float(n)) for (a, b), n in pairs.items())
     return ChunkGraph(chunk_id, mentions, relations)

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -110,8 +110,9 @@ class EntityGraph:
         rows = self._store.graph_rows()
         chunk_ids = {chunk_id: position for position, chunk_id in enumerate(rows.chunk_ids)}
         keys: dict[str, int] = {}
-        names: dict[str, Counter[str]] = defaultdict(Counter)
-        types: dict[str, Counter[str]] = defaultdict(Counter)
+        # weights are summed per name and type; an entity is shown by its heaviest name
+        names: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        types: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for key, name, type_, weight in rows.names:
             keys.setdefault(key, len(keys))
             names[key][name] += weight
@@ -130,8 +131,8 @@ class EntityGraph:
         related = sparse.csr_matrix(([w for _, _, w in pairs] * 2, (sources, targets)),
                                     shape=(len(keys), len(keys)), dtype=np.float64)
         related.sum_duplicates()
-        entities = [[key, names[key].most_common(1)[0][0], _main_type(types[key]), " / ".join(descriptions[key])]
-                    for key in keys]
+        entities = [[key, max(names[key], key=names[key].__getitem__), _main_type(types[key]),
+                     " / ".join(descriptions[key])] for key in keys]
         return rows.chunk_ids, entities, mentions, related
 
     def _save(self, revision: int, chunk_ids: list[str], entities: list[list[str]], mentions: sparse.csr_matrix,
@@ -286,7 +287,8 @@ class EntityGraph:
             return restart_c
         restart_e /= total
         restart_c /= total
-        mass_e, mass_c = restart_e.copy(), restart_c.copy()
+        mass_e: np.ndarray = restart_e.copy()
+        mass_c: np.ndarray = restart_c.copy()
         for _ in range(ITERATIONS):
             # A node passes its mass on only when it has PRUNE per neighbour to give.
             spread_e = np.where(mass_e >= self._prune_e, mass_e, 0.0)
@@ -403,7 +405,7 @@ def _join(words: list[str]) -> str:
     return text
 
 
-def _main_type(types: Counter[str]) -> str:
+def _main_type(types: dict[str, float]) -> str:
     named = [(count, type_) for type_, count in types.items() if type_ != "title"]
     return max(named)[1] if named else "title"
 

@@ -120,7 +120,7 @@ def _chunk_graph(chunk: Chunk, entities: list[dict], relations: list[dict]) -> C
         mentions[title.key] = EntityMention(title.key, title.text, "title", TITLE_WEIGHT)
     for entity in entities:
         key = entity_key(entity["name"])
-        type_ = entity.get("type") if entity.get("type") in ENTITY_TYPES else "other"
+        type_ = str(entity["type"]) if entity.get("type") in ENTITY_TYPES else "other"
         description = str(entity.get("description") or "").strip()
         known = mentions.get(key)
         if known is None:

@@ -50,7 +50,8 @@ def entity(graph: EntityGraph, store: Store, position: int, limit: int = 20) -> 
     sources = store.relation_sources(found.key)
     neighbours = []
     for other, weight in graph.neighbours(position, limit):
-        pair = tuple(sorted((found.key, graph.entities[other].key)))
+        key = graph.entities[other].key
+        pair = (min(found.key, key), max(found.key, key))
         neighbours.append(_entity_row(graph, other) | {"weight": weight, "chunk_ids": sources.get(pair, [])})
     return _entity_row(graph, position) | {"description": found.description,
                                            "chunk_ids": graph.chunks_of(position)[:limit], "neighbours": neighbours}

@@ -121,8 +121,8 @@ class _TokenIdCorpus(Sequence):
         self.vocab: dict[str, int] = {}
         self._flat = array("i")
         self._ends = array("q")
-        self._token_ids: np.ndarray | None = None
-        self._offsets: np.ndarray | None = None
+        self._token_ids = np.zeros(0, dtype=np.int32)  # both set by finish()
+        self._offsets = np.zeros(1, dtype=np.int64)
 
     def add(self, tokens: list[str]) -> None:
         vocab = self.vocab

@@ -179,9 +179,8 @@ class MilvusStore(MilvusTables):
             if len(chunk.text.encode("utf-8")) > TEXT_BYTES:
                 raise StoreError(f"{document.path}: a chunk of {len(chunk.text.encode())} bytes is over Milvus's "
                                  f"{TEXT_BYTES}-byte text limit; lower ingest.chunk_size")
-            has_vector = vectors is not None
-            rows.append(_chunk_row(chunk, seq, version, document,
-                                   vectors[seq] if has_vector else np.zeros(dim, dtype=np.float32), has_vector))
+            vector = vectors[seq] if vectors is not None else np.zeros(dim, dtype=np.float32)
+            rows.append(_chunk_row(chunk, seq, version, document, vector, vectors is not None))
         # Every step is a primary-key write or read: no filter scans, however large the collection.
         live = self._document_row(document.id)
         self._clear_pending(document.id, keep={version, live["content_hash"] if live else ""})

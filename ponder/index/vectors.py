@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import hnswlib
 import numpy as np
@@ -147,7 +147,7 @@ class LocalVectorIndex:
         saved = self._saved()
         if saved is None or {k: saved.get(k) for k in identity} != identity or not identity["dim"]:
             return None
-        return _Hnsw.load(self.directory, int(identity["dim"]))
+        return _Hnsw.load(self.directory, cast(int, identity["dim"]))
 
     def _catch_up(self, index: _Hnsw | None) -> _Hnsw | None:
         stored = {chunk_key(chunk_id) for chunk_id in self._store.vector_ids()}
@@ -198,7 +198,7 @@ class MilvusVectorIndex:
         saved = _read_meta(self._meta_path)
         if saved != {"revision": revision, **identity}:
             same_vectors = saved is not None and {k: saved.get(k) for k in identity} == identity
-            self._catch_up(int(identity["dim"]), rebuild=not same_vectors)
+            self._catch_up(cast(int, identity["dim"]), rebuild=not same_vectors)
             _write_meta(self._meta_path, {"revision": revision, **identity})
         self._revision = revision
 

@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ponder.ingest.chunker import heading_path_at
 from ponder.text import detect_language, png_data_uri
@@ -109,7 +110,7 @@ class FigureOCR:
     stretching the short side to 736 px): a figure's text is large, and this is 2.5 times faster."""
 
     def __init__(self) -> None:
-        self._engine = None
+        self._engine: Any = None  # RapidOCR, loaded on first use
         self._lock = threading.Lock()
 
     @property

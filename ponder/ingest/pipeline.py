@@ -181,31 +181,31 @@ class IngestPipeline:
                record: Callable[[FileOutcome], None]) -> None:
         """Store a converted file, then its attachments (documents of their own), each with its
         figures' passages; attachments only an earlier version of a message had are removed."""
-        earlier = prepared.document is not None and prepared.document.file_type == "email" and \
-            self.store.content_hash(prepared.document.id) is not None
+        message = prepared.document
+        earlier = message if message is not None and message.file_type == "email" and \
+            self.store.content_hash(message.id) is not None else None  # a message stored before
         for each in prepared.with_attachments():
             report.warnings.extend(each.warnings)
             if each.outcome is not None:
                 record(each.outcome)
                 continue
-            document, chunks, tokens = self._with_figures(each, report)
+            assert each.document is not None  # a Prepared holds its outcome or its document
+            document, chunks, tokens = self._with_figures(each.document, each, report)
             vectors = self.embedder.embed_passages([passage_text(c) for c in chunks]) if dense else None
             self.store.put_document(document, chunks, tokens, vectors)
             record(FileOutcome(document.path, "ingested", chunks=len(chunks), document_id=document.id,
                                pages=document.page_count, hidden_removed=document.hidden_removed,
                                figures=len(document.figures)))
-        if earlier:
+        if earlier is not None:
             # attachments the message no longer has go with it (one that failed now keeps what it had)
-            kept = {each.document.path if each.document else each.outcome.path
-                    for each in prepared.with_attachments()}
-            self._remove_paths([doc.path for doc in self._documents_under([prepared.document.path])
-                                if doc.path not in kept])
+            kept = {each.path for each in prepared.with_attachments()}
+            self._remove_paths([doc.path for doc in self._documents_under([earlier.path]) if doc.path not in kept])
 
-    def _with_figures(self, prepared: Prepared, report: IngestReport) -> tuple[Document, list[Chunk], list[list[str]]]:
+    def _with_figures(self, document: Document, prepared: Prepared,
+                      report: IngestReport) -> tuple[Document, list[Chunk], list[list[str]]]:
         """The document, its chunks and their tokens with a passage for each figure, in reading order.
         A document with a figure the vision model failed to describe is stored with a content hash
         that marks it pending, so the next ingest reads it again (the rest comes from the cache)."""
-        document = prepared.document
         if not document.figures:
             return document, prepared.chunks, prepared.tokens
         vision = self.backends.model("vision") if self.config.has_vision else None

@@ -33,7 +33,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import IO, Iterator, cast
 
 from ponder.index.tokenize import tokenize
 from ponder.ingest.chunker import chunk_document
@@ -77,6 +77,13 @@ class Prepared:
     chunks: list[Chunk] = field(default_factory=list)
     tokens: list[list[str]] = field(default_factory=list)
     attachments: list[Prepared] = field(default_factory=list)  # an e-mail's, each a document of its own
+
+    @property
+    def path(self) -> str:
+        """The file's path: its document's, or the one its outcome names."""
+        if self.document is not None:
+            return self.document.path
+        return self.outcome.path if self.outcome is not None else ""
 
     def with_attachments(self) -> list[Prepared]:
         """This file and, after it, every attachment (an attached message's own included)."""
@@ -132,14 +139,15 @@ class ConversionWorker:
     def __init__(self, job: PrepareJob, isolation: Isolation):
         self.job = job
         self.isolation = isolation
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._replies: queue.Queue[Prepared | None] = queue.Queue()
 
     def prepare(self, path: Path, raw: bytes) -> Prepared:
-        if self._process is None or self._process.poll() is not None:
-            self._start()
+        process = self._process
+        if process is None or process.poll() is not None:
+            process = self._start()
         try:
-            _write(self._process.stdin, (path, raw))
+            _write(process.stdin, (path, raw))
         except (BrokenPipeError, OSError):
             return self._lost(path, "the conversion process could not be reached")
         timeout = self.isolation.timeout_s or None
@@ -158,7 +166,7 @@ class ConversionWorker:
         hint = f"; memory is capped at {cap} MB (setting ingest.worker_memory_mb)" if cap else ""
         return _failed(path, f"{what} while converting it (exit code {code}){hint}")
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen[bytes]:
         # -m imports only the ingest stage (ponder/__init__ loads the rest lazily)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "ponder.ingest.worker", str(self.isolation.memory_mb)],
@@ -166,6 +174,7 @@ class ConversionWorker:
         _write(self._process.stdin, self.job)
         self._replies = queue.Queue()
         threading.Thread(target=_read_replies, args=(self._process.stdout, self._replies), daemon=True).start()
+        return self._process
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -176,7 +185,8 @@ class ConversionWorker:
     def close(self) -> None:
         if self._process is not None:
             with contextlib.suppress(OSError):
-                self._process.stdin.close()  # the child's loop ends at end of input
+                if self._process.stdin is not None:
+                    self._process.stdin.close()  # the child's loop ends at end of input
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -220,13 +230,15 @@ def prepare_all(job: PrepareJob, items: Iterator[tuple[Path, bytes]], isolation:
             worker.close()
 
 
-def _write(stream: BinaryIO, item: object) -> None:
+def _write(stream: IO[bytes] | None, item: object) -> None:
+    if stream is None:  # never, for a child started with pipes
+        raise BrokenPipeError("no pipe to the conversion process")
     data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(struct.pack("<Q", len(data)) + data)
     stream.flush()
 
 
-def _read(stream: BinaryIO) -> object | None:
+def _read(stream: IO[bytes]) -> object | None:
     header = stream.read(8)
     if len(header) < 8:
         return None
@@ -235,7 +247,7 @@ def _read(stream: BinaryIO) -> object | None:
     return pickle.loads(data) if len(data) == size else None
 
 
-def _read_replies(stream: BinaryIO, replies: queue.Queue) -> None:
+def _read_replies(stream: IO[bytes], replies: queue.Queue) -> None:
     """The parent's reader thread: each reply as it comes; None when the child is gone."""
     try:
         while (reply := _read(stream)) is not None:
@@ -263,9 +275,9 @@ def main() -> None:
     _cap_memory(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a parser that prints must not corrupt the replies
-    job = _read(stdin)
+    job = cast(PrepareJob, _read(stdin))
     while (item := _read(stdin)) is not None:
-        path, raw = item
+        path, raw = cast(tuple[Path, bytes], item)
         _write(stdout, prepare(job, path, raw))
 
 

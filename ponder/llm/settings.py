@@ -55,6 +55,7 @@ def resolve_settings(config: Config, role: Role, model_name: str | None = None) 
             if fnmatch.fnmatch(name, pattern.lower()):
                 override = override.model_copy(update=entry.model_dump(exclude_none=True))
 
+    temperature: float | None
     if role_config.temperature is not None:
         temperature = role_config.temperature
     elif override.temperature is not None:

@@ -35,9 +35,10 @@ from functools import lru_cache
 from typing import Any, Callable, Generic, TypeVar
 
 from ponder.llm.client import Generation, LLMError, Messages, OpenAICompatibleLLM
+from ponder.llm.settings import StructuredOutput
 
 T = TypeVar("T")
-FORMAT_ORDER = ("grammar", "guided_json", "json_schema", "json_object", "text")
+FORMAT_ORDER: tuple[StructuredOutput, ...] = ("grammar", "guided_json", "json_schema", "json_object", "text")
 REJECTED_STATUS = {400, 422}
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -71,7 +72,7 @@ def ask_json(llm: OpenAICompatibleLLM, prompt: Messages | str, *, schema: dict[s
             continue
         used = chosen if constraint else "text"
         try:
-            if chat:
+            if isinstance(prompt, list):
                 generation = llm.chat(prompt, purpose=purpose, max_tokens=max_tokens, constraint=constraint)
             else:
                 generation = llm.complete(str(prompt), purpose=purpose, max_tokens=max_tokens, constraint=constraint)
@@ -88,7 +89,7 @@ def ask_json(llm: OpenAICompatibleLLM, prompt: Messages | str, *, schema: dict[s
         return StructuredResult(value, generation, used, downgrades)
 
 
-def _next_format(chosen: str) -> str:
+def _next_format(chosen: StructuredOutput) -> StructuredOutput:
     return FORMAT_ORDER[min(FORMAT_ORDER.index(chosen) + 1, len(FORMAT_ORDER) - 1)]
 
 

@@ -63,7 +63,8 @@ class Route:
 class Router:
     def __init__(self, settings: ReasonConfig):
         self.settings = settings
-        self.cues = {kind: CUES[kind] + settings.routes.extra_cues.get(kind, []) for kind in KINDS}
+        extra: dict[str, list[str]] = {str(kind): cues for kind, cues in settings.routes.extra_cues.items()}
+        self.cues = {kind: CUES[kind] + extra.get(kind, []) for kind in KINDS}
 
     def route(self, question: str) -> Route:
         """The first kind (in order numeric, comparison, overview, multi-hop, analysis) with a cue in the

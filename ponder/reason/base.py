@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from ponder.config import ReasonConfig
 from ponder.llm import Delta, Generation, OpenAICompatibleLLM
@@ -98,7 +98,7 @@ class Mode:
               notes: str = "", purpose: str = "answer") -> Generation:
         """The cited answer from ``numbered`` passages (instruction: answer, reasoner or writer).
         Streamed to a listener; a ``think`` call (a draft for another model) streams as thinking."""
-        stream = "thinking" if purpose == "think" else "answer"
+        stream: Literal["answer", "thinking"] = "thinking" if purpose == "think" else "answer"
         if purpose != "think":
             run.writer = (llm, instruction)
             if instruction != "overview" and self.extractive(llm):

@@ -145,8 +145,8 @@ class _Parser:
             return value
         if kind != "number":
             raise ValueError(f"unexpected {text!r}")
-        value = decimal_of(text)
-        if value is None:
+        number = decimal_of(text)
+        if number is None:
             raise ValueError(f"not a number: {text!r}")
-        self.operands.append(value)
-        return value
+        self.operands.append(number)
+        return number

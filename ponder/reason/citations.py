@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from ponder.types import Citation, Hit
 
@@ -22,7 +23,7 @@ _NUMBER = re.compile(r"\d+")
 MIN_OVERLAP = 0.3
 
 
-def resolve_citations(text: str, numbered: list[tuple[int, Hit]]) -> tuple[str, list[Citation], list[int]]:
+def resolve_citations(text: str, numbered: Sequence[tuple[int, Hit]]) -> tuple[str, list[Citation], list[int]]:
     """Return the answer text with invalid markers removed, its citations, and the invalid numbers.
     ``numbered`` are the passages the model was given, with the numbers it saw them under."""
     given = dict(numbered)
@@ -45,7 +46,7 @@ def resolve_citations(text: str, numbered: list[tuple[int, Hit]]) -> tuple[str, 
     return cleaned, citations, invalid
 
 
-def _best_overlap(text: str, numbered: list[tuple[int, Hit]]) -> int | None:
+def _best_overlap(text: str, numbered: Sequence[tuple[int, Hit]]) -> int | None:
     """The number of the passage sharing the most character bigrams with ``text``, if enough."""
     answer = _bigrams(text)
     if not answer or not numbered:

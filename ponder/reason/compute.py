@@ -100,8 +100,10 @@ class Computed:
         scales = {found.group().strip() if (found := re.search(_SCALES, o.text, re.IGNORECASE)) else ""
                   for o in self.operands}
         scale = scales.pop() if len(scales) == 1 else ""
-        if scale and self.shape in ("change", "sum", "average", "difference"):
-            return written(self.result / calculate(f"1{scale}").value, 2) + scale
+        unit = calculate(f"1{scale}").value if scale and self.shape in ("change", "sum", "average", "difference") \
+            else None
+        if unit is not None:
+            return written(self.result / unit, 2) + scale
         return written(self.result, 2)
 
 
@@ -236,8 +238,9 @@ def _series(tables: list[_Table], question: str, years: list[int], every: int = 
         return None
     table, row = found
     if years:
-        columns = [next((c for c, y in table.years.items() if y == year and c in row.cells), None) for year in years]
-        if None in columns:
+        matched = [next((c for c, y in table.years.items() if y == year and c in row.cells), None) for year in years]
+        columns = [c for c in matched if c is not None]
+        if len(columns) < len(years):
             return None
         ordered = sorted(zip(years, columns), reverse=True)
     elif table.years:  # every year for an average or a total, the latest two for a change

@@ -69,13 +69,17 @@ class GlobalMode(Mode):
         super().__init__(models, settings, evidence)
         self.reports = reports
 
-    def answer(self, run: Run) -> Answer:
+    def _reports(self) -> Reports:
         if self.reports is None:
             raise NoGraph("a corpus-wide (global) question needs the entity graph; set graph.extractor to nlp or llm")
+        return self.reports
+
+    def answer(self, run: Run) -> Answer:
+        reports = self._reports()
         chat = self.models.chat
         writes = chat.prompt_style == "chat"
         model = chat.model if writes else ""
-        hits = run.retrieve(run.question, source=lambda query: self.reports.search(query, REPORTS, model))
+        hits = run.retrieve(run.question, source=lambda query: reports.search(query, REPORTS, model))
         if writes:
             hits = [self._summarised(run, hit) for hit in hits]
             hits = self._mapped(run, hits)
@@ -106,15 +110,15 @@ class GlobalMode(Mode):
         """The hit with a model-written summary, written now if none is cached."""
         chat = self.models.chat
         report_id = hit.chunk.id
-        if self.reports.cached(report_id, chat.model):
+        if self._reports().cached(report_id, chat.model):
             return hit
-        material = neutralise(self.reports.material(report_id))
+        material = neutralise(self._reports().material(report_id))
         prompt = task_prompt(chat, "summarize", run.question, run.language, extra=material)
         summary = " ".join(run.generate(chat, prompt, purpose="summarize").text.split())
         if not summary:
             run.fallback(f"summarize: empty reply for {hit.chunk.path}; its extractive summary is used")
             return hit
-        self.reports.remember(report_id, chat.model, summary)
+        self._reports().remember(report_id, chat.model, summary)
         return _with_text(hit, summary)
 
     def _mapped(self, run: Run, hits: list[Hit]) -> list[Hit]:
@@ -137,7 +141,7 @@ class GlobalMode(Mode):
         """Each cited report replaced by the chunks it stands on."""
         found: list[Citation] = []
         for citation in citations:
-            for chunk in self.reports.sources(citation.chunk_id):
+            for chunk in self._reports().sources(citation.chunk_id):
                 source = "community" if citation.source == "model" else citation.source
                 found.append(Citation(citation.marker, chunk.id, chunk.path, chunk.page, chunk.heading_path,
                                       source, chunk.page_end, chunk.figure))

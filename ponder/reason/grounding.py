@@ -35,7 +35,7 @@ from ponder.reason.derivations import DerivationSearch, Working, stated_working
 from ponder.reason.numbers import Number, content_words, read_numbers
 from ponder.reason.prompts import Numbered
 from ponder.text import CJK_CHARACTER, is_refusal
-from ponder.types import Derivation, Flag, Grounding, SentenceSupport
+from ponder.types import Derivation, Flag, Grounding, SentenceSupport, Verdict
 from ponder.untrusted import template_token_spans
 
 Similarity = Callable[[str, list[str]], list[float]]  # (text, chunk ids) -> cosine to each chunk
@@ -71,6 +71,7 @@ class GroundingChecker:
         flags = number_flags + self._proper_names(question, plain, numbers, everything)
         sentences = self._sentences(text, plain, scored_against, {n: given[n].chunk.id for n in scored_against})
         backed = [s for s in sentences if s.supported and not any(s.start <= f.start < s.end for f in flags)]
+        verdict: Verdict
         if not flags and all(s.supported for s in sentences):
             verdict = "supported"
         elif not backed:
@@ -219,7 +220,7 @@ def _names_in(key: str, text: str, asked: str) -> bool:
     if key in text:
         return True
     if CJK_CHARACTER.search(key):  # covered by shorter words found in the passages or the question
-        covered = set()
+        covered: set[int] = set()
         for part in {w for w in jieba.lcut_for_search(key) if 2 <= len(w) < len(key)}:
             if part in text or part in asked:
                 start = key.find(part)

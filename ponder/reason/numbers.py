@@ -114,6 +114,8 @@ def _read_numbers(text: str) -> tuple[Number, ...]:
             found.append(number)
             taken.append((number.start, number.end))
 
+    value: float | None  # a match's value (None: not a number after all)
+    raw: float | None
     for match in _ARABIC.finditer(text):
         raw = float(match.group("number").replace(",", ""))
         scale = match.group("scale")

@@ -31,7 +31,7 @@ from ponder.reason.run import Run
 MAX_CALCULATIONS = 4
 MAX_TOOL_ROUNDS = 3  # a model that keeps calling is stopped: each round is a model call
 PASSAGE_CHARS = 4000  # a calculation needs its whole table
-CALCULATE_TOOL = {"type": "function", "function": {
+CALCULATE_TOOL: dict[str, Any] = {"type": "function", "function": {
     "name": "calculate",
     "description": ("Evaluate an arithmetic expression exactly (decimal arithmetic): numbers as the passages "
                     "write them, + - * / and parentheses; multiply by 100 for a percentage."),

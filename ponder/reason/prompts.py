@@ -13,7 +13,7 @@ cites them as [n]. Internal prompts (plan, grade, rewrite, route) ask for JSON o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ponder.text import png_data_uri
 from ponder.types import Chunk, Hit
@@ -22,7 +22,7 @@ from ponder.untrusted import neutralise, neutralised_line, passage_fence
 if TYPE_CHECKING:
     from ponder.llm import OpenAICompatibleLLM
 
-Numbered = list[tuple[int, Hit]]
+Numbered = Sequence[tuple[int, Hit]]
 PassageImages = Callable[[Chunk], "bytes | None"]  # a figure passage's PNG (None: no picture to send)
 
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import closing, contextmanager
-from typing import Any, Callable, Iterator, Literal, NamedTuple, TypeVar
+from typing import Any, Callable, Iterator, Literal, NamedTuple, Sequence, TypeVar
 
 from ponder.llm import Delta, Generation, Messages, OpenAICompatibleLLM, StructuredResult, ask_json
 from ponder.reason.citations import resolve_citations
@@ -187,7 +187,9 @@ class Run:
     def pack(self, hits: list[Hit], budget: int | None = None) -> list[Hit]:
         """The hits that fit the context budget, most relevant first; repeated texts dropped."""
         budget = self.context_tokens if budget is None else budget
-        kept, seen, used = [], set(), 0
+        kept: list[Hit] = []
+        seen: set[str] = set()
+        used = 0
         for hit in hits:
             key = " ".join(hit.chunk.text.split())
             cost = estimate_tokens(hit.chunk.text)
@@ -199,7 +201,7 @@ class Run:
         return kept
 
     # -- result ---------------------------------------------------------------------------------
-    def answer(self, mode: str, generation: Generation | None, numbered: list[tuple[int, Hit]],
+    def answer(self, mode: str, generation: Generation | None, numbered: Sequence[tuple[int, Hit]],
                text: str | None = None, thinking: str | None = None, route: str = "") -> Answer:
         """The final Answer: citations checked against the passages this answer was written from."""
         raw = text if text is not None else (generation.text if generation else "")

@@ -126,8 +126,8 @@ def read_tables(text: str) -> tuple[Table, ...]:
                 named = dict.fromkeys(range(1, len(cells)), next(iter(named.values())))  # a title over every column
             for column, found in named.items():
                 years[column] = years.get(column, frozenset()) | found
-        amounts = {} if header else {column: found for column, cell in enumerate(cells)
-                                     if column and (found := amount(cell))}
+        amounts = {} if header else {column: value for column, cell in enumerate(cells)
+                                     if column and (value := amount(cell))}
         if named:
             section = ""
         rows.append(Row(number, line, cells, header, amounts, section))

@@ -20,6 +20,8 @@ from typing import Any, Literal
 from ponder.index import Store
 from ponder.index.store import StoredDocument
 
+PassageKind = Literal["figure", "text"]
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -29,7 +31,7 @@ class Filter:
     modified_before: float | None = None
     ingested_after: float | None = None
     ingested_before: float | None = None
-    kind: Literal["figure", "text"] | None = None
+    kind: PassageKind | None = None
 
     def chunk_ids(self, store: Store) -> set[str] | None:
         """The chunks allowed, or None when the filter allows everything."""

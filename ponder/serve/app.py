@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -467,7 +467,7 @@ def _answer_error(exc: BaseException) -> ApiError:
     return ApiError(500, f"{type(exc).__name__}: {exc}", "internal_error")
 
 
-def _body_schema(properties: dict[str, Any], required: list[str] = (),
+def _body_schema(properties: dict[str, Any], required: Sequence[str] = (),
                  media_type: str = "application/json") -> dict[str, Any]:
     """A request body for the OpenAPI schema, for routes that read their body themselves (to answer
     with OpenAI-shaped errors): clients and the fuzz test see what they may send."""

@@ -29,6 +29,7 @@ from typing import Iterator
 from ponder.api import Ponder
 from ponder.backends import Backends
 from ponder.config import Config
+from ponder.index.milvus_store import MilvusStore
 from ponder.index.milvus_tables import IDENT, TEXT, MilvusTables, Table, connect_configured, milvus_name
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -192,7 +193,9 @@ class Collections:
         collection = self.get(name)
         with self._lock, collection.lock.writing():
             if self._registry is not None:
-                collection.ponder.store.drop()
+                store = collection.ponder.store
+                if isinstance(store, MilvusStore):  # always: with a registry, every collection is in Milvus
+                    store.drop()
                 self._registry.delete("collections", f"name == {json.dumps(name)}")
             collection.ponder.close()
             del self._open[name]

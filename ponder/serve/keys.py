@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, Sequence
 
 from ponder.config import Config
 from ponder.index.milvus_tables import IDENT, TEXT, MilvusTables, Table, connect_configured
@@ -72,11 +72,11 @@ class KeyStore:
         keys._rows = _MilvusKeys(client, prefix)
         return keys
 
-    def create(self, name: str, read: list[str] = (), write: list[str] = ()) -> tuple[ApiKey, str]:
+    def create(self, name: str, read: Sequence[str] = (), write: Sequence[str] = ()) -> tuple[ApiKey, str]:
         """A new key and its secret; only the secret's SHA-256 is stored, so it is shown once."""
         if not read and not write:
             raise ValueError("a key needs at least one collection to read or write ('*' for all)")
-        scopes: dict[str, Access] = {c: "read" for c in read} | {c: "write" for c in write}
+        scopes: dict[str, Access] = {c: "write" if c in write else "read" for c in [*read, *write]}
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(secrets.token_hex(4), name, scopes, time.time())
         self._rows.add(key, _digest(secret))

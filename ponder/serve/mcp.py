@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, TypeVar
+from typing import Any, AsyncIterator, Callable, TypeVar, cast
 
 import anyio
 from mcp.server.mcpserver import Context, Image, MCPServer
@@ -31,6 +31,7 @@ from ponder.config import Config
 from ponder.llm import LLMError
 from ponder.reason import MODE_NAMES
 from ponder.retrieve import Filter
+from ponder.retrieve.filters import PassageKind
 from ponder.serve.collections import Collection, CollectionError, Collections
 from ponder.serve.keys import OPEN_ACCESS, ApiKey, KeyRejected, KeyStore, open_keys
 from ponder.serve.openai_chat import (
@@ -99,9 +100,10 @@ def build_mcp(config: Config) -> MCPServer:
 
         def run() -> list[dict[str, Any]]:
             chosen = pick(ctx, collection)
+            where = Filter(kind=cast(PassageKind, type)) if type else None  # checked above
             with chosen.lock.reading():
                 return [chunk_view(hit.chunk, chosen.name) | {"score": hit.score}
-                        for hit in chosen.ponder.search(query, top_k, Filter(kind=type) if type else None)]
+                        for hit in chosen.ponder.search(query, top_k, where)]
         return await _in_thread(run)
 
     @server.tool(description="Answer a question from a collection's documents, with citations. mode: "

@@ -24,7 +24,7 @@ import fnmatch
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Callable, Mapping
 
 from ponder.ingest.readers.figures import FigureMarkers, FoundFigure, Skipped, place_figures, take_markers
@@ -35,7 +35,7 @@ from ponder.untrusted import strip_invisible
 class IngestError(Exception):
     """A file cannot be ingested. The message starts with the file's path."""
 
-    def __init__(self, path: Path | str, problem: str):
+    def __init__(self, path: PurePath | str, problem: str):
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
         self.problem = problem

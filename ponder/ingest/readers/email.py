@@ -27,7 +27,7 @@ import mimetypes
 import re
 import struct
 from datetime import datetime, timezone
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import PurePath
 
 from ponder.ingest.readers import Converted, IngestError
@@ -92,18 +92,21 @@ def _eml(path: PurePath, raw: bytes, figures: bool) -> Converted:
     except (LookupError, ValueError):  # an unknown charset: the bytes as UTF-8, replacing what is not
         payload = message.get_payload(decode=True)
         plain = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    attachments = []
+    attachments: list[tuple[str, bytes]] = []
     for number, part in enumerate(message.iter_attachments(), start=1):
-        content = part.get_payload(decode=True)
         if part.get_content_type() == "message/rfc822":  # a forwarded message, attached whole
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            content = inner.as_bytes() if hasattr(inner, "as_bytes") else b""
-            name = part.get_filename() or f"{inner.get('Subject', '') or f'message-{number}'}.eml"
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else payload
+            forwarded = inner if isinstance(inner, Message) else None
+            content = forwarded.as_bytes() if forwarded is not None else b""
+            subject = forwarded.get("Subject", "") if forwarded is not None else ""
+            name = part.get_filename() or f"{subject or f'message-{number}'}.eml"
         else:
+            data = part.get_payload(decode=True)
+            content = data if isinstance(data, bytes) else b""
             extension = mimetypes.guess_extension(part.get_content_type()) or ""
             name = part.get_filename() or f"attachment-{number}{extension}"
-        attachments.append((name, content or b""))
+        attachments.append((name, content))
     headers = [(name, str(message.get(name, ""))) for name in ("From", "To", "Cc")]
     date = None
     if message.get("Date"):

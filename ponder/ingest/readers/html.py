@@ -57,7 +57,7 @@ def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True
     # A web page's header and footer are its site's; an e-book section's <header> holds its title.
     for element in soup([tag for tag in _BOILERPLATE_TAGS if not (whole and tag in ("header", "footer"))]):
         element.decompose()
-    for element in soup.find_all(attrs={"role": _BOILERPLATE_ROLES}):
+    for element in soup.find_all(role=_BOILERPLATE_ROLES):
         element.decompose()
     hidden = 0
     for element in soup.find_all(_is_hidden):
@@ -69,7 +69,7 @@ def html_to_markdown(html: str, folder: Path | None = None, figures: bool = True
         _spread_merged_cells(table)
     for box in soup.find_all("input", attrs={"type": re.compile("^checkbox$", re.IGNORECASE)}):
         box.replace_with("☑" if box.has_attr("checked") else "☐")
-    main = (None if whole else soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article")) \
+    main = (None if whole else soup.find("main") or soup.find(role="main") or soup.find("article")) \
         or soup.body or soup
     if figures:
         _mark_figures(main, folder, converted)
@@ -101,8 +101,8 @@ def _mark_figures(main, folder: Path | None, converted: Converted) -> None:  # n
 def _figure(image, folder: Path | None, converted: Converted, caption: str) -> FoundFigure | None:  # noqa: ANN001
     """The figure for one ``<img>`` (None: decorative, or nothing to say about it)."""
     alt = str(image.get("alt") or image.get("title") or "").strip()
-    declared = [_pixels(image.get(side)) for side in ("width", "height")]
-    if all(size is not None for size in declared) and is_decorative(*declared):
+    width, height = (_pixels(image.get(side)) for side in ("width", "height"))
+    if width is not None and height is not None and is_decorative(width, height):
         converted.figures_skipped.decorative += 1
         return None
     data = _image_bytes(str(image.get("src") or ""), folder)

@@ -30,6 +30,7 @@ import io
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pypdfium2
 
@@ -77,7 +78,7 @@ class LayoutReader:
         self._raw = raw
         self._password = password
         self._figures = figures
-        self._plumbed = None  # pdfplumber's view of the file, opened when a table box needs it
+        self._plumbed: Any = None  # pdfplumber's view of the file, opened when a table box needs it
 
     def page_markdown(self, page: pypdfium2.PdfPage, text: PageText) -> str:
         found = layout_model()(page.render(scale=LAYOUT_SCALE).to_numpy())
@@ -187,7 +188,8 @@ def _blocks(text: PageText, boxes: list[tuple[Box, str]]) -> list[Block]:
                       and area(image) < 0.8 * page_area]
             if around:
                 image = max(around, key=area)
-                block.box = tuple(map(min, block.box[:2], image[:2])) + tuple(map(max, block.box[2:], image[2:]))
+                block.box = (min(block.box[0], image[0]), min(block.box[1], image[1]),
+                             max(block.box[2], image[2]), max(block.box[3], image[3]))
     pictured = [block.box for block in blocks if block.label in ("figure", "table")]
     for image in text.images:
         if not any(mostly_inside(image, box) for box in pictured):

@@ -229,7 +229,7 @@ def _charts(archive: zipfile.ZipFile, drawing: str) -> list[tuple[int, str]]:
 
 def _people(archive: zipfile.ZipFile) -> dict[str, str]:
     """Threaded comments' authors: person id -> display name."""
-    people = {}
+    people: dict[str, str] = {}
     for name in archive.namelist():
         if name.startswith("xl/persons/") and name.endswith(".xml"):
             try:
@@ -249,8 +249,8 @@ def _threads(archive: zipfile.ZipFile, part: str, people: dict[str, str]) -> dic
         return {}
     threads: dict[str, list[str]] = {}
     for comment in listing.iter(f"{_TC}threadedComment"):
-        text = " ".join("".join(comment.find(f"{_TC}text").itertext()).split()) \
-            if comment.find(f"{_TC}text") is not None else ""
+        written = comment.find(f"{_TC}text")
+        text = " ".join("".join(written.itertext()).split()) if written is not None else ""
         when = (comment.get("dT") or "")[:16].replace("T", " ")
         who = ", ".join(part for part in (people.get(comment.get("personId", ""), ""), when) if part)
         said = f" ({who}): {text}" if who else f": {text}"

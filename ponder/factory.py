@@ -74,10 +74,10 @@ def open_index(config: Config, backends: Backends) -> Index:
     """The configured store (``store.backend``), with BM25 and vectors beside a local one."""
     settings = config.store
     data_dir = config.data_path
-    embed_names = (lambda names: backends.embedder.embed_passages(names)) if config.graph.meaning_seeds else None
+    name_embedder = (lambda: backends.embedder) if config.graph.meaning_seeds else None
 
     def graph(store: Store) -> EntityGraph:
-        return EntityGraph(store, data_dir / "graph", config.graph.synonym_weight, embed_names)
+        return EntityGraph(store, data_dir / "graph", config.graph.synonym_weight, name_embedder)
 
     if settings.backend == "local":
         local = ChunkStore(data_dir / "ponder.db", settings.claim_ttl_s)

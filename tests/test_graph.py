@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ponder import load_config
@@ -241,6 +242,30 @@ def test_the_question_meets_a_name_by_meaning_when_it_does_not_write_it(make_pon
     graph = meaning.graph
     assert sorted(graph.entities[i].key for i in graph.named) == ["ivo brandt", "zara quill"]
     assert (tmp_path / "data" / "graph" / "names.npz").is_file()  # embedded once, read back after a restart
+
+
+def test_name_vectors_cached_by_another_embedder_or_broken_are_made_again(make_ponder, tmp_path):
+    """names.npz says which embedder made its vectors: a cache from another embedder (another size)
+    or a file cut short is read as empty and written again, not mixed into the search."""
+    docs = corpus(tmp_path / "docs", TWO_HOP)
+    settings = {"retrieve.mode": "graph", "graph.meaning_seeds": 1, "graph.meaning_min": 0.5}
+    question = "Where did Zara spend her childhood?"
+    first = make_ponder(tmp_path / "data", **settings)
+    first.ingest([docs])
+    assert stems(first.search(question, top_k=2))[0] == "zara-quill"
+    first.close()
+    cache = tmp_path / "data" / "graph" / "names.npz"
+    with np.load(cache) as arrays:
+        keys = arrays["keys"]
+    np.savez(cache, keys=keys, vectors=np.ones((len(keys), 3), dtype=np.float32), embedder="another/embedder")
+    other = make_ponder(tmp_path / "data", **settings)
+    assert stems(other.search(question, top_k=2))[0] == "zara-quill"
+    other.close()
+    with np.load(cache) as arrays:
+        assert arrays["vectors"].shape[1] > 3 and str(arrays["embedder"]) != "another/embedder"
+    cache.write_bytes(cache.read_bytes()[:100])  # a crash mid-write elsewhere: half a file
+    broken = make_ponder(tmp_path / "data", **settings)
+    assert stems(broken.search(question, top_k=2))[0] == "zara-quill"
 
 
 def test_graph_retrieval_without_a_graph_is_a_config_error():

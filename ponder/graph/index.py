@@ -23,10 +23,11 @@ import json
 import os
 import re
 import threading
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import jieba
 import numpy as np
@@ -35,6 +36,9 @@ from scipy import sparse
 from ponder.graph.extract import NLPExtractor, entity_key
 from ponder.index.store import Store
 from ponder.index.tokenize import ENGLISH_STOPWORDS
+
+if TYPE_CHECKING:
+    from ponder.index.embedders import Embedder
 
 DAMPING = 0.5  # as HippoRAG: half the mass returns to the seeds each step, so the walk stays near them
 ITERATIONS = 16  # at most; 0.5 ** 16: the scores no longer move
@@ -62,11 +66,12 @@ class EntityGraph:
     """Entities and chunks of one store, as sparse matrices."""
 
     def __init__(self, store: Store, directory: Path | None = None, synonym_weight: float = 0.0,
-                 embed_names: Callable[[list[str]], np.ndarray] | None = None):
+                 name_embedder: Callable[[], Embedder] | None = None):
         self._store = store
         self._directory = directory  # where the graph in memory is saved; None: never saved
         self._synonym_weight = synonym_weight  # edges between an entity's names (0: none)
-        self._embed_names = embed_names  # names -> unit vectors, for match_by_meaning; None: not offered
+        # the embedder for match_by_meaning's name vectors, made when first needed; None: not offered
+        self._name_embedder = name_embedder
         self.named = np.zeros(0, dtype=np.int64)  # the entities with a name vector (match_by_meaning)
         self._name_vectors = np.zeros((0, 0), dtype=np.float32)
         self._lock = threading.Lock()
@@ -100,7 +105,7 @@ class EntityGraph:
                     saved = self._read_store()
                     self._save(revision, *saved)
                 self._adopt(*saved)
-                if self._embed_names is not None:
+                if self._name_embedder is not None:
                     self._embed_linkable()
                 self._matches = {}
                 self.revision = revision
@@ -232,7 +237,7 @@ class EntityGraph:
 
     def match_by_meaning(self, query_vector: np.ndarray, limit: int, threshold: float) -> list[tuple[int, float]]:
         """Up to ``limit`` entities whose name's vector is at least ``threshold`` close to the
-        question's (with ``embed_names``): a question that words a name differently ("the BYD
+        question's (with ``name_embedder``): a question that words a name differently ("the BYD
         company", "比亚迪公司") still reaches it. [(entity, closeness)], closest first."""
         self.refresh()
         if not len(self.named):
@@ -244,24 +249,31 @@ class EntityGraph:
     def _embed_linkable(self) -> None:
         """Vectors for the names worth matching a question to by meaning: proper names (not noun
         compounds) that two or more chunks mention, the ones a walk can go on from. Names embedded
-        before are read from ``names.npz`` beside the graph; only new ones are embedded."""
-        assert self._embed_names is not None
+        before by the same embedder are read from ``names.npz`` beside the graph; only new ones are
+        embedded. A cache another embedder wrote, or one that cannot be read, counts as empty."""
+        assert self._name_embedder is not None
+        embedder = self._name_embedder()
         linkable = [i for i, entity in enumerate(self.entities) if links_onward(entity.type, entity.chunks)]
         cache = self._directory / "names.npz" if self._directory is not None else None
         known: dict[str, np.ndarray] = {}
         if cache is not None and cache.is_file():
-            with np.load(cache) as arrays:
-                known = dict(zip(arrays["keys"].tolist(), arrays["vectors"]))
+            try:
+                with np.load(cache) as arrays:
+                    if str(arrays["embedder"]) == embedder.name:
+                        known = dict(zip(arrays["keys"].tolist(), arrays["vectors"]))
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                known = {}
         missing = [i for i in linkable if self.entities[i].key not in known]
         if missing:
-            vectors = self._embed_names([self.entities[i].name for i in missing])
+            vectors = embedder.embed_passages([self.entities[i].name for i in missing])
             known.update(zip((self.entities[i].key for i in missing), vectors))
         self.named = np.asarray(linkable, dtype=np.int64)
         self._name_vectors = (np.stack([known[self.entities[i].key] for i in linkable]).astype(np.float32)
                               if linkable else np.zeros((0, 0), dtype=np.float32))
         if cache is not None and missing:
             with open(cache.with_suffix(".tmp"), "wb") as handle:
-                np.savez(handle, keys=np.asarray([self.entities[i].key for i in linkable]), vectors=self._name_vectors)
+                np.savez(handle, keys=np.asarray([self.entities[i].key for i in linkable]), vectors=self._name_vectors,
+                         embedder=embedder.name)
             os.replace(cache.with_suffix(".tmp"), cache)
 
     def specificity(self, entity: int) -> float:

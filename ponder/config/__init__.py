@@ -30,6 +30,7 @@ from ponder.config.loading import (  # noqa: F401 - the package's names
 from ponder.config.settings import (  # noqa: F401 - the package's names
     AnsweringMode,
     Config,
+    CueKind,
     EmbeddedModelConfig,
     EmbedderConfig,
     GraphConfig,

@@ -276,6 +276,7 @@ class ModelOverride(_Section):
 
 AnsweringMode = Literal["direct", "reasoner", "think-then-answer", "agentic", "corrective", "global"]
 ModeName = Literal[AnsweringMode, "auto"]
+CueKind = Literal["overview", "numeric", "comparison", "multi_hop", "analysis"]  # kinds auto mode finds by cue words
 
 
 class RouteConfig(_Section):
@@ -288,7 +289,7 @@ class RouteConfig(_Section):
     analysis: AnsweringMode = "think-then-answer"
     overview: AnsweringMode = "global"  # about the corpus as a whole: themes, overall, 总结
     lookup: AnsweringMode = "direct"
-    extra_cues: dict[Literal["overview", "numeric", "comparison", "multi_hop", "analysis"], list[str]] = Field(
+    extra_cues: dict[CueKind, list[str]] = Field(
         default_factory=dict)
 
 

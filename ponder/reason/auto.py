@@ -20,13 +20,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ponder.config import ReasonConfig
+from ponder.config import CueKind, ReasonConfig
 from ponder.reason.base import Evidence, Mode, Models
 from ponder.reason.prompts import task_prompt
 from ponder.reason.run import Run
 from ponder.types import Answer
 
-KINDS = ("numeric", "comparison", "overview", "multi_hop", "analysis")
+KINDS: tuple[CueKind, ...] = ("numeric", "comparison", "overview", "multi_hop", "analysis")  # in routing order
 CUES: dict[str, list[str]] = {
     "overview": ["main themes", "themes", "main topics", "key topics", "overall", "overview", "summarize",
                  "summarise", "in general", "across the documents", "all the documents", "these documents",
@@ -63,8 +63,7 @@ class Route:
 class Router:
     def __init__(self, settings: ReasonConfig):
         self.settings = settings
-        extra: dict[str, list[str]] = {str(kind): cues for kind, cues in settings.routes.extra_cues.items()}
-        self.cues = {kind: CUES[kind] + extra.get(kind, []) for kind in KINDS}
+        self.cues = {kind: CUES[kind] + settings.routes.extra_cues.get(kind, []) for kind in KINDS}
 
     def route(self, question: str) -> Route:
         """The first kind (in order numeric, comparison, overview, multi-hop, analysis) with a cue in the

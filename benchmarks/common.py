@@ -6,6 +6,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -46,3 +47,15 @@ def machine() -> str:
 
 def header(title: str) -> None:
     print(f"# {title}\n{date.today().isoformat()} · {machine()}\n")
+
+
+def seconds_to_embed(texts: list[str]) -> float:
+    """Wall seconds the default embedder (e5-small) takes to embed ``texts`` as passages, after a
+    warm-up call on the first two (the model's load and first-call costs are not counted)."""
+    from ponder.index.embedders import E5Embedder
+
+    embedder = E5Embedder()
+    embedder.embed_passages(texts[:2])
+    started = time.perf_counter()
+    embedder.embed_passages(texts)
+    return time.perf_counter() - started

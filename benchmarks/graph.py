@@ -42,7 +42,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import REPO, header, percentile, shared_dir
+from common import REPO, header, percentile, seconds_to_embed, shared_dir
 
 from ponder import Ponder, load_config
 from ponder.evaluate import load_dataset, mrr_at, recall_at
@@ -157,7 +157,6 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
 
     from ponder.graph import EntityGraph, NLPExtractor
     from ponder.graph.index import links_onward
-    from ponder.index.embedders import E5Embedder
     from ponder.retrieve.graph import GraphRetriever
     from ponder.types import Chunk, ChunkGraph, Document, content_id
 
@@ -194,11 +193,7 @@ def cost(sizes: list[int], ingest_sample: int) -> None:
             names.setdefault(mention.key, (mention.name, mention.type))
     linkable = [names[key][0] for key, count in chunks_naming.items() if links_onward(names[key][1], count)]
     proper = sum(1 for _, type_ in names.values() if type_ != "concept")
-    embedder = E5Embedder()
-    embedder.embed_passages(["warm-up"])
-    started = time.perf_counter()
-    embedder.embed_passages(linkable)
-    names_seconds = time.perf_counter() - started
+    names_seconds = seconds_to_embed(linkable)
     print(f"| names embedded for graph.meaning_seeds, Chinese news | {len(linkable):,} of {proper:,} proper "
           f"names ({len(linkable) / len(news) * 1000:.0f} per 1,000 chunks) in {names_seconds:.1f} s = "
           f"{names_seconds / len(news) * 1000:.1f} s per 1,000 chunks |")

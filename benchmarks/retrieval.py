@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import header, shared_dir
+from common import header, seconds_to_embed, shared_dir
 
 from ponder import Ponder, load_config
 from ponder.evaluate import load_rgb, mrr_at, ndcg_at, recall_at
@@ -70,7 +70,6 @@ def score(questions: list, data_dir: Path, settings: dict[str, object]) -> dict[
 
 
 def embedding_throughput(count: int) -> None:
-    from ponder.index.embedders import E5Embedder
     from ponder.ingest import ReadOptions, chunk_document, read_document
     from ponder.text import token_counter
 
@@ -87,11 +86,7 @@ def embedding_throughput(count: int) -> None:
                 break
     texts = [chunk.text for chunk in chunks[:count]]
     tokens = sum(token_counter("e5")(text) for text in texts)
-    embedder = E5Embedder()
-    embedder.embed_passages(texts[:2])  # warm-up
-    started = time.perf_counter()
-    embedder.embed_passages(texts)
-    seconds = time.perf_counter() - started
+    seconds = seconds_to_embed(texts)
     print(f"| e5 embedding, {len(texts)} CRUD-news chunks (mean {tokens / len(texts):.0f} tokens, "
           f"{statistics.mean(map(len, texts)):.0f} characters) | {len(texts) / seconds:.1f} chunks/s, "
           f"{tokens / seconds:.0f} tokens/s |")
